@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.js';
+import type { Db } from './db/index.js';
+import { rewriteFormatSuffix } from './http/formats.js';
+import { registerHttpConventions } from './http/index.js';
+import { type Collection, opsRoutes } from './http/ops-routes.js';
+import { DbKeyResolver } from './modules/accounts/key-resolver.js';
+import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Collections announced by GET /api/v1 (seed 003's hypermedia root). */
+const COLLECTIONS: Collection[] = [
+  { rel: 'list_partners', path: '/api/v1/partners', roles: ['admin', 'partner'] },
+  { rel: 'list_customers', path: '/api/v1/customers', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'list_api_keys', path: '/api/v1/api-keys', roles: ['admin', 'partner', 'customer'] },
+];
+
+export interface App {
+  app: FastifyInstance;
+  keys: DbKeyResolver;
+}
+
+/**
+ * Builds the HTTP app. The load order is the architecture: the conventions layer (src/http),
+ * then operational routes, then each module's routes under /api/v1.
+ */
+export async function buildApp(config: Config, db: Db): Promise<App> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // Fastify accepts a hop count at run time; its typings list only the other forms.
+    trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
+    bodyLimit: config.bodyLimitBytes,
+    requestIdHeader: 'x-request-id',
+    requestIdLogLabel: 'request_id',
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id'];
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    },
+    rewriteUrl: rewriteFormatSuffix,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    forceCloseConnections: false,
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const keys = new DbKeyResolver(db);
+  const { metrics } = await registerHttpConventions(app, { config, db, keys });
+  await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
+  await app.register(
+    async (api) => {
+      await api.register(partnerRoutes, { db, keys });
+      await api.register(customerRoutes, { db, keys });
+      await api.register(apiKeyRoutes, { db, keys });
+    },
+    { prefix: '/api/v1' },
+  );
+  app.addHook('onClose', async () => keys.flush());
+  return { app, keys };
+}

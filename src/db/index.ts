@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export type DbDriver = 'pglite' | 'postgres';
+
+export interface DbHandle {
+  db: Db;
+  driver: DbDriver;
+  /**
+   * Runs a multi-statement SQL script (a migration). PGlite's `query` takes one statement, so
+   * the embedded driver goes through its `exec`; PostgreSQL runs it with the simple protocol.
+   */
+  execScript(conn: Db, script: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+// COUNT(*) and other int8 results: the values we count fit in a JS number comfortably, and
+// PGlite already answers them as numbers; align node-postgres so both drivers agree.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/**
+ * Opens the database: PostgreSQL when a URL is given, otherwise the embedded PGlite stored in
+ * `dataDir` (or in memory for `memory://`). Both speak the same SQL, so one schema and one set of
+ * migrations serve both.
+ */
+export async function openDatabase(options: { databaseUrl?: string; dataDir: string }): Promise<DbHandle> {
+  if (options.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 20 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      db,
+      driver: 'postgres',
+      execScript: async (conn, script) => void (await sql.raw(script).execute(conn)),
+      close: () => db.destroy(),
+    };
+  }
+  if (options.dataDir !== 'memory://') mkdirSync(options.dataDir, { recursive: true });
+  const pglite = await PGlite.create(options.dataDir === 'memory://' ? undefined : options.dataDir);
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  return {
+    db,
+    driver: 'pglite',
+    // Safe only while the caller holds the single serialised connection (see migrate()).
+    execScript: async (_conn, script) => void (await pglite.exec(script)),
+    close: () => db.destroy(),
+  };
+}
+
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}

@@ -1,0 +1,19 @@
+import type { ColumnType } from 'kysely';
+import type { AccountsTables } from '../modules/accounts/schema.js';
+
+/** Platform tables owned by the HTTP layer (migrations/0001_platform.sql). */
+interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  fingerprint: string;
+  state: 'running' | 'done';
+  status_code: number | null;
+  content_type: string | null;
+  body: string | null;
+  created_at: ColumnType<Date, Date | undefined, Date>;
+}
+
+/** The whole database as Kysely sees it: each module contributes its own tables. */
+export interface Database extends AccountsTables {
+  idempotency_keys: IdempotencyKeysTable;
+}

@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError } from './errors.js';
+
+import type { Principal, Role } from '../tenancy.js';
+
+export type { Principal, Role };
+
+export interface ResolvedKey {
+  principal: Principal;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  ipAllowed(ip: string): boolean;
+}
+
+/** Implemented by the accounts module; the HTTP layer only knows this interface. */
+export interface KeyResolver {
+  resolve(secret: string): Promise<ResolvedKey | null>;
+  /** Records use (`last_used_at`); never delays the request. */
+  touch(keyId: string): void;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+  interface FastifyContextConfig {
+    /** false: a public route (health, docs). Default: an API key is required. */
+    auth?: boolean;
+    /** Roles allowed to call the route; default all. */
+    roles?: Role[];
+  }
+}
+
+const NOT_AUTHORISED = 'Not authorised';
+
+function unauthorised(reason: string): ApiError {
+  return new ApiError(401, 'authentication', `${NOT_AUTHORISED}: ${reason}`, undefined, {
+    'www-authenticate': 'Bearer realm="tollgate"',
+  });
+}
+
+const SECRET = /^[\x21-\x7e]{8,256}$/;
+
+/**
+ * The three accepted headers (api-conventions.md): `Authorization: Bearer <key>` (seed 003),
+ * `token: <key>` (seed 002) and `X-Auth-Token: <key>` (seed 003's examples).
+ */
+export function extractSecret(headers: FastifyRequest['headers']): string | null {
+  const found: string[] = [];
+  const authorization = headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer +(\S+)\s*$/i.exec(authorization);
+    if (!match) throw unauthorised("malformed Authorization header, expected 'Bearer <key>'");
+    found.push(match[1]!);
+  }
+  for (const name of ['token', 'x-auth-token'] as const) {
+    const value = headers[name];
+    if (Array.isArray(value)) throw unauthorised(`more than one ${name} header`);
+    if (value !== undefined) found.push(value.trim());
+  }
+  if (found.length === 0) return null;
+  if (new Set(found).size > 1) throw unauthorised('different keys sent in different headers');
+  const secret = found[0]!;
+  if (!SECRET.test(secret)) throw unauthorised('malformed API key');
+  return secret;
+}
+
+export function registerAuth(app: FastifyInstance, resolver: KeyResolver): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    const config = request.routeOptions.config;
+    if (!request.routeOptions.url || config.auth === false) return;
+    const secret = extractSecret(request.headers);
+    if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
+    const key = await resolver.resolve(secret);
+    if (!key) throw unauthorised('unknown API key');
+    if (key.revokedAt) throw unauthorised('API key revoked');
+    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorised('API key expired');
+    if (!key.ipAllowed(request.ip)) throw unauthorised(`address ${request.ip} is not on this key's allow-list`);
+    request.principal = key.principal;
+    resolver.touch(key.principal.keyId);
+    const roles = config.roles;
+    if (roles && !roles.includes(key.principal.role)) {
+      // An object route the role can never see: its objects do not exist for this caller.
+      if (request.routeOptions.url.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
+      throw new ApiError(403, 'permission', `A ${key.principal.role} key cannot do this`);
+    }
+  });
+}
+
+/** The authenticated caller; routes behind auth can rely on it. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('principalOf() on a public route');
+  return request.principal;
+}

@@ -1,0 +1,47 @@
+import type { FastifyRequest } from 'fastify';
+
+/**
+ * Absolute URL for a path on this server, built from the request's host. Fastify honours
+ * X-Forwarded-Host/Proto only when TRUST_PROXY is configured, so a client cannot forge links.
+ */
+export function absoluteUrl(request: FastifyRequest, path: string): string {
+  return `${request.protocol}://${request.host}${path}`;
+}
+
+export function selfUrl(request: FastifyRequest): string {
+  return absoluteUrl(request, request.url);
+}
+
+export function ok<T>(request: FastifyRequest, data: T, links: Record<string, string> = {}, code = 200) {
+  return { success: true as const, code, data, links: { self: selfUrl(request), ...links } };
+}
+
+export interface Page<T extends { id: string }> {
+  items: T[];
+  hasMore: boolean;
+  limit: number;
+}
+
+/** Fetch limit+1 rows, keep `limit`: the extra row only tells whether there is more. */
+export function toPage<T extends { id: string }>(rows: T[], limit: number): Page<T> {
+  return { items: rows.slice(0, limit), hasMore: rows.length > limit, limit };
+}
+
+export function okList<T extends { id: string }, R>(request: FastifyRequest, page: Page<T>, present: (item: T) => R) {
+  const last = page.items.at(-1);
+  const nextCursor = page.hasMore && last ? last.id : null;
+  const links: Record<string, string> = { self: selfUrl(request) };
+  if (nextCursor) {
+    const next = new URL(selfUrl(request));
+    next.searchParams.set('starting_after', nextCursor);
+    next.searchParams.set('limit', String(page.limit));
+    links.next = next.toString();
+  }
+  return {
+    success: true as const,
+    code: 200,
+    data: page.items.map(present),
+    meta: { has_more: page.hasMore, next_cursor: nextCursor, limit: page.limit },
+    links,
+  };
+}

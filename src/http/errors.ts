@@ -1,0 +1,145 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorKind } from '../errors.js';
+
+/** Stable machine names of error kinds, as documented in docs/api.md. */
+export type ErrorType =
+  | 'invalid_request'
+  | 'authentication'
+  | 'permission'
+  | 'not_found'
+  | 'conflict'
+  | 'idempotency'
+  | 'rate_limited'
+  | 'payment_declined'
+  | 'insufficient_funds'
+  | 'unsupported_media_type'
+  | 'payload_too_large'
+  | 'internal';
+
+/** An error that already knows its HTTP answer (raised by the HTTP layer itself). */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly type: ErrorType,
+    message: string,
+    readonly param?: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The one table from domain outcomes to HTTP. */
+const DOMAIN_STATUS: Record<DomainErrorKind, { status: number; type: ErrorType }> = {
+  invalid: { status: 400, type: 'invalid_request' },
+  not_found: { status: 404, type: 'not_found' },
+  conflict: { status: 409, type: 'conflict' },
+  forbidden: { status: 403, type: 'permission' },
+  // 402 Payment Required: the request was fine, the balance was not (docs/api.md).
+  insufficient_funds: { status: 402, type: 'insufficient_funds' },
+  payment_declined: { status: 402, type: 'payment_declined' },
+};
+
+export interface ErrorBody {
+  success: false;
+  code: number;
+  status: 'error';
+  message: string;
+  request_id: string;
+  error: { code: number; reason: string; type: ErrorType; param?: string };
+}
+
+export function errorBody(request: FastifyRequest, status: number, type: ErrorType, message: string, param?: string): ErrorBody {
+  return {
+    success: false,
+    code: status,
+    status: 'error',
+    message,
+    request_id: request.id,
+    error: { code: status, reason: message, type, ...(param ? { param } : {}) },
+  };
+}
+
+interface AjvError {
+  keyword: string;
+  instancePath: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function paramFromPath(instancePath: string): string | undefined {
+  const parts = instancePath.split('/').filter(Boolean);
+  return parts.length ? parts.join('.') : undefined;
+}
+
+/** Turns the first schema violation into the sentence a client developer needs to read. */
+function validationAnswer(error: FastifyError): { message: string; param?: string } {
+  const first = (error.validation as AjvError[] | undefined)?.[0];
+  if (!first) return { message: error.message };
+  const prefix = paramFromPath(first.instancePath);
+  const join = (name: string) => (prefix ? `${prefix}.${name}` : name);
+  switch (first.keyword) {
+    case 'required': {
+      const param = join(String(first.params.missingProperty));
+      return { message: `Missing required parameter '${param}'`, param };
+    }
+    case 'additionalProperties': {
+      const param = join(String(first.params.additionalProperty));
+      return { message: `Unknown parameter '${param}'`, param };
+    }
+    default: {
+      const param = prefix ?? (error.validationContext === 'body' ? 'body' : undefined);
+      const detail = first.keyword === 'pattern' ? 'has an invalid format' : (first.message ?? 'is invalid');
+      return { message: `Invalid parameter '${param ?? 'request'}': ${detail}`, param };
+    }
+  }
+}
+
+const FRAMEWORK_ERRORS: Record<string, { status: number; type: ErrorType }> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, type: 'payload_too_large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, type: 'unsupported_media_type' },
+  FST_REQ_FILE_TOO_LARGE: { status: 413, type: 'payload_too_large' },
+  FST_FILES_LIMIT: { status: 413, type: 'payload_too_large' },
+  FST_FIELDS_LIMIT: { status: 413, type: 'payload_too_large' },
+  FST_PARTS_LIMIT: { status: 413, type: 'payload_too_large' },
+};
+
+function sendError(reply: FastifyReply, body: ErrorBody, headers: Record<string, string> = {}): FastifyReply {
+  reply.headers(headers);
+  return reply.code(body.code).send(body);
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ApiError) {
+      return sendError(reply, errorBody(request, error.statusCode, error.type, error.message, error.param), error.headers);
+    }
+    if (error instanceof DomainError) {
+      const mapped = DOMAIN_STATUS[error.kind];
+      return sendError(reply, errorBody(request, mapped.status, mapped.type, error.message, error.param));
+    }
+    if (error.validation) {
+      const { message, param } = validationAnswer(error);
+      return sendError(reply, errorBody(request, 400, 'invalid_request', message, param));
+    }
+    const framework = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
+    if (framework) return sendError(reply, errorBody(request, framework.status, framework.type, error.message));
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      return sendError(reply, errorBody(request, status, 'invalid_request', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendError(
+      reply,
+      errorBody(request, 500, 'internal', `Internal error; quote request id ${request.id} when reporting it`),
+    );
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      errorBody(request, 404, 'not_found', `Unknown route ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+}

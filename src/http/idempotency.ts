@@ -1,0 +1,145 @@
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { sql } from 'kysely';
+import type { Db } from '../db/index.js';
+import { ApiError } from './errors.js';
+
+/**
+ * Idempotency-Key (api-conventions.md): the first completed answer to a write is stored with a
+ * fingerprint of the request and replayed for retries with the same key. A different request
+ * under the same key, or a retry while the first is still running, is 409. A 5xx answer is not
+ * kept, so the client may retry it. Money-moving services additionally dedupe on their own
+ * reference keys inside their transactions, which covers a crash between commit and storing.
+ */
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** A 'running' entry older than this belonged to a process that died; a retry may take it over. */
+const ABANDONED_AFTER_MS = 60_000;
+const MAX_KEY_LENGTH = 255;
+
+interface IdempotencyState {
+  scope: string;
+  key: string;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotency: IdempotencyState | null;
+  }
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, canonical((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return Buffer.isBuffer(value) ? value.toString('base64') : value;
+}
+
+export function requestFingerprint(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(`${request.method} ${request.url}\n${JSON.stringify(canonical(request.body ?? null))}`)
+    .digest('hex');
+}
+
+interface StoredEntry {
+  fingerprint: string;
+  state: string;
+  status_code: number | null;
+  content_type: string | null;
+  body: string | null;
+  created_at: Date;
+}
+
+async function claim(db: Db, scope: string, key: string, fingerprint: string, ttlMs: number): Promise<StoredEntry | null> {
+  const inserted = await db
+    .insertInto('idempotency_keys')
+    .values({ scope, key, fingerprint, state: 'running' })
+    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
+    .returning('key')
+    .executeTakeFirst();
+  if (inserted) return null;
+  const entry = await db
+    .selectFrom('idempotency_keys')
+    .select(['fingerprint', 'state', 'status_code', 'content_type', 'body', 'created_at'])
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .executeTakeFirst();
+  if (!entry) return claim(db, scope, key, fingerprint, ttlMs);
+  const age = Date.now() - entry.created_at.getTime();
+  const stale = age > ttlMs || (entry.state === 'running' && age > ABANDONED_AFTER_MS);
+  if (!stale) return entry;
+  // Take over an expired or abandoned entry atomically: only one retry wins the update.
+  const taken = await db
+    .updateTable('idempotency_keys')
+    .set({ fingerprint, state: 'running', status_code: null, body: null, content_type: null, created_at: sql`now()` })
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .where('created_at', '=', entry.created_at)
+    .returning('key')
+    .executeTakeFirst();
+  return taken ? null : { ...entry, state: 'running' };
+}
+
+export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: number): void {
+  const ttlMs = ttlHours * 3_600_000;
+  app.decorateRequest('idempotency', null);
+
+  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers['idempotency-key'];
+    if (header === undefined || !WRITE_METHODS.has(request.method)) return;
+    if (Array.isArray(header) || header.length === 0 || header.length > MAX_KEY_LENGTH) {
+      throw new ApiError(400, 'invalid_request', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`, 'Idempotency-Key');
+    }
+    const scope = request.principal?.keyId ?? `ip:${request.ip}`;
+    const fingerprint = requestFingerprint(request);
+    const entry = await claim(db, scope, header, fingerprint, ttlMs);
+    if (!entry) {
+      request.idempotency = { scope, key: header };
+      return;
+    }
+    if (entry.fingerprint !== fingerprint) {
+      throw new ApiError(409, 'idempotency', 'Idempotency-Key was already used for a different request', 'Idempotency-Key');
+    }
+    if (entry.state !== 'done') {
+      throw new ApiError(409, 'idempotency', 'A request with this Idempotency-Key is still being processed', 'Idempotency-Key');
+    }
+    reply.header('idempotency-hit', 'true');
+    reply.code(entry.status_code ?? 200).type(entry.content_type ?? 'application/json; charset=utf-8');
+    return reply.send(entry.body ?? '');
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const state = request.idempotency;
+    if (!state) return payload;
+    request.idempotency = null;
+    const where = db
+      .updateTable('idempotency_keys')
+      .where('scope', '=', state.scope)
+      .where('key', '=', state.key);
+    if (reply.statusCode >= 500 || typeof payload !== 'string') {
+      await db.deleteFrom('idempotency_keys').where('scope', '=', state.scope).where('key', '=', state.key).execute();
+      return payload;
+    }
+    await where
+      .set({
+        state: 'done',
+        status_code: reply.statusCode,
+        content_type: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
+        body: payload,
+      })
+      .execute();
+    return payload;
+  });
+}
+
+export async function purgeExpiredIdempotencyKeys(db: Db, ttlHours: number): Promise<number> {
+  const result = await db
+    .deleteFrom('idempotency_keys')
+    .where('created_at', '<', new Date(Date.now() - ttlHours * 3_600_000))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -1,0 +1,92 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { Config } from '../config.js';
+import type { Db } from '../db/index.js';
+import { type KeyResolver, registerAuth } from './auth.js';
+import { registerBodyParsers } from './body.js';
+import { ApiError, registerErrorHandling } from './errors.js';
+import { renderResponseFormat } from './formats.js';
+import { registerIdempotency } from './idempotency.js';
+import { registerMetrics } from './metrics.js';
+import { ErrorEnvelope } from './schemas.js';
+
+export interface HttpOptions {
+  config: Config;
+  db: Db;
+  keys: KeyResolver;
+}
+
+/**
+ * The API conventions, registered once for every route (api-conventions.md). Order matters:
+ * errors and parsers first, then hooks in the order a request meets them: request id → auth →
+ * rate limit → validation → idempotency → handler → (idempotency store → format rendering).
+ */
+export async function registerHttpConventions(app: FastifyInstance, options: HttpOptions) {
+  registerErrorHandling(app);
+  await registerBodyParsers(app, options.config.bodyLimitBytes);
+  requireSchemasAndDocumentErrors(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerAuth(app, options.keys);
+  await app.register(rateLimit, {
+    global: true,
+    hook: 'onRequest',
+    max: options.config.rateLimitMax,
+    timeWindow: options.config.rateLimitWindowMs,
+    enableDraftSpec: true,
+    keyGenerator: (request) => request.principal?.keyId ?? request.ip,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded`, undefined, {
+        'retry-after': String(Math.ceil(context.ttl / 1000)),
+      }),
+  });
+  registerIdempotency(app, options.db, options.config.idempotencyTtlHours);
+  app.addHook('onSend', renderResponseFormat);
+  const metrics = registerMetrics(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Tollgate API',
+        version: '1.0.0',
+        description:
+          'Billing, rating and customer management for telecom operators, VoIP carriers, resellers and ISPs. ' +
+          'Every answer uses one envelope; see docs/api.md.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <key>' },
+          token: { type: 'apiKey', in: 'header', name: 'token', description: 'token: <key> (seed 002)' },
+          xAuthToken: { type: 'apiKey', in: 'header', name: 'X-Auth-Token', description: 'X-Auth-Token: <key>' },
+        },
+      },
+      security: [{ bearer: [] }, { token: [] }, { xAuthToken: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  return { metrics };
+}
+
+/**
+ * A route under /api/v1 without a response schema is a defect (it would be undocumented and
+ * serialised without a contract), so registering one fails at start. Every route documents the
+ * error envelope for 4xx and 5xx.
+ */
+function requireSchemasAndDocumentErrors(app: FastifyInstance): void {
+  app.addHook('onRoute', (route: RouteOptions) => {
+    if (!route.url.startsWith('/api/v1') || route.config?.auth === false) return;
+    if (!route.schema?.response) {
+      throw new Error(`route ${String(route.method)} ${route.url} has no response schema`);
+    }
+    route.schema.response = {
+      ...(route.schema.response as object),
+      '4xx': ErrorEnvelope,
+      '5xx': ErrorEnvelope,
+    };
+  });
+}

@@ -1,0 +1,78 @@
+import { type TSchema, Type } from 'typebox';
+
+/**
+ * Reusable schema pieces. Every route composes its params, query, body and response from these,
+ * so the OpenAPI document and the validation rules are the same thing.
+ */
+
+/** An exact decimal. Requests may send a JSON number (coerced to text before it is checked). */
+export const DecimalString = (description?: string) =>
+  Type.String({
+    pattern: '^-?\\d{1,20}(\\.\\d{1,8})?$',
+    description: description ?? 'Exact decimal, as a string (e.g. "245.71293")',
+    examples: ['245.71293'],
+  });
+
+export const CurrencyCode = Type.String({
+  pattern: '^[A-Za-z]{3}$',
+  description: 'ISO 4217 currency code',
+  examples: ['USD'],
+});
+
+export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
+
+/** Input timestamp: ISO 8601, or `YYYY-MM-DD HH:MM:SS` (seed 003's form), taken as UTC. */
+export const TimestampInput = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$',
+  description: 'ISO 8601 timestamp or YYYY-MM-DD HH:MM:SS (UTC)',
+});
+
+export const Links = Type.Record(Type.String(), Type.String({ format: 'uri' }));
+
+export const IdParams = (prefix: string) =>
+  Type.Object({ id: Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$`, description: `Id starting with ${prefix}_` }) }, { additionalProperties: false });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+  starting_after: Type.Optional(Type.String({ maxLength: 64, description: 'Cursor: the id of the last item of the previous page' })),
+};
+
+export function Envelope<T extends TSchema>(data: T) {
+  return Type.Object({
+    success: Type.Literal(true),
+    code: Type.Integer(),
+    data,
+    links: Links,
+  });
+}
+
+export function ListEnvelope<T extends TSchema>(item: T) {
+  return Type.Object({
+    success: Type.Literal(true),
+    code: Type.Integer(),
+    data: Type.Array(item),
+    meta: Type.Object({
+      has_more: Type.Boolean(),
+      next_cursor: Type.Union([Type.String(), Type.Null()]),
+      limit: Type.Integer(),
+    }),
+    links: Links,
+  });
+}
+
+export const ErrorEnvelope = Type.Object(
+  {
+    success: Type.Literal(false),
+    code: Type.Integer(),
+    status: Type.Literal('error'),
+    message: Type.String(),
+    request_id: Type.String(),
+    error: Type.Object({
+      code: Type.Integer(),
+      reason: Type.String(),
+      type: Type.String(),
+      param: Type.Optional(Type.String()),
+    }),
+  },
+  { title: 'Error envelope' },
+);

@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { createApiKey } from './modules/accounts/api-keys.js';
+import { openMigrated, serve } from './server.js';
+import { OPERATOR, type Role } from './tenancy.js';
+
+const USAGE = `Usage: tollgate <command>
+
+Commands:
+  serve                              start the HTTP server (default)
+  migrate                            apply pending database migrations
+  keys create --role admin [--description TEXT]
+                                     create an operator admin key and print it once
+
+Settings come from environment variables; see README.md.`;
+
+async function migrateCommand() {
+  const config = loadConfig();
+  const handle = await openMigrated(config);
+  await handle.close();
+  console.log('migrations applied');
+}
+
+async function keysCommand(args: string[]) {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { role: { type: 'string', default: 'admin' }, description: { type: 'string' } },
+  });
+  if (positionals[0] !== 'create') throw new UsageError('keys: only "keys create" is supported');
+  if (values.role !== 'admin') {
+    throw new UsageError('keys create: only --role admin from the CLI; create partner and customer keys through the API');
+  }
+  const handle = await openMigrated(loadConfig());
+  try {
+    const { key, secret } = await createApiKey(handle.db, OPERATOR, {
+      role: values.role as Role,
+      description: values.description ?? 'created with tollgate keys create',
+    });
+    console.log(secret);
+    console.error(`created ${key.id} (role ${key.role}); the key above is shown only this once`);
+  } finally {
+    await handle.close();
+  }
+}
+
+class UsageError extends Error {}
+
+async function main(argv: string[]) {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(loadConfig());
+    case 'migrate':
+      return migrateCommand();
+    case 'keys':
+      return keysCommand(rest);
+    case 'help':
+    case '--help':
+      console.log(USAGE);
+      return;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).catch((error) => {
+  if (error instanceof UsageError || error instanceof ConfigError) {
+    console.error(`tollgate: ${error.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  console.error(`tollgate: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

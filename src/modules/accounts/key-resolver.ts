@@ -1,0 +1,74 @@
+import type { Db } from '../../db/index.js';
+import type { KeyResolver, ResolvedKey } from '../../http/auth.js';
+import { hashKey } from './api-keys.js';
+import { allowListMatcher } from './ip-allow-list.js';
+
+/** How long a resolved key is trusted without asking the database again. */
+const CACHE_TTL_MS = 5_000;
+const CACHE_MAX_ENTRIES = 10_000;
+/** last_used_at is written at most this often per key: an audit hint, not a counter. */
+const TOUCH_INTERVAL_MS = 60_000;
+
+interface CacheEntry {
+  key: ResolvedKey | null;
+  fetchedAt: number;
+}
+
+/**
+ * Resolves API keys for the HTTP layer. A short in-process cache keeps the database off the hot
+ * path of every request; revocation through this process drops the entry at once, and other
+ * processes notice within CACHE_TTL_MS.
+ */
+export class DbKeyResolver implements KeyResolver {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly touchedAt = new Map<string, number>();
+  private readonly pendingWrites = new Set<Promise<unknown>>();
+
+  constructor(private readonly db: Db) {}
+
+  async resolve(secret: string): Promise<ResolvedKey | null> {
+    const hash = hashKey(secret);
+    const cached = this.cache.get(hash);
+    if (cached && Date.now() - cached.fetchedAt < CACHE_TTL_MS) return cached.key;
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select(['id', 'role', 'partner_id', 'customer_id', 'allowed_ips', 'expires_at', 'revoked_at'])
+      .where('key_hash', '=', hash)
+      .executeTakeFirst();
+    const key: ResolvedKey | null = row
+      ? {
+          principal: { keyId: row.id, role: row.role, partnerId: row.partner_id, customerId: row.customer_id },
+          expiresAt: row.expires_at,
+          revokedAt: row.revoked_at,
+          ipAllowed: allowListMatcher(row.allowed_ips),
+        }
+      : null;
+    if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
+    this.cache.set(hash, { key, fetchedAt: Date.now() });
+    return key;
+  }
+
+  /** Forget everything cached (after a key changes in this process). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  touch(keyId: string): void {
+    const now = Date.now();
+    if (now - (this.touchedAt.get(keyId) ?? 0) < TOUCH_INTERVAL_MS) return;
+    this.touchedAt.set(keyId, now);
+    const write = this.db
+      .updateTable('api_keys')
+      .set({ last_used_at: new Date(now) })
+      .where('id', '=', keyId)
+      .execute()
+      .catch(() => this.touchedAt.delete(keyId))
+      .finally(() => this.pendingWrites.delete(write));
+    this.pendingWrites.add(write);
+  }
+
+  /** Waits for outstanding last_used_at writes (before the database closes). */
+  async flush(): Promise<void> {
+    await Promise.all([...this.pendingWrites]);
+  }
+}

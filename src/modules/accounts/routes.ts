@@ -1,0 +1,229 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Db } from '../../db/index.js';
+import { principalOf } from '../../http/auth.js';
+import { ok, okList, toPage } from '../../http/envelope.js';
+import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
+import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './customers.js';
+import type { DbKeyResolver } from './key-resolver.js';
+import { createPartner, deletePartner, getPartner, listPartners, updatePartner } from './partners.js';
+import {
+  ApiKeyCreateBody,
+  ApiKeyCreatedSchema,
+  ApiKeySchema,
+  ApiKeyUpdateBody,
+  CustomerCreateBody,
+  CustomerSchema,
+  CustomerUpdateBody,
+  PartnerCreateBody,
+  PartnerSchema,
+  PartnerUpdateBody,
+  presentApiKey,
+  presentCustomer,
+  presentPartner,
+} from './representations.js';
+
+const StatusFilter = Type.Optional(
+  Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')]),
+);
+const Deleted = Envelope(Type.Object({ id: Type.String(), deleted: Type.Literal(true) }));
+
+export interface AccountsRoutesOptions {
+  db: Db;
+  keys: DbKeyResolver;
+}
+
+export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db }) => {
+  const tags = ['Partners'];
+  app.get('/partners', {
+    config: { roles: ['admin', 'partner'] },
+    schema: {
+      tags,
+      summary: 'List partners (a partner key sees itself)',
+      querystring: Type.Object({ ...PageQuery, status: StatusFilter }, { additionalProperties: false }),
+      response: { 200: ListEnvelope(PartnerSchema) },
+    },
+    handler: async (request) => {
+      const { limit = 20, starting_after, status } = request.query;
+      const rows = await listPartners(db, principalOf(request), { limit, startingAfter: starting_after, status });
+      return okList(request, toPage(rows, limit), (row) => presentPartner(request, row));
+    },
+  });
+
+  app.post('/partners', {
+    config: { roles: ['admin'] },
+    schema: { tags, summary: 'Create a partner (reseller)', body: PartnerCreateBody, response: { 201: Envelope(PartnerSchema) } },
+    handler: async (request, reply) => {
+      const partner = await createPartner(db, request.body);
+      reply.code(201);
+      return ok(request, presentPartner(request, partner), {}, 201);
+    },
+  });
+
+  app.get('/partners/:id', {
+    config: { roles: ['admin', 'partner'] },
+    schema: { tags, summary: 'Get a partner', params: IdParams('par'), response: { 200: Envelope(PartnerSchema) } },
+    handler: async (request) => ok(request, presentPartner(request, await getPartner(db, principalOf(request), request.params.id))),
+  });
+
+  app.patch('/partners/:id', {
+    config: { roles: ['admin', 'partner'] },
+    schema: {
+      tags,
+      summary: 'Update a partner (a partner key may change its contact fields)',
+      params: IdParams('par'),
+      body: PartnerUpdateBody,
+      response: { 200: Envelope(PartnerSchema) },
+    },
+    handler: async (request) => {
+      const partner = await updatePartner(db, principalOf(request), request.params.id, request.body);
+      return ok(request, presentPartner(request, partner));
+    },
+  });
+
+  app.delete('/partners/:id', {
+    config: { roles: ['admin'] },
+    schema: { tags, summary: 'Delete a partner without customers or money history', params: IdParams('par'), response: { 200: Deleted } },
+    handler: async (request) => {
+      await deletePartner(db, principalOf(request), request.params.id);
+      return ok(request, { id: request.params.id, deleted: true as const });
+    },
+  });
+};
+
+export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db }) => {
+  const tags = ['Customers'];
+  app.get('/customers', {
+    schema: {
+      tags,
+      summary: 'List customers visible to the caller',
+      querystring: Type.Object(
+        { ...PageQuery, status: StatusFilter, partner_id: Type.Optional(Type.String({ maxLength: 64 })) },
+        { additionalProperties: false },
+      ),
+      response: { 200: ListEnvelope(CustomerSchema) },
+    },
+    handler: async (request) => {
+      const { limit = 20, starting_after, status, partner_id } = request.query;
+      const rows = await listCustomers(db, principalOf(request), {
+        limit,
+        startingAfter: starting_after,
+        status,
+        partnerId: partner_id,
+      });
+      return okList(request, toPage(rows, limit), (row) => presentCustomer(request, row));
+    },
+  });
+
+  app.post('/customers', {
+    config: { roles: ['admin', 'partner'] },
+    schema: { tags, summary: 'Create a customer', body: CustomerCreateBody, response: { 201: Envelope(CustomerSchema) } },
+    handler: async (request, reply) => {
+      const customer = await createCustomer(db, principalOf(request), request.body);
+      reply.code(201);
+      return ok(request, presentCustomer(request, customer), {}, 201);
+    },
+  });
+
+  app.get('/customers/:id', {
+    schema: { tags, summary: 'Get a customer', params: IdParams('cus'), response: { 200: Envelope(CustomerSchema) } },
+    handler: async (request) =>
+      ok(request, presentCustomer(request, await getCustomer(db, principalOf(request), request.params.id))),
+  });
+
+  app.patch('/customers/:id', {
+    schema: {
+      tags,
+      summary: 'Update a customer (a customer key may change its contact fields)',
+      params: IdParams('cus'),
+      body: CustomerUpdateBody,
+      response: { 200: Envelope(CustomerSchema) },
+    },
+    handler: async (request) => {
+      const customer = await updateCustomer(db, principalOf(request), request.params.id, request.body);
+      return ok(request, presentCustomer(request, customer));
+    },
+  });
+
+  app.delete('/customers/:id', {
+    config: { roles: ['admin', 'partner'] },
+    schema: { tags, summary: 'Delete a customer without money history', params: IdParams('cus'), response: { 200: Deleted } },
+    handler: async (request) => {
+      await deleteCustomer(db, principalOf(request), request.params.id);
+      return ok(request, { id: request.params.id, deleted: true as const });
+    },
+  });
+};
+
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db, keys }) => {
+  const tags = ['API keys'];
+  app.get('/api-keys', {
+    schema: {
+      tags,
+      summary: 'List API keys visible to the caller (never their secrets)',
+      querystring: Type.Object(
+        {
+          ...PageQuery,
+          partner_id: Type.Optional(Type.String({ maxLength: 64 })),
+          customer_id: Type.Optional(Type.String({ maxLength: 64 })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: ListEnvelope(ApiKeySchema) },
+    },
+    handler: async (request) => {
+      const { limit = 20, starting_after, partner_id, customer_id } = request.query;
+      const rows = await listApiKeys(db, principalOf(request), {
+        limit,
+        startingAfter: starting_after,
+        partnerId: partner_id,
+        customerId: customer_id,
+      });
+      return okList(request, toPage(rows, limit), (row) => presentApiKey(request, row));
+    },
+  });
+
+  app.post('/api-keys', {
+    schema: {
+      tags,
+      summary: 'Create an API key; data.key is the secret, shown this once',
+      body: ApiKeyCreateBody,
+      response: { 201: Envelope(ApiKeyCreatedSchema) },
+    },
+    handler: async (request, reply) => {
+      const { key, secret } = await createApiKey(db, principalOf(request), request.body);
+      reply.code(201);
+      return ok(request, { ...presentApiKey(request, key), key: secret }, {}, 201);
+    },
+  });
+
+  app.get('/api-keys/:id', {
+    schema: { tags, summary: 'Get an API key', params: IdParams('key'), response: { 200: Envelope(ApiKeySchema) } },
+    handler: async (request) => ok(request, presentApiKey(request, await getApiKey(db, principalOf(request), request.params.id))),
+  });
+
+  app.patch('/api-keys/:id', {
+    schema: {
+      tags,
+      summary: 'Change a key’s description, IP allow-list or expiry',
+      params: IdParams('key'),
+      body: ApiKeyUpdateBody,
+      response: { 200: Envelope(ApiKeySchema) },
+    },
+    handler: async (request) => {
+      const key = await updateApiKey(db, principalOf(request), request.params.id, request.body);
+      keys.invalidate();
+      return ok(request, presentApiKey(request, key));
+    },
+  });
+
+  app.delete('/api-keys/:id', {
+    schema: { tags, summary: 'Revoke an API key', params: IdParams('key'), response: { 200: Envelope(ApiKeySchema) } },
+    handler: async (request) => {
+      const key = await revokeApiKey(db, principalOf(request), request.params.id);
+      keys.invalidate();
+      return ok(request, presentApiKey(request, key));
+    },
+  });
+};

@@ -1,0 +1,65 @@
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.js';
+import type { Config } from './config.js';
+import { type DbHandle, openDatabase } from './db/index.js';
+import { migrate } from './db/migrate.js';
+import { ensureAdminKey } from './modules/accounts/api-keys.js';
+import { OPERATOR } from './tenancy.js';
+
+/**
+ * PGlite is one connection in one process: a second process opening the same data directory
+ * would corrupt it. The server holds a pid file there; the CLI refuses while it is alive.
+ */
+export function pidFile(config: Config): string {
+  return join(config.dataDir, 'tollgate.pid');
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function assertDataDirFree(config: Config): void {
+  if (config.databaseUrl) return;
+  const file = pidFile(config);
+  if (!existsSync(file)) return;
+  const pid = Number(readFileSync(file, 'utf8'));
+  if (pid !== process.pid && processAlive(pid)) {
+    throw new Error(
+      `The Tollgate server (pid ${pid}) is using the embedded database in ${config.dataDir}. ` +
+        'Stop it first, use the API, or run with DATABASE_URL on PostgreSQL.',
+    );
+  }
+}
+
+/** Opens the database for a command: migrations applied, data directory checked. */
+export async function openMigrated(config: Config): Promise<DbHandle> {
+  assertDataDirFree(config);
+  const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  await migrate(handle);
+  return handle;
+}
+
+export async function serve(config: Config): Promise<void> {
+  const handle = await openMigrated(config);
+  if (!config.databaseUrl) writeFileSync(pidFile(config), String(process.pid));
+  const { app } = await buildApp(config, handle.db);
+  if (config.adminKey && (await ensureAdminKey(handle.db, OPERATOR, config.adminKey))) {
+    app.log.info('created the operator admin key from TOLLGATE_ADMIN_KEY');
+  }
+  // SIGTERM/SIGINT: stop accepting, let in-flight requests finish, then close the database.
+  closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async ({ err, signal }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error');
+    else app.log.info({ signal }, 'shutting down');
+    await app.close();
+    await handle.close();
+    if (!config.databaseUrl) rmSync(pidFile(config), { force: true });
+  });
+  await app.listen({ port: config.port, host: config.host });
+}
