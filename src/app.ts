@@ -33,14 +33,15 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     // Fastify accepts a hop count at run time; its typings list only the other forms.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     bodyLimit: config.bodyLimitBytes,
-    requestIdHeader: 'x-request-id',
+    // genReqId reads X-Request-Id itself so an unsafe incoming id is replaced, not trusted.
+    requestIdHeader: false,
     requestIdLogLabel: 'request_id',
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     rewriteUrl: rewriteFormatSuffix,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
     forceCloseConnections: false,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -69,7 +69,7 @@ export function registerAuth(app: FastifyInstance, resolver: KeyResolver): void 
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
-    if (!request.routeOptions.url || config.auth === false) return;
+    if (!request.routeOptions.url?.startsWith('/api/') || config.auth === false) return;
     const secret = extractSecret(request.headers);
     if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
     const key = await resolver.resolve(secret);

@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parse as parseLossless } from 'lossless-json';
 import secureJson from 'secure-json-parse';
 import { ApiError } from './errors.js';
@@ -85,8 +85,25 @@ export async function registerBodyParsers(app: FastifyInstance, bodyLimitBytes: 
     },
   );
   await app.register(formbody, { bodyLimit: bodyLimitBytes });
+  app.addHook('preValidation', async (request) => wrapSingleFormValues(request));
   await app.register(multipart, {
     attachFieldsToBody: 'keyValues',
     limits: { fieldSize: bodyLimitBytes, fields: 200, files: 5, fileSize: bodyLimitBytes },
   });
+}
+
+/**
+ * Form fields arrive as strings; a field repeated once is still one string. Where the body
+ * schema expects an array, wrap it so form clients and JSON clients meet the same schema.
+ */
+function wrapSingleFormValues(request: FastifyRequest): void {
+  const type = request.headers['content-type'] ?? '';
+  if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type)) return;
+  const body = request.body as Record<string, unknown> | null;
+  const properties = (request.routeOptions.schema?.body as { properties?: Record<string, { type?: string }> } | undefined)
+    ?.properties;
+  if (!body || typeof body !== 'object' || !properties) return;
+  for (const [name, property] of Object.entries(properties)) {
+    if (property.type === 'array' && typeof body[name] === 'string') body[name] = [body[name]];
+  }
 }

@@ -105,6 +105,14 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; type: ErrorType }> = {
   FST_PARTS_LIMIT: { status: 413, type: 'payload_too_large' },
 };
 
+/**
+ * busboy (under @fastify/multipart) reports a broken form as a plain Error while the body is
+ * parsed; it is the client's malformed body, not our failure.
+ */
+function isMalformedMultipart(error: Error, contentType: string | undefined): boolean {
+  return Boolean(contentType?.startsWith('multipart/') && error.stack?.includes('busboy'));
+}
+
 function sendError(reply: FastifyReply, body: ErrorBody, headers: Record<string, string> = {}): FastifyReply {
   reply.headers(headers);
   return reply.code(body.code).send(body);
@@ -125,6 +133,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const framework = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
     if (framework) return sendError(reply, errorBody(request, framework.status, framework.type, error.message));
+    if (isMalformedMultipart(error, request.headers['content-type'])) {
+      return sendError(reply, errorBody(request, 400, 'invalid_request', `Malformed multipart body: ${error.message}`, 'body'));
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       return sendError(reply, errorBody(request, status, 'invalid_request', error.message));

@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, type TestApp } from './helpers/app.js';
+
+/** The API conventions (api-conventions.md), exercised through real requests. */
+let t: TestApp;
+before(async () => {
+  t = await startTestApp();
+});
+after(async () => t.close());
+
+const partner = (name = 'Acme') => ({ name, currency: 'USD' });
+
+describe('envelope', () => {
+  test('success answers carry success, code, data and links.self', async () => {
+    const res = await t.request('POST', '/api/v1/partners', { body: partner() });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.success, true);
+    assert.equal(res.body.code, 201);
+    assert.match(res.body.data.id, /^par_/);
+    assert.match(res.body.links.self, /^http:\/\/.+\/api\/v1\/partners$/);
+    assert.match(res.body.data.links.self, new RegExp(`/api/v1/partners/${res.body.data.id}$`));
+  });
+
+  test('errors carry the seed 001, 002 and 003 fields together', async () => {
+    const res = await t.request('POST', '/api/v1/partners', { body: { currency: 'USD' } });
+    assert.equal(res.status, 400);
+    assert.deepEqual(
+      { success: res.body.success, code: res.body.code, status: res.body.status, message: res.body.message },
+      { success: false, code: 400, status: 'error', message: "Missing required parameter 'name'" },
+    );
+    assert.deepEqual(res.body.error, {
+      code: 400,
+      reason: "Missing required parameter 'name'",
+      type: 'invalid_request',
+      param: 'name',
+    });
+    assert.equal(res.body.request_id, res.headers['x-request-id']);
+  });
+
+  test('unknown routes answer 404 in the envelope', async () => {
+    const res = await t.request('GET', '/api/v1/no-such-thing');
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.type, 'not_found');
+  });
+
+  test('every response has an X-Request-Id, and a sane incoming one is kept', async () => {
+    const res = await t.request('GET', '/api/v1', { headers: { 'x-request-id': 'trace-abc-123' } });
+    assert.equal(res.headers['x-request-id'], 'trace-abc-123');
+    const generated = await t.request('GET', '/api/v1', { headers: { 'x-request-id': 'bad id with spaces' } });
+    assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('response formats', () => {
+  test('.xml suffix renders the same envelope as XML', async () => {
+    const res = await t.request('GET', '/api/v1/partners.xml');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^application\/xml/);
+    assert.match(res.text, /^<\?xml version="1.0"/);
+    assert.match(res.text, /<success>true<\/success>/);
+  });
+
+  test('.html suffix renders a debug page, errors too', async () => {
+    const res = await t.request('GET', '/api/v1/customers/cus_01aaaaaaaaaaaaaaaaaaaaaaaa.html');
+    assert.equal(res.status, 404);
+    assert.match(String(res.headers['content-type']), /^text\/html/);
+    assert.match(res.text, /Customer not found/);
+  });
+
+  test('.json suffix and Accept negotiation', async () => {
+    const json = await t.request('GET', '/api/v1/partners.json');
+    assert.equal(json.body.success, true);
+    const xml = await t.request('GET', '/api/v1/partners', { headers: { accept: 'application/xml' } });
+    assert.match(xml.text, /<response>/);
+    const any = await t.request('GET', '/api/v1/partners', { headers: { accept: '*/*' } });
+    assert.match(String(any.headers['content-type']), /^application\/json/);
+  });
+});
+
+describe('request bodies', () => {
+  test('JSON, urlencoded, multipart and XML bodies are validated by one schema', async () => {
+    const form = await t.request('POST', '/api/v1/customers', {
+      body: 'name=Form+Co&currency=EUR&credit_limit=-55',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(form.status, 201, form.text);
+    assert.equal(form.body.data.credit_limit, '-55');
+
+    const boundary = '----tollgate';
+    const multipart = [
+      `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nMultipart Co\r\n`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="currency"\r\n\r\nGBP\r\n`,
+      `--${boundary}--\r\n`,
+    ].join('');
+    const mp = await t.request('POST', '/api/v1/customers', {
+      body: multipart,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    assert.equal(mp.status, 201, mp.text);
+    assert.equal(mp.body.data.currency, 'GBP');
+
+    const xml = await t.request('POST', '/api/v1/customers', {
+      body: '<customer><name>Xml Co</name><currency>JPY</currency></customer>',
+      headers: { 'content-type': 'application/xml' },
+    });
+    assert.equal(xml.status, 201, xml.text);
+    assert.equal(xml.body.data.name, 'Xml Co');
+  });
+
+  test('malformed JSON, XML and form bodies are 400, never 500', async () => {
+    const cases: Array<[string, string]> = [
+      ['application/json', '{"name": "x", '],
+      ['application/json', '{"__proto__": {"admin": true}, "name": "x", "currency": "USD"}'],
+      ['application/xml', '<customer><name>x</customer>'],
+      ['multipart/form-data; boundary=zz', '--zz\r\nbroken'],
+    ];
+    for (const [type, body] of cases) {
+      const res = await t.request('POST', '/api/v1/customers', { body, headers: { 'content-type': type } });
+      assert.equal(res.status, 400, `${type}: ${res.text}`);
+      assert.equal(res.body.success, false);
+    }
+  });
+
+  test('missing form fields name the field', async () => {
+    const res = await t.request('POST', '/api/v1/customers', {
+      body: 'currency=EUR',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.message, "Missing required parameter 'name'");
+  });
+
+  test('an unsupported content type is 415', async () => {
+    const res = await t.request('POST', '/api/v1/partners', { body: 'x', headers: { 'content-type': 'application/pdf' } });
+    assert.equal(res.status, 415);
+    assert.equal(res.body.error.type, 'unsupported_media_type');
+  });
+
+  test('unknown fields are rejected naming the field', async () => {
+    const res = await t.request('POST', '/api/v1/partners', { body: { ...partner(), credt_limit: '5' } });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.param, 'credt_limit');
+    assert.equal(res.body.message, "Unknown parameter 'credt_limit'");
+    const query = await t.request('GET', '/api/v1/customers?stauts=active');
+    assert.equal(query.status, 400);
+    assert.equal(query.body.error.param, 'stauts');
+  });
+
+  test('wrong types are 400 naming the field', async () => {
+    const res = await t.request('POST', '/api/v1/partners', { body: { name: 'x', currency: 'USD', credit_limit: 'lots' } });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.param, 'credit_limit');
+    const arr = await t.request('POST', '/api/v1/partners', { body: { name: ['x'], currency: 'USD' } });
+    assert.equal(arr.status, 400);
+  });
+
+  test('amounts may be JSON numbers up to 15 significant digits; longer ones must be strings', async () => {
+    const ok = await t.request('POST', '/api/v1/partners', { body: { ...partner(), credit_limit: -55.5 } });
+    assert.equal(ok.status, 201);
+    assert.equal(ok.body.data.credit_limit, '-55.5');
+    const lossy = await t.request('POST', '/api/v1/partners', {
+      body: '{"name":"x","currency":"USD","credit_limit":-1234567890.1234567}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(lossy.status, 400);
+    assert.match(lossy.body.message, /more than 15 significant digits/);
+    const asString = await t.request('POST', '/api/v1/partners', {
+      body: { ...partner(), credit_limit: '-1234567890.1234567' },
+    });
+    assert.equal(asString.status, 201);
+    assert.equal(asString.body.data.credit_limit, '-1234567890.1234567');
+  });
+
+  test('oversize bodies are 413 and change nothing', async () => {
+    const small = await startTestApp({ BODY_LIMIT_BYTES: '2048' });
+    try {
+      const res = await small.request('POST', '/api/v1/partners', { body: { name: 'x'.repeat(4000), currency: 'USD' } });
+      assert.equal(res.status, 413);
+      assert.equal(res.body.error.type, 'payload_too_large');
+      const list = await small.request('GET', '/api/v1/partners');
+      assert.equal(list.body.data.length, 0);
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('pagination', () => {
+  test('cursor pages walk every item once in a stable order', async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await t.request('POST', '/api/v1/customers', { body: { name: `Page ${i}`, currency: 'USD', account_number: `PAGE-${i}` } });
+      created.push(res.body.data.id);
+    }
+    const seen: string[] = [];
+    let url: string | undefined = '/api/v1/customers?limit=2';
+    while (url) {
+      const page: { body: { data: Array<{ id: string }>; meta: { has_more: boolean }; links: { next?: string } } } =
+        await t.request('GET', url);
+      seen.push(...page.body.data.map((c) => c.id));
+      assert.ok(page.body.data.length <= 2);
+      url = page.body.links.next ? new URL(page.body.links.next).pathname + new URL(page.body.links.next).search : undefined;
+      assert.equal(Boolean(url), page.body.meta.has_more);
+    }
+    assert.equal(new Set(seen).size, seen.length, 'no item twice');
+    for (const id of created) assert.ok(seen.includes(id));
+    assert.deepEqual([...seen].sort(), seen, 'ordered by id');
+  });
+
+  test('limit outside 1..100 is 400', async () => {
+    assert.equal((await t.request('GET', '/api/v1/customers?limit=0')).status, 400);
+    assert.equal((await t.request('GET', '/api/v1/customers?limit=101')).status, 400);
+    assert.equal((await t.request('GET', '/api/v1/customers?limit=abc')).status, 400);
+  });
+});
+
+describe('idempotency', () => {
+  test('a retried POST with the same key has one effect and replays the first answer', async () => {
+    const headers = { 'idempotency-key': 'create-partner-1' };
+    const first = await t.request('POST', '/api/v1/partners', { body: partner('Once Ltd'), headers });
+    const second = await t.request('POST', '/api/v1/partners', { body: partner('Once Ltd'), headers });
+    assert.equal(first.status, 201);
+    assert.equal(second.status, 201);
+    assert.equal(second.headers['idempotency-hit'], 'true');
+    assert.equal(second.body.data.id, first.body.data.id);
+    const list = await t.request('GET', '/api/v1/partners?limit=100');
+    assert.equal(list.body.data.filter((p: { name: string }) => p.name === 'Once Ltd').length, 1);
+  });
+
+  test('the same key with a different request is 409', async () => {
+    const headers = { 'idempotency-key': 'create-partner-2' };
+    await t.request('POST', '/api/v1/partners', { body: partner('Two Ltd'), headers });
+    const clash = await t.request('POST', '/api/v1/partners', { body: partner('Other Ltd'), headers });
+    assert.equal(clash.status, 409);
+    assert.equal(clash.body.error.type, 'idempotency');
+  });
+
+  test('an error answer is replayed too, and an over-long key is 400', async () => {
+    const headers = { 'idempotency-key': 'bad-partner' };
+    const first = await t.request('POST', '/api/v1/partners', { body: { name: 'x', currency: 'XYZ' }, headers });
+    const again = await t.request('POST', '/api/v1/partners', { body: { name: 'x', currency: 'XYZ' }, headers });
+    assert.equal(first.status, 400);
+    assert.equal(again.status, 400);
+    const long = await t.request('POST', '/api/v1/partners', { body: partner(), headers: { 'idempotency-key': 'k'.repeat(256) } });
+    assert.equal(long.status, 400);
+  });
+});
+
+describe('discovery and operations', () => {
+  test('GET /api/v1 links to the collections the key may use', async () => {
+    const res = await t.request('GET', '/api/v1');
+    assert.equal(res.status, 200);
+    assert.match(res.body.data.list_customers, /\/api\/v1\/customers$/);
+    assert.match(res.body.data.list_partners, /\/api\/v1\/partners$/);
+  });
+
+  test('the OpenAPI 3.1 document describes every /api/v1 route', async () => {
+    const res = await t.request('GET', '/api/v1/openapi.json', { key: null });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.openapi, '3.1.0');
+    for (const path of ['/api/v1/customers', '/api/v1/customers/{id}', '/api/v1/partners', '/api/v1/api-keys/{id}']) {
+      assert.ok(res.body.paths[path], `${path} documented`);
+    }
+    const docs = await t.request('GET', '/docs/', { key: null });
+    assert.equal(docs.status, 200);
+  });
+
+  test('health, readiness and metrics answer without a key', async () => {
+    assert.equal((await t.request('GET', '/health', { key: null })).body.status, 'ok');
+    const ready = await t.request('GET', '/ready', { key: null });
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.checks.migrations, 'ok');
+    const metrics = await t.request('GET', '/metrics', { key: null });
+    assert.match(metrics.text, /tollgate_http_requests_total\{/);
+  });
+});
+
+describe('rate limiting', () => {
+  test('a key over its limit gets 429 with Retry-After and RateLimit headers', async () => {
+    const limited = await startTestApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    try {
+      const statuses: number[] = [];
+      let last: Awaited<ReturnType<TestApp['request']>> | undefined;
+      for (let i = 0; i < 5; i++) {
+        last = await limited.request('GET', '/api/v1/customers');
+        statuses.push(last.status);
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429, 429]);
+      assert.equal(last!.body.error.type, 'rate_limited');
+      assert.ok(Number(last!.headers['retry-after']) > 0);
+      assert.ok(last!.headers['ratelimit-limit']);
+    } finally {
+      await limited.close();
+    }
+  });
+});
