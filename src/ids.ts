@@ -10,6 +10,9 @@ export const ID_PREFIXES = {
   partner: 'par',
   customer: 'cus',
   apiKey: 'key',
+  ratecard: 'rc',
+  rate: 'rt',
+  carrier: 'car',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -31,6 +31,8 @@ export type PartnersTable = AccountColumns;
 
 export interface CustomersTable extends AccountColumns {
   partner_id: string | null;
+  /** The customer's sell rate card (rating module, migrations/0004_rating.sql). */
+  ratecard_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ApiKeysTable {
