@@ -1,5 +1,6 @@
 import type { ColumnType } from 'kysely';
 import type { AccountsTables } from '../modules/accounts/schema.js';
+import type { LedgerTables } from '../modules/ledger/schema.js';
 import type { RatingTables } from '../modules/rating/schema.js';
 
 /** Platform tables owned by the HTTP layer (migrations/0001_platform.sql). */
@@ -15,6 +16,6 @@ interface IdempotencyKeysTable {
 }
 
 /** The whole database as Kysely sees it: each module contributes its own tables. */
-export interface Database extends AccountsTables, RatingTables {
+export interface Database extends AccountsTables, LedgerTables, RatingTables {
   idempotency_keys: IdempotencyKeysTable;
 }
