@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { NO_MATCH, PrefixIndexBuilder, type RateVersionInput } from './prefix-index.js';
+import { fromUnits, toUnits } from './units.js';
+
+const DAY = 86_400_000;
+
+function version(prefix: string, fromDay: number, toDay: number | null, rateUnits = 1): RateVersionInput {
+  return {
+    prefix,
+    destination: `dest ${prefix}`,
+    rateUnits,
+    connectionFeeUnits: 0,
+    initialIncrementSeconds: 1,
+    incrementSeconds: 1,
+    effectiveFromMs: fromDay * DAY,
+    effectiveToMs: toDay === null ? Number.POSITIVE_INFINITY : toDay * DAY,
+    blocked: false,
+  };
+}
+
+function build(versions: RateVersionInput[]) {
+  const builder = new PrefixIndexBuilder();
+  for (const v of versions) builder.add(v);
+  return builder.build();
+}
+
+/** The obvious definition: among versions in force at t whose prefix starts the number, the longest prefix, newest version. */
+function referenceMatch(versions: RateVersionInput[], number: string, atMs: number): RateVersionInput | null {
+  let best: RateVersionInput | null = null;
+  for (const v of versions) {
+    if (!number.startsWith(v.prefix) || v.effectiveFromMs > atMs || atMs >= v.effectiveToMs) continue;
+    if (!best || v.prefix.length > best.prefix.length || (v.prefix === best.prefix && v.effectiveFromMs > best.effectiveFromMs)) best = v;
+  }
+  return best;
+}
+
+test('longest prefix wins, and a shorter prefix answers when the longer one is not in force', () => {
+  const index = build([version('44', 0, null, 10), version('447', 0, null, 20), version('4479', 5, 10, 30), version('1', 0, null, 40)]);
+  const rateAt = (number: string, day: number) => {
+    const v = index.match(number, day * DAY);
+    return v === NO_MATCH ? null : index.rateUnitsOf(v);
+  };
+  assert.equal(rateAt('447911123456', 6), 30);
+  assert.equal(rateAt('447911123456', 1), 20, 'before 4479 starts');
+  assert.equal(rateAt('447911123456', 10), 20, 'effective_to is exclusive');
+  assert.equal(rateAt('442071234567', 1), 10);
+  assert.equal(rateAt('4', 1), null, 'a number shorter than every prefix');
+  assert.equal(rateAt('33123', 1), null);
+  assert.equal(rateAt('12125550100', 1), 40);
+  assert.equal(index.prefixOf(index.match('447911123456', 6 * DAY)), '4479');
+});
+
+test('the newest version in force wins; a later version replaces an open one', () => {
+  const index = build([version('44', 0, null, 10), version('44', 20, null, 11), version('44', 30, 40, 12)]);
+  const rateAt = (day: number) => index.rateUnitsOf(index.match('44123', day * DAY));
+  assert.equal(rateAt(19), 10);
+  assert.equal(rateAt(20), 11);
+  assert.equal(rateAt(35), 12);
+  assert.equal(rateAt(40), 11);
+});
+
+test('an empty card matches nothing', () => {
+  assert.equal(build([]).match('4412345', 0), NO_MATCH);
+});
+
+test('property: the index agrees with a brute-force matcher on random decks with effective dates', () => {
+  const digit = fc.constantFrom('1', '2', '3', '4');
+  const prefix = fc.array(digit, { minLength: 1, maxLength: 6 }).map((d) => d.join(''));
+  const span = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.option(fc.integer({ min: 1, max: 20 }), { nil: null }));
+  const deck = fc.uniqueArray(
+    fc.tuple(prefix, span, fc.integer({ min: 0, max: 1000 })).map(([p, [from, length], rate]) => version(p, from, length === null ? null : from + length, rate)),
+    { maxLength: 120, selector: (v) => `${v.prefix}@${v.effectiveFromMs}` },
+  );
+  const query = fc.tuple(fc.array(digit, { minLength: 0, maxLength: 9 }).map((d) => d.join('')), fc.integer({ min: 0, max: 45 }));
+  fc.assert(
+    fc.property(deck, fc.array(query, { minLength: 1, maxLength: 30 }), (versions, queries) => {
+      const index = build([...versions].reverse());
+      for (const [number, day] of queries) {
+        const expected = referenceMatch(versions, number, day * DAY);
+        const got = index.match(number, day * DAY);
+        if (!expected) {
+          assert.equal(got, NO_MATCH, `${number} at day ${day}`);
+          continue;
+        }
+        assert.notEqual(got, NO_MATCH, `${number} at day ${day}`);
+        const answer = index.version(got);
+        assert.equal(answer.prefix, expected.prefix);
+        assert.equal(answer.effectiveFrom.getTime(), expected.effectiveFromMs);
+        assert.equal(index.rateUnitsOf(got), expected.rateUnits);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('units hold numeric(15,8) values exactly', () => {
+  assert.equal(toUnits('0.0123'), 1_230_000);
+  assert.equal(fromUnits(toUnits('0.0123')!), '0.0123');
+  assert.equal(fromUnits(toUnits('9999999.99999999')!), '9999999.99999999');
+  assert.equal(fromUnits(toUnits('5')!), '5');
+  assert.equal(toUnits('10000000'), null);
+  assert.equal(toUnits('-1'), null);
+  assert.equal(toUnits('0.123456789'), null);
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 9_999_999 }), fc.integer({ min: 0, max: 99_999_999 }), (whole, frac) => {
+      const text = `${whole}.${String(frac).padStart(8, '0')}`;
+      assert.equal(toUnits(fromUnits(toUnits(text)!)), toUnits(text));
+    }),
+  );
+});

@@ -1,0 +1,286 @@
+import { fromUnits } from './units.js';
+
+/**
+ * Longest-prefix match over one rate card, with effective dates, in typed arrays.
+ *
+ * Prefixes are kept sorted byte-wise, each with a `parent`: the longest other prefix in the set
+ * that is a prefix of it. For a dialled number, a binary search finds the greatest prefix ≤ the
+ * number; every prefix of the number present in the set is that entry or one of its ancestors
+ * (a prefix p of n satisfies p ≤ entry ≤ n, so p is also a prefix of the entry). Walking the
+ * parent chain from there, longest first, the first prefix with a version in force at the call
+ * time is the answer. A lookup allocates nothing: it returns a version slot number.
+ *
+ * Versions of one prefix sit together, oldest first; the newest version whose
+ * [effective_from, effective_to) holds the time wins.
+ */
+export interface RateVersionInput {
+  prefix: string;
+  destination: string;
+  rateUnits: number;
+  connectionFeeUnits: number;
+  initialIncrementSeconds: number;
+  incrementSeconds: number;
+  effectiveFromMs: number;
+  /** Infinity when open-ended. */
+  effectiveToMs: number;
+  blocked: boolean;
+}
+
+export interface RateVersion {
+  prefix: string;
+  destination: string;
+  rate: string;
+  connectionFee: string;
+  initialIncrementSeconds: number;
+  incrementSeconds: number;
+  effectiveFrom: Date;
+  effectiveTo: Date | null;
+  blocked: boolean;
+}
+
+export const NO_MATCH = -1;
+
+function grow<T extends Float64Array | Int32Array | Uint8Array>(array: T, needed: number): T {
+  if (needed <= array.length) return array;
+  const next = new (array.constructor as new (length: number) => T)(Math.max(needed, array.length * 2));
+  next.set(array);
+  return next;
+}
+
+/** Accepts versions in any order; sorts only when they did not arrive sorted. */
+export class PrefixIndexBuilder {
+  private readonly inputs: RateVersionInput[] = [];
+  private sorted = true;
+
+  add(version: RateVersionInput): void {
+    const last = this.inputs.at(-1);
+    if (last && compareVersions(last, version) > 0) this.sorted = false;
+    this.inputs.push(version);
+  }
+
+  get size(): number {
+    return this.inputs.length;
+  }
+
+  build(): PrefixIndex {
+    if (!this.sorted) this.inputs.sort(compareVersions);
+    return PrefixIndex.fromSorted(this.inputs);
+  }
+}
+
+function compareVersions(a: RateVersionInput, b: RateVersionInput): number {
+  if (a.prefix !== b.prefix) return a.prefix < b.prefix ? -1 : 1;
+  return a.effectiveFromMs - b.effectiveFromMs;
+}
+
+export class PrefixIndex {
+  private constructor(
+    private readonly digits: Uint8Array,
+    private readonly prefixStart: Int32Array,
+    private readonly parent: Int32Array,
+    private readonly versionStart: Int32Array,
+    private readonly versionPrefix: Int32Array,
+    private readonly fromMs: Float64Array,
+    private readonly toMs: Float64Array,
+    private readonly rateUnits: Float64Array,
+    private readonly feeUnits: Float64Array,
+    private readonly initial: Int32Array,
+    private readonly pulse: Int32Array,
+    private readonly blocked: Uint8Array,
+    private readonly destinationOf: Int32Array,
+    private readonly destinations: string[],
+  ) {}
+
+  static empty(): PrefixIndex {
+    return PrefixIndex.fromSorted([]);
+  }
+
+  static fromSorted(inputs: readonly RateVersionInput[]): PrefixIndex {
+    const count = inputs.length;
+    let digits = new Uint8Array(count * 8);
+    let prefixStart = new Int32Array(count + 1);
+    let parent = new Int32Array(count);
+    let versionStart = new Int32Array(count + 1);
+    const versionPrefix = new Int32Array(count);
+    const fromMs = new Float64Array(count);
+    const toMs = new Float64Array(count);
+    const rateUnits = new Float64Array(count);
+    const feeUnits = new Float64Array(count);
+    const initial = new Int32Array(count);
+    const pulse = new Int32Array(count);
+    const blocked = new Uint8Array(count);
+    const destinationOf = new Int32Array(count);
+    // Destination names repeat across thousands of prefixes: store each once.
+    const destinationIds = new Map<string, number>();
+    const destinations: string[] = [];
+    // Ancestors of the current prefix, shortest first: the parent is the nearest one.
+    const ancestors: string[] = [];
+    const ancestorIds: number[] = [];
+    let prefixes = 0;
+    let digitCount = 0;
+    let previous: string | null = null;
+    for (let v = 0; v < count; v++) {
+      const input = inputs[v]!;
+      if (input.prefix !== previous) {
+        while (ancestors.length && !input.prefix.startsWith(ancestors.at(-1)!)) {
+          ancestors.pop();
+          ancestorIds.pop();
+        }
+        parent = grow(parent, prefixes + 1);
+        parent[prefixes] = ancestorIds.length ? ancestorIds.at(-1)! : NO_MATCH;
+        ancestors.push(input.prefix);
+        ancestorIds.push(prefixes);
+        digits = grow(digits, digitCount + input.prefix.length);
+        for (let i = 0; i < input.prefix.length; i++) digits[digitCount++] = input.prefix.charCodeAt(i);
+        prefixStart = grow(prefixStart, prefixes + 2);
+        versionStart = grow(versionStart, prefixes + 2);
+        versionStart[prefixes] = v;
+        prefixes++;
+        prefixStart[prefixes] = digitCount;
+        previous = input.prefix;
+      }
+      versionPrefix[v] = prefixes - 1;
+      fromMs[v] = input.effectiveFromMs;
+      toMs[v] = input.effectiveToMs;
+      rateUnits[v] = input.rateUnits;
+      feeUnits[v] = input.connectionFeeUnits;
+      initial[v] = input.initialIncrementSeconds;
+      pulse[v] = input.incrementSeconds;
+      blocked[v] = input.blocked ? 1 : 0;
+      let destination = destinationIds.get(input.destination);
+      if (destination === undefined) {
+        destination = destinations.push(input.destination) - 1;
+        destinationIds.set(input.destination, destination);
+      }
+      destinationOf[v] = destination;
+    }
+    versionStart[prefixes] = count;
+    return new PrefixIndex(
+      digits.slice(0, digitCount),
+      prefixStart.slice(0, prefixes + 1),
+      parent.slice(0, prefixes),
+      versionStart.slice(0, prefixes + 1),
+      versionPrefix,
+      fromMs,
+      toMs,
+      rateUnits,
+      feeUnits,
+      initial,
+      pulse,
+      blocked,
+      destinationOf,
+      destinations,
+    );
+  }
+
+  get prefixCount(): number {
+    return this.parent.length;
+  }
+
+  get versionCount(): number {
+    return this.fromMs.length;
+  }
+
+  /** Bytes held by the typed arrays plus a rough figure for the destination names. */
+  get approximateBytes(): number {
+    const arrays: ArrayBufferView[] = [
+      this.digits, this.prefixStart, this.parent, this.versionStart, this.versionPrefix, this.fromMs, this.toMs,
+      this.rateUnits, this.feeUnits, this.initial, this.pulse, this.blocked, this.destinationOf,
+    ];
+    const bytes = arrays.reduce((sum, array) => sum + array.byteLength, 0);
+    const names = this.destinations.reduce((sum, name) => sum + 32 + name.length * 2, 0);
+    return bytes + names;
+  }
+
+  /**
+   * The version slot of the longest prefix of `number` (digits only) with a version in force at
+   * `atMs`, or NO_MATCH. Blocked versions match: a blocked destination is an answer, not a gap.
+   */
+  match(number: string, atMs: number): number {
+    const entry = this.greatestAtMost(number);
+    if (entry === NO_MATCH) return NO_MATCH;
+    const common = this.commonLength(entry, number);
+    for (let candidate = entry; candidate !== NO_MATCH; candidate = this.parent[candidate]!) {
+      if (this.prefixStart[candidate + 1]! - this.prefixStart[candidate]! > common) continue;
+      const version = this.versionAt(candidate, atMs);
+      if (version !== NO_MATCH) return version;
+    }
+    return NO_MATCH;
+  }
+
+  private versionAt(prefix: number, atMs: number): number {
+    const first = this.versionStart[prefix]!;
+    for (let v = this.versionStart[prefix + 1]! - 1; v >= first; v--) {
+      if (this.fromMs[v]! <= atMs && atMs < this.toMs[v]!) return v;
+    }
+    return NO_MATCH;
+  }
+
+  /** Binary search for the last prefix ≤ number in byte order. */
+  private greatestAtMost(number: string): number {
+    let low = 0;
+    let high = this.parent.length - 1;
+    let found = NO_MATCH;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.compare(middle, number) <= 0) {
+        found = middle;
+        low = middle + 1;
+      } else high = middle - 1;
+    }
+    return found;
+  }
+
+  private compare(prefix: number, number: string): number {
+    const start = this.prefixStart[prefix]!;
+    const length = this.prefixStart[prefix + 1]! - start;
+    const shared = Math.min(length, number.length);
+    for (let i = 0; i < shared; i++) {
+      const difference = this.digits[start + i]! - number.charCodeAt(i);
+      if (difference !== 0) return difference;
+    }
+    return length - number.length;
+  }
+
+  private commonLength(prefix: number, number: string): number {
+    const start = this.prefixStart[prefix]!;
+    const length = Math.min(this.prefixStart[prefix + 1]! - start, number.length);
+    let i = 0;
+    while (i < length && this.digits[start + i] === number.charCodeAt(i)) i++;
+    return i;
+  }
+
+  prefixOf(version: number): string {
+    const prefix = this.versionPrefix[version]!;
+    let text = '';
+    for (let i = this.prefixStart[prefix]!; i < this.prefixStart[prefix + 1]!; i++) {
+      text += String.fromCharCode(this.digits[i]!);
+    }
+    return text;
+  }
+
+  /** Allocation-free accessors for the hot paths (LCR compares costs in units). */
+  rateUnitsOf(version: number): number {
+    return this.rateUnits[version]!;
+  }
+
+  isBlocked(version: number): boolean {
+    return this.blocked[version] === 1;
+  }
+
+  /** The version as a plain object, for answers (allocates; not for inner loops). */
+  version(version: number): RateVersion {
+    const to = this.toMs[version]!;
+    return {
+      prefix: this.prefixOf(version),
+      destination: this.destinations[this.destinationOf[version]!]!,
+      rate: fromUnits(this.rateUnits[version]!),
+      connectionFee: fromUnits(this.feeUnits[version]!),
+      initialIncrementSeconds: this.initial[version]!,
+      incrementSeconds: this.pulse[version]!,
+      effectiveFrom: new Date(this.fromMs[version]!),
+      effectiveTo: Number.isFinite(to) ? new Date(to) : null,
+      blocked: this.blocked[version] === 1,
+    };
+  }
+}
