@@ -22,7 +22,15 @@ for (const database of databases) {
   console.log(`\n=== test suite on ${database} (${files.length} files) ===`);
   const run = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=tap', '--test-concurrency=2', '--test-timeout=120000', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=tap',
+      '--test-concurrency=2',
+      '--test-timeout=120000',
+      ...files,
+    ],
     { env: { ...process.env, TEST_DB: database }, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
   );
   process.stdout.write(run.stdout);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import { rewriteFormatSuffix } from './http/formats.js';
@@ -8,6 +8,7 @@ import { registerHttpConventions } from './http/index.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
+import { ledgerRoutes } from './modules/ledger/routes.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -16,11 +17,15 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_partners', path: '/api/v1/partners', roles: ['admin', 'partner'] },
   { rel: 'list_customers', path: '/api/v1/customers', roles: ['admin', 'partner', 'customer'] },
   { rel: 'list_api_keys', path: '/api/v1/api-keys', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'customer_balance', path: '/api/v1/customer/balance', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'partner_balance', path: '/api/v1/partner/balance', roles: ['admin', 'partner'] },
 ];
 
 export interface App {
   app: FastifyInstance;
   keys: DbKeyResolver;
+  /** Every registered route (the generic cross-tenant test walks them). */
+  routes: RouteOptions[];
 }
 
 /**
@@ -41,11 +46,15 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     rewriteUrl: rewriteFormatSuffix,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
+    },
     forceCloseConnections: false,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  const routes: RouteOptions[] = [];
+  app.addHook('onRoute', (route) => void routes.push(route));
   const keys = new DbKeyResolver(db);
   const { metrics } = await registerHttpConventions(app, { config, db, keys });
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
@@ -54,9 +63,10 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(partnerRoutes, { db, keys });
       await api.register(customerRoutes, { db, keys });
       await api.register(apiKeyRoutes, { db, keys });
+      await api.register(ledgerRoutes, { db });
     },
     { prefix: '/api/v1' },
   );
   app.addHook('onClose', async () => keys.flush());
-  return { app, keys };
+  return { app, keys, routes };
 }

@@ -30,7 +30,9 @@ async function keysCommand(args: string[]) {
   });
   if (positionals[0] !== 'create') throw new UsageError('keys: only "keys create" is supported');
   if (values.role !== 'admin') {
-    throw new UsageError('keys create: only --role admin from the CLI; create partner and customer keys through the API');
+    throw new UsageError(
+      'keys create: only --role admin from the CLI; create partner and customer keys through the API',
+    );
   }
   const handle = await openMigrated(loadConfig());
   try {

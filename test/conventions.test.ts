@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestApp, type TestApp } from './helpers/app.js';
+import { startTestApp, type TestApp, type TestResponse } from './helpers/app.js';
 
 /** The API conventions (api-conventions.md), exercised through real requests. */
 let t: TestApp;
@@ -47,7 +47,9 @@ describe('envelope', () => {
   test('every response has an X-Request-Id, and a sane incoming one is kept', async () => {
     const res = await t.request('GET', '/api/v1', { headers: { 'x-request-id': 'trace-abc-123' } });
     assert.equal(res.headers['x-request-id'], 'trace-abc-123');
-    const generated = await t.request('GET', '/api/v1', { headers: { 'x-request-id': 'bad id with spaces' } });
+    const generated = await t.request('GET', '/api/v1', {
+      headers: { 'x-request-id': 'bad id with spaces' },
+    });
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
 });
@@ -132,7 +134,10 @@ describe('request bodies', () => {
   });
 
   test('an unsupported content type is 415', async () => {
-    const res = await t.request('POST', '/api/v1/partners', { body: 'x', headers: { 'content-type': 'application/pdf' } });
+    const res = await t.request('POST', '/api/v1/partners', {
+      body: 'x',
+      headers: { 'content-type': 'application/pdf' },
+    });
     assert.equal(res.status, 415);
     assert.equal(res.body.error.type, 'unsupported_media_type');
   });
@@ -148,7 +153,9 @@ describe('request bodies', () => {
   });
 
   test('wrong types are 400 naming the field', async () => {
-    const res = await t.request('POST', '/api/v1/partners', { body: { name: 'x', currency: 'USD', credit_limit: 'lots' } });
+    const res = await t.request('POST', '/api/v1/partners', {
+      body: { name: 'x', currency: 'USD', credit_limit: 'lots' },
+    });
     assert.equal(res.status, 400);
     assert.equal(res.body.error.param, 'credit_limit');
     const arr = await t.request('POST', '/api/v1/partners', { body: { name: ['x'], currency: 'USD' } });
@@ -175,7 +182,9 @@ describe('request bodies', () => {
   test('oversize bodies are 413 and change nothing', async () => {
     const small = await startTestApp({ BODY_LIMIT_BYTES: '2048' });
     try {
-      const res = await small.request('POST', '/api/v1/partners', { body: { name: 'x'.repeat(4000), currency: 'USD' } });
+      const res = await small.request('POST', '/api/v1/partners', {
+        body: { name: 'x'.repeat(4000), currency: 'USD' },
+      });
       assert.equal(res.status, 413);
       assert.equal(res.body.error.type, 'payload_too_large');
       const list = await small.request('GET', '/api/v1/partners');
@@ -190,17 +199,22 @@ describe('pagination', () => {
   test('cursor pages walk every item once in a stable order', async () => {
     const created: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const res = await t.request('POST', '/api/v1/customers', { body: { name: `Page ${i}`, currency: 'USD', account_number: `PAGE-${i}` } });
+      const res = await t.request('POST', '/api/v1/customers', {
+        body: { name: `Page ${i}`, currency: 'USD', account_number: `PAGE-${i}` },
+      });
       created.push(res.body.data.id);
     }
     const seen: string[] = [];
     let url: string | undefined = '/api/v1/customers?limit=2';
     while (url) {
-      const page: { body: { data: Array<{ id: string }>; meta: { has_more: boolean }; links: { next?: string } } } =
-        await t.request('GET', url);
+      const page: {
+        body: { data: Array<{ id: string }>; meta: { has_more: boolean }; links: { next?: string } };
+      } = await t.request('GET', url);
       seen.push(...page.body.data.map((c) => c.id));
       assert.ok(page.body.data.length <= 2);
-      url = page.body.links.next ? new URL(page.body.links.next).pathname + new URL(page.body.links.next).search : undefined;
+      url = page.body.links.next
+        ? new URL(page.body.links.next).pathname + new URL(page.body.links.next).search
+        : undefined;
       assert.equal(Boolean(url), page.body.meta.has_more);
     }
     assert.equal(new Set(seen).size, seen.length, 'no item twice');
@@ -238,11 +252,20 @@ describe('idempotency', () => {
 
   test('an error answer is replayed too, and an over-long key is 400', async () => {
     const headers = { 'idempotency-key': 'bad-partner' };
-    const first = await t.request('POST', '/api/v1/partners', { body: { name: 'x', currency: 'XYZ' }, headers });
-    const again = await t.request('POST', '/api/v1/partners', { body: { name: 'x', currency: 'XYZ' }, headers });
+    const first = await t.request('POST', '/api/v1/partners', {
+      body: { name: 'x', currency: 'XYZ' },
+      headers,
+    });
+    const again = await t.request('POST', '/api/v1/partners', {
+      body: { name: 'x', currency: 'XYZ' },
+      headers,
+    });
     assert.equal(first.status, 400);
     assert.equal(again.status, 400);
-    const long = await t.request('POST', '/api/v1/partners', { body: partner(), headers: { 'idempotency-key': 'k'.repeat(256) } });
+    const long = await t.request('POST', '/api/v1/partners', {
+      body: partner(),
+      headers: { 'idempotency-key': 'k'.repeat(256) },
+    });
     assert.equal(long.status, 400);
   });
 });
@@ -259,7 +282,12 @@ describe('discovery and operations', () => {
     const res = await t.request('GET', '/api/v1/openapi.json', { key: null });
     assert.equal(res.status, 200);
     assert.equal(res.body.openapi, '3.1.0');
-    for (const path of ['/api/v1/customers', '/api/v1/customers/{id}', '/api/v1/partners', '/api/v1/api-keys/{id}']) {
+    for (const path of [
+      '/api/v1/customers',
+      '/api/v1/customers/{id}',
+      '/api/v1/partners',
+      '/api/v1/api-keys/{id}',
+    ]) {
       assert.ok(res.body.paths[path], `${path} documented`);
     }
     const docs = await t.request('GET', '/docs/', { key: null });
@@ -281,7 +309,7 @@ describe('rate limiting', () => {
     const limited = await startTestApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
     try {
       const statuses: number[] = [];
-      let last: Awaited<ReturnType<TestApp['request']>> | undefined;
+      let last: TestResponse | undefined;
       for (let i = 0; i < 5; i++) {
         last = await limited.request('GET', '/api/v1/customers');
         statuses.push(last.status);

@@ -19,7 +19,10 @@ export interface MigrationFile {
 export async function readMigrations(dir = migrationsDir()): Promise<MigrationFile[]> {
   const names = (await readdir(dir)).filter((name) => /^\d{4}_[\w-]+\.sql$/.test(name)).sort();
   return Promise.all(
-    names.map(async (name) => ({ version: name.replace(/\.sql$/, ''), sql: await readFile(join(dir, name), 'utf8') })),
+    names.map(async (name) => ({
+      version: name.replace(/\.sql$/, ''),
+      sql: await readFile(join(dir, name), 'utf8'),
+    })),
   );
 }
 

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError } from './errors.js';
-
 import type { Principal, Role } from '../tenancy.js';
+import { ApiError } from './errors.js';
 
 export type { Principal, Role };
 
@@ -76,7 +75,8 @@ export function registerAuth(app: FastifyInstance, resolver: KeyResolver): void 
     if (!key) throw unauthorised('unknown API key');
     if (key.revokedAt) throw unauthorised('API key revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorised('API key expired');
-    if (!key.ipAllowed(request.ip)) throw unauthorised(`address ${request.ip} is not on this key's allow-list`);
+    if (!key.ipAllowed(request.ip))
+      throw unauthorised(`address ${request.ip} is not on this key's allow-list`);
     request.principal = key.principal;
     resolver.touch(key.principal.keyId);
     const roles = config.roles;

@@ -53,26 +53,40 @@ export function parseXmlBody(text: string): unknown {
   if (text.trim() === '') return {};
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
-    throw new ApiError(400, 'invalid_request', `Malformed XML body: ${valid.err.msg} (line ${valid.err.line})`, 'body');
+    throw new ApiError(
+      400,
+      'invalid_request',
+      `Malformed XML body: ${valid.err.msg} (line ${valid.err.line})`,
+      'body',
+    );
   }
   const document = xmlParser.parse(text) as Record<string, unknown>;
   const roots = Object.keys(document).filter((key) => key !== '?xml');
   const root = roots.length === 1 ? document[roots[0]!] : undefined;
   if (!root || typeof root !== 'object') {
-    throw new ApiError(400, 'invalid_request', 'XML body must be one root element holding the fields', 'body');
+    throw new ApiError(
+      400,
+      'invalid_request',
+      'XML body must be one root element holding the fields',
+      'body',
+    );
   }
   return root;
 }
 
 export async function registerBodyParsers(app: FastifyInstance, bodyLimitBytes: number): Promise<void> {
   app.removeContentTypeParser(['application/json']);
-  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: bodyLimitBytes }, (_req, body, done) => {
-    try {
-      done(null, parseJsonBody(body as string));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: bodyLimitBytes },
+    (_req, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
   app.addContentTypeParser(
     ['application/xml', 'text/xml'],
     { parseAs: 'string', bodyLimit: bodyLimitBytes },
@@ -100,8 +114,9 @@ function wrapSingleFormValues(request: FastifyRequest): void {
   const type = request.headers['content-type'] ?? '';
   if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/.test(type)) return;
   const body = request.body as Record<string, unknown> | null;
-  const properties = (request.routeOptions.schema?.body as { properties?: Record<string, { type?: string }> } | undefined)
-    ?.properties;
+  const properties = (
+    request.routeOptions.schema?.body as { properties?: Record<string, { type?: string }> } | undefined
+  )?.properties;
   if (!body || typeof body !== 'object' || !properties) return;
   for (const [name, property] of Object.entries(properties)) {
     if (property.type === 'array' && typeof body[name] === 'string') body[name] = [body[name]];

@@ -27,7 +27,11 @@ export function toPage<T extends { id: string }>(rows: T[], limit: number): Page
   return { items: rows.slice(0, limit), hasMore: rows.length > limit, limit };
 }
 
-export function okList<T extends { id: string }, R>(request: FastifyRequest, page: Page<T>, present: (item: T) => R) {
+export function okList<T extends { id: string }, R>(
+  request: FastifyRequest,
+  page: Page<T>,
+  present: (item: T) => R,
+) {
   const last = page.items.at(-1);
   const nextCursor = page.hasMore && last ? last.id : null;
   const links: Record<string, string> = { self: selfUrl(request) };

@@ -50,7 +50,13 @@ export interface ErrorBody {
   error: { code: number; reason: string; type: ErrorType; param?: string };
 }
 
-export function errorBody(request: FastifyRequest, status: number, type: ErrorType, message: string, param?: string): ErrorBody {
+export function errorBody(
+  request: FastifyRequest,
+  status: number,
+  type: ErrorType,
+  message: string,
+  param?: string,
+): ErrorBody {
   return {
     success: false,
     code: status,
@@ -121,7 +127,11 @@ function sendError(reply: FastifyReply, body: ErrorBody, headers: Record<string,
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {
-      return sendError(reply, errorBody(request, error.statusCode, error.type, error.message, error.param), error.headers);
+      return sendError(
+        reply,
+        errorBody(request, error.statusCode, error.type, error.message, error.param),
+        error.headers,
+      );
     }
     if (error instanceof DomainError) {
       const mapped = DOMAIN_STATUS[error.kind];
@@ -132,9 +142,13 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(reply, errorBody(request, 400, 'invalid_request', message, param));
     }
     const framework = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
-    if (framework) return sendError(reply, errorBody(request, framework.status, framework.type, error.message));
+    if (framework)
+      return sendError(reply, errorBody(request, framework.status, framework.type, error.message));
     if (isMalformedMultipart(error, request.headers['content-type'])) {
-      return sendError(reply, errorBody(request, 400, 'invalid_request', `Malformed multipart body: ${error.message}`, 'body'));
+      return sendError(
+        reply,
+        errorBody(request, 400, 'invalid_request', `Malformed multipart body: ${error.message}`, 'body'),
+      );
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

@@ -54,7 +54,13 @@ interface StoredEntry {
   created_at: Date;
 }
 
-async function claim(db: Db, scope: string, key: string, fingerprint: string, ttlMs: number): Promise<StoredEntry | null> {
+async function claim(
+  db: Db,
+  scope: string,
+  key: string,
+  fingerprint: string,
+  ttlMs: number,
+): Promise<StoredEntry | null> {
   const inserted = await db
     .insertInto('idempotency_keys')
     .values({ scope, key, fingerprint, state: 'running' })
@@ -75,7 +81,14 @@ async function claim(db: Db, scope: string, key: string, fingerprint: string, tt
   // Take over an expired or abandoned entry atomically: only one retry wins the update.
   const taken = await db
     .updateTable('idempotency_keys')
-    .set({ fingerprint, state: 'running', status_code: null, body: null, content_type: null, created_at: sql`now()` })
+    .set({
+      fingerprint,
+      state: 'running',
+      status_code: null,
+      body: null,
+      content_type: null,
+      created_at: sql`now()`,
+    })
     .where('scope', '=', scope)
     .where('key', '=', key)
     .where('created_at', '=', entry.created_at)
@@ -92,7 +105,12 @@ export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: numb
     const header = request.headers['idempotency-key'];
     if (header === undefined || !WRITE_METHODS.has(request.method)) return;
     if (Array.isArray(header) || header.length === 0 || header.length > MAX_KEY_LENGTH) {
-      throw new ApiError(400, 'invalid_request', `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`, 'Idempotency-Key');
+      throw new ApiError(
+        400,
+        'invalid_request',
+        `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters`,
+        'Idempotency-Key',
+      );
     }
     const scope = request.principal?.keyId ?? `ip:${request.ip}`;
     const fingerprint = requestFingerprint(request);
@@ -102,10 +120,20 @@ export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: numb
       return;
     }
     if (entry.fingerprint !== fingerprint) {
-      throw new ApiError(409, 'idempotency', 'Idempotency-Key was already used for a different request', 'Idempotency-Key');
+      throw new ApiError(
+        409,
+        'idempotency',
+        'Idempotency-Key was already used for a different request',
+        'Idempotency-Key',
+      );
     }
     if (entry.state !== 'done') {
-      throw new ApiError(409, 'idempotency', 'A request with this Idempotency-Key is still being processed', 'Idempotency-Key');
+      throw new ApiError(
+        409,
+        'idempotency',
+        'A request with this Idempotency-Key is still being processed',
+        'Idempotency-Key',
+      );
     }
     reply.header('idempotency-hit', 'true');
     reply.code(entry.status_code ?? 200).type(entry.content_type ?? 'application/json; charset=utf-8');
@@ -121,7 +149,11 @@ export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: numb
       .where('scope', '=', state.scope)
       .where('key', '=', state.key);
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
-      await db.deleteFrom('idempotency_keys').where('scope', '=', state.scope).where('key', '=', state.key).execute();
+      await db
+        .deleteFrom('idempotency_keys')
+        .where('scope', '=', state.scope)
+        .where('key', '=', state.key)
+        .execute();
       return payload;
     }
     await where

@@ -11,6 +11,7 @@ import { renderResponseFormat } from './formats.js';
 import { registerIdempotency } from './idempotency.js';
 import { registerMetrics } from './metrics.js';
 import { ErrorEnvelope } from './schemas.js';
+import { installVisibility } from './visibility.js';
 
 export interface HttpOptions {
   config: Config;
@@ -21,6 +22,7 @@ export interface HttpOptions {
 /**
  * The API conventions, registered once for every route (api-conventions.md). Order matters:
  * errors and parsers first, then hooks in the order a request meets them: request id → auth →
+ * object visibility (404 for another tenant's ids) →
  * rate limit → validation → idempotency → handler → (idempotency store → format rendering).
  */
 export async function registerHttpConventions(app: FastifyInstance, options: HttpOptions) {
@@ -32,6 +34,7 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
     reply.header('x-request-id', request.id);
   });
   registerAuth(app, options.keys);
+  installVisibility(app);
   await app.register(rateLimit, {
     global: true,
     hook: 'onRequest',
@@ -40,9 +43,15 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
     enableDraftSpec: true,
     keyGenerator: (request) => request.principal?.keyId ?? request.ip,
     errorResponseBuilder: (_request, context) =>
-      new ApiError(429, 'rate_limited', `Rate limit of ${context.max} requests per ${context.after} exceeded`, undefined, {
-        'retry-after': String(Math.ceil(context.ttl / 1000)),
-      }),
+      new ApiError(
+        429,
+        'rate_limited',
+        `Rate limit of ${context.max} requests per ${context.after} exceeded`,
+        undefined,
+        {
+          'retry-after': String(Math.ceil(context.ttl / 1000)),
+        },
+      ),
   });
   registerIdempotency(app, options.db, options.config.idempotencyTtlHours);
   app.addHook('onSend', renderResponseFormat);
@@ -62,7 +71,12 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <key>' },
           token: { type: 'apiKey', in: 'header', name: 'token', description: 'token: <key> (seed 002)' },
-          xAuthToken: { type: 'apiKey', in: 'header', name: 'X-Auth-Token', description: 'X-Auth-Token: <key>' },
+          xAuthToken: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-Auth-Token',
+            description: 'X-Auth-Token: <key>',
+          },
         },
       },
       security: [{ bearer: [] }, { token: [] }, { xAuthToken: [] }],

@@ -22,7 +22,10 @@ export interface OpsOptions {
   collections: Collection[];
 }
 
-const Health = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) });
+const Health = Type.Object({
+  status: Type.String(),
+  checks: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
 
 /** Health, readiness, metrics, the OpenAPI document and the hypermedia root. */
 export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, { db, metrics, collections }) => {
@@ -37,12 +40,17 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, { db
 
   app.get('/ready', {
     config: publicRoute,
-    schema: { tags: ['Operations'], summary: 'Database reachable and migrations applied', response: { 200: Health, 503: Health } },
+    schema: {
+      tags: ['Operations'],
+      summary: 'Database reachable and migrations applied',
+      response: { 200: Health, 503: Health },
+    },
     handler: async (_request, reply) => {
       try {
         await ping(db);
         migrationsChecked ||= await migrationsUpToDate(db);
-        if (!migrationsChecked) return reply.code(503).send({ status: 'not_ready', checks: { migrations: 'pending' } });
+        if (!migrationsChecked)
+          return reply.code(503).send({ status: 'not_ready', checks: { migrations: 'pending' } });
         return { status: 'ready', checks: { database: 'ok', migrations: 'ok' } };
       } catch (error) {
         return reply.code(503).send({ status: 'not_ready', checks: { database: (error as Error).message } });
@@ -78,7 +86,10 @@ export const opsRoutes: FastifyPluginAsyncTypebox<OpsOptions> = async (app, { db
           .filter((collection) => collection.roles.includes(role))
           .map((collection) => [collection.rel, absoluteUrl(request, collection.path)]),
       );
-      return ok(request, links, { openapi: absoluteUrl(request, '/api/v1/openapi.json'), docs: absoluteUrl(request, '/docs') });
+      return ok(request, links, {
+        openapi: absoluteUrl(request, '/api/v1/openapi.json'),
+        docs: absoluteUrl(request, '/docs'),
+      });
     },
   });
 };

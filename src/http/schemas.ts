@@ -30,11 +30,18 @@ export const TimestampInput = Type.String({
 export const Links = Type.Record(Type.String(), Type.String({ format: 'uri' }));
 
 export const IdParams = (prefix: string) =>
-  Type.Object({ id: Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$`, description: `Id starting with ${prefix}_` }) }, { additionalProperties: false });
+  Type.Object(
+    {
+      id: Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$`, description: `Id starting with ${prefix}_` }),
+    },
+    { additionalProperties: false },
+  );
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  starting_after: Type.Optional(Type.String({ maxLength: 64, description: 'Cursor: the id of the last item of the previous page' })),
+  starting_after: Type.Optional(
+    Type.String({ maxLength: 64, description: 'Cursor: the id of the last item of the previous page' }),
+  ),
 };
 
 export function Envelope<T extends TSchema>(data: T) {

@@ -10,5 +10,8 @@ export function isCurrencyCode(code: string): boolean {
 
 /** Minor units of a currency (2 for USD, 0 for JPY, 3 for KWD). */
 export function currencyMinorUnits(code: string): number {
-  return new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+  return (
+    new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions()
+      .maximumFractionDigits ?? 2
+  );
 }

@@ -5,7 +5,12 @@ import { Decimal as DecimalJs } from 'decimal.js';
  * enough precision that no sum or product we make is ever rounded implicitly: rounding happens
  * only through the named helpers below, at a scale the caller chooses.
  */
-export const Decimal = DecimalJs.clone({ precision: 60, rounding: DecimalJs.ROUND_HALF_UP, toExpNeg: -40, toExpPos: 60 });
+export const Decimal = DecimalJs.clone({
+  precision: 60,
+  rounding: DecimalJs.ROUND_HALF_UP,
+  toExpNeg: -40,
+  toExpPos: 60,
+});
 export type Decimal = InstanceType<typeof Decimal>;
 
 /** Largest scale (fractional digits) stored for an amount or a credit limit. */
@@ -47,7 +52,8 @@ export const roundHalfUp = (value: Decimal, scale: number): Decimal =>
 export const roundHalfEven = (value: Decimal, scale: number): Decimal =>
   value.toDecimalPlaces(scale, Decimal.ROUND_HALF_EVEN);
 /** Away from zero: the customer never pays less than the exact amount. */
-export const roundUp = (value: Decimal, scale: number): Decimal => value.toDecimalPlaces(scale, Decimal.ROUND_UP);
+export const roundUp = (value: Decimal, scale: number): Decimal =>
+  value.toDecimalPlaces(scale, Decimal.ROUND_UP);
 export const roundDown = (value: Decimal, scale: number): Decimal =>
   value.toDecimalPlaces(scale, Decimal.ROUND_DOWN);
 

@@ -19,7 +19,7 @@ export const ADMIN_KEY = 'tgk_test_admin_0123456789abcdefghijklmnop';
 
 export interface TestResponse<T = any> {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | string[] | number | undefined>;
   body: T;
   text: string;
 }
@@ -33,6 +33,7 @@ export interface RequestOptions {
 
 export interface TestApp {
   app: Awaited<ReturnType<typeof buildApp>>['app'];
+  routes: Awaited<ReturnType<typeof buildApp>>['routes'];
   handle: DbHandle;
   config: Config;
   request<T = any>(method: string, url: string, options?: RequestOptions): Promise<TestResponse<T>>;
@@ -72,11 +73,12 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(handle);
   await ensureAdminKey(handle.db, OPERATOR, ADMIN_KEY);
-  const { app } = await buildApp(config, handle.db);
+  const { app, routes } = await buildApp(config, handle.db);
   await app.ready();
 
   return {
     app,
+    routes,
     handle,
     config,
     async request(method, url, options = {}) {

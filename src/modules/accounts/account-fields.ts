@@ -1,7 +1,13 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { conflict, invalid } from '../../errors.js';
-import { AMOUNT_SCALE, formatAmount, InvalidAmountError, isCurrencyCode, parseAmount } from '../../money/index.js';
+import {
+  AMOUNT_SCALE,
+  formatAmount,
+  InvalidAmountError,
+  isCurrencyCode,
+  parseAmount,
+} from '../../money/index.js';
 import type { AccountStatus } from './schema.js';
 
 /**

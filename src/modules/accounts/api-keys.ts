@@ -71,7 +71,10 @@ export async function listApiKeys(
   if (filter.customerId) query = query.where('customer_id', '=', filter.customerId);
   if (filter.partnerId) query = query.where('partner_id', '=', filter.partnerId);
   if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
-  return query.orderBy('id').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 function parseExpiry(value: string | null | undefined): Date | null | undefined {
@@ -86,7 +89,8 @@ function parseExpiry(value: string | null | undefined): Date | null | undefined 
 async function keyOwner(db: Db, principal: Principal, input: ApiKeyInput) {
   if (input.role === 'admin') {
     if (principal.role !== 'admin') throw forbidden('Only an admin key can create admin keys');
-    if (input.partner_id || input.customer_id) throw invalid('An admin key belongs to no partner or customer', 'role');
+    if (input.partner_id || input.customer_id)
+      throw invalid('An admin key belongs to no partner or customer', 'role');
     return { partner_id: null, customer_id: null };
   }
   if (input.role === 'partner') {
@@ -104,7 +108,12 @@ async function keyOwner(db: Db, principal: Principal, input: ApiKeyInput) {
 }
 
 /** Creates a key and returns it with its secret: the only time the secret exists outside the caller. */
-export async function createApiKey(db: Db, principal: Principal, input: ApiKeyInput, secret = generateSecret()) {
+export async function createApiKey(
+  db: Db,
+  principal: Principal,
+  input: ApiKeyInput,
+  secret = generateSecret(),
+) {
   const owner = await keyOwner(db, principal, input);
   const key = await db
     .insertInto('api_keys')
@@ -137,7 +146,12 @@ export async function updateApiKey(
     ...(input.expires_at !== undefined ? { expires_at: parseExpiry(input.expires_at) ?? null } : {}),
   };
   if (Object.keys(changes).length === 0) return current;
-  return db.updateTable('api_keys').set(changes).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return db
+    .updateTable('api_keys')
+    .set(changes)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** Revocation keeps the row (audit: who had access, until when). Revoking twice is harmless. */
@@ -157,7 +171,11 @@ export async function revokeApiKey(db: Db, principal: Principal, id: string): Pr
  * (TOLLGATE_ADMIN_KEY). Returns true when it created one.
  */
 export async function ensureAdminKey(db: Db, principal: Principal, secret: string): Promise<boolean> {
-  const existing = await db.selectFrom('api_keys').select('id').where('key_hash', '=', hashKey(secret)).executeTakeFirst();
+  const existing = await db
+    .selectFrom('api_keys')
+    .select('id')
+    .where('key_hash', '=', hashKey(secret))
+    .executeTakeFirst();
   if (existing) return false;
   await createApiKey(db, principal, { role: 'admin', description: 'bootstrap (TOLLGATE_ADMIN_KEY)' }, secret);
   return true;

@@ -43,17 +43,26 @@ export async function getCustomer(db: Db, principal: Principal, id: string): Pro
 }
 
 export async function findCustomerByAccountNumber(db: Db, principal: Principal, accountNumber: string) {
-  const customer = await visibleCustomers(db, principal).where('account_number', '=', accountNumber).executeTakeFirst();
+  const customer = await visibleCustomers(db, principal)
+    .where('account_number', '=', accountNumber)
+    .executeTakeFirst();
   if (!customer) throw notFound(`Customer with account_number '${accountNumber}'`);
   return customer;
 }
 
-export async function listCustomers(db: Db, principal: Principal, filter: CustomerListFilter): Promise<Customer[]> {
+export async function listCustomers(
+  db: Db,
+  principal: Principal,
+  filter: CustomerListFilter,
+): Promise<Customer[]> {
   let query = visibleCustomers(db, principal);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.partnerId) query = query.where('partner_id', '=', filter.partnerId);
   if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
-  return query.orderBy('id').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 /** The partner a new customer belongs to: a partner key's own, or the one an admin names. */
@@ -66,7 +75,8 @@ async function owningPartnerId(db: Db, principal: Principal, requested: string |
   const partner = await getPartner(db, principal, requested).catch(() => {
     throw invalid(`partner_id '${requested}' does not name a partner`, 'partner_id');
   });
-  if (partner.status === 'closed') throw conflict('Partner is closed; it cannot take new customers', 'partner_id');
+  if (partner.status === 'closed')
+    throw conflict('Partner is closed; it cannot take new customers', 'partner_id');
   return partner.id;
 }
 
@@ -75,14 +85,22 @@ export async function createCustomer(db: Db, principal: Principal, input: Custom
   const fields = normaliseAccountFields(input);
   if (!fields.name) throw invalid("Missing required parameter 'name'", 'name');
   const partnerId = await owningPartnerId(db, principal, input.partner_id);
-  const currency = fields.currency ?? (partnerId ? (await getPartner(db, principal, partnerId)).currency : undefined);
+  const currency =
+    fields.currency ?? (partnerId ? (await getPartner(db, principal, partnerId)).currency : undefined);
   if (!currency) throw invalid("Missing required parameter 'currency'", 'currency');
   const id = newId('customer');
   return db.transaction().execute(async (trx) => {
     const accountNumber = await claimAccountNumber(trx, id, 'C', input.account_number);
     return trx
       .insertInto('customers')
-      .values({ ...fields, id, account_number: accountNumber, name: fields.name!, currency, partner_id: partnerId })
+      .values({
+        ...fields,
+        id,
+        account_number: accountNumber,
+        name: fields.name!,
+        currency,
+        partner_id: partnerId,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   });

@@ -17,7 +17,10 @@ function normalise(address: ipaddr.IPv4 | ipaddr.IPv6): ipaddr.IPv4 | ipaddr.IPv
 function parseEntry(entry: string): Range {
   if (entry.includes('/')) {
     const [address, bits] = ipaddr.parseCIDR(entry);
-    return [normalise(address), address.kind() === 'ipv6' && normalise(address).kind() === 'ipv4' ? bits - 96 : bits];
+    return [
+      normalise(address),
+      address.kind() === 'ipv6' && normalise(address).kind() === 'ipv4' ? bits - 96 : bits,
+    ];
   }
   const address = normalise(ipaddr.parse(entry));
   return [address, address.kind() === 'ipv4' ? 32 : 128];
@@ -29,9 +32,12 @@ export function normaliseAllowList(entries: string[]): string[] {
   return entries.map((entry, index) => {
     const trimmed = entry.trim();
     const valid = trimmed.includes('/') ? ipaddr.isValidCIDR(trimmed) : ipaddr.isValid(trimmed);
-    if (!valid) throw invalid(`allowed_ips[${index}] '${entry}' is not an IP address or CIDR range`, 'allowed_ips');
+    if (!valid)
+      throw invalid(`allowed_ips[${index}] '${entry}' is not an IP address or CIDR range`, 'allowed_ips');
     const [address, bits] = parseEntry(trimmed);
-    return bits === (address.kind() === 'ipv4' ? 32 : 128) ? address.toString() : `${address.toString()}/${bits}`;
+    return bits === (address.kind() === 'ipv4' ? 32 : 128)
+      ? address.toString()
+      : `${address.toString()}/${bits}`;
   });
 }
 

@@ -37,7 +37,12 @@ export class DbKeyResolver implements KeyResolver {
       .executeTakeFirst();
     const key: ResolvedKey | null = row
       ? {
-          principal: { keyId: row.id, role: row.role, partnerId: row.partner_id, customerId: row.customer_id },
+          principal: {
+            keyId: row.id,
+            role: row.role,
+            partnerId: row.partner_id,
+            customerId: row.customer_id,
+          },
           expiresAt: row.expires_at,
           revokedAt: row.revoked_at,
           ipAllowed: allowListMatcher(row.allowed_ips),

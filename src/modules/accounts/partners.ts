@@ -37,16 +37,25 @@ export async function getPartner(db: Db, principal: Principal, id: string): Prom
 }
 
 export async function findPartnerByAccountNumber(db: Db, principal: Principal, accountNumber: string) {
-  const partner = await visiblePartners(db, principal).where('account_number', '=', accountNumber).executeTakeFirst();
+  const partner = await visiblePartners(db, principal)
+    .where('account_number', '=', accountNumber)
+    .executeTakeFirst();
   if (!partner) throw notFound(`Partner with account_number '${accountNumber}'`);
   return partner;
 }
 
-export async function listPartners(db: Db, principal: Principal, filter: PartnerListFilter): Promise<Partner[]> {
+export async function listPartners(
+  db: Db,
+  principal: Principal,
+  filter: PartnerListFilter,
+): Promise<Partner[]> {
   let query = visiblePartners(db, principal);
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
-  return query.orderBy('id').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 export async function createPartner(db: Db, input: AccountFieldsInput & { name: string; currency: string }) {
@@ -57,7 +66,13 @@ export async function createPartner(db: Db, input: AccountFieldsInput & { name: 
     const accountNumber = await claimAccountNumber(trx, id, 'P', input.account_number);
     return trx
       .insertInto('partners')
-      .values({ id, account_number: accountNumber, name: fields.name!, currency: fields.currency!, ...fields })
+      .values({
+        id,
+        account_number: accountNumber,
+        name: fields.name!,
+        currency: fields.currency!,
+        ...fields,
+      })
       .returningAll()
       .executeTakeFirstOrThrow();
   });
@@ -90,7 +105,12 @@ export async function updatePartner(db: Db, principal: Principal, id: string, in
 export async function deletePartner(db: Db, principal: Principal, id: string): Promise<void> {
   await getPartner(db, principal, id);
   await assertDeletable(db, id);
-  const customer = await db.selectFrom('customers').select('id').where('partner_id', '=', id).limit(1).executeTakeFirst();
+  const customer = await db
+    .selectFrom('customers')
+    .select('id')
+    .where('partner_id', '=', id)
+    .limit(1)
+    .executeTakeFirst();
   if (customer) throw conflict('Partner still has customers; move or delete them, or close the partner');
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('api_keys').where('partner_id', '=', id).execute();

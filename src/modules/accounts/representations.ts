@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { formatAmount } from '../../money/index.js';
 import { CurrencyCode, DecimalString, Links, Timestamp } from '../../http/schemas.js';
+import { formatAmount } from '../../money/index.js';
 import type { ApiKey } from './api-keys.js';
 import type { Customer } from './customers.js';
 import type { Partner } from './partners.js';
@@ -10,10 +10,14 @@ import type { Partner } from './partners.js';
 /** How accounts look on the wire: schemas (for validation and OpenAPI) and presenters. */
 
 const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')]);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
-const Phone = Type.String({ pattern: '^\\+?[0-9 ().\\/-]{3,32}$', description: 'Phone number, E.164 preferred' });
+const Phone = Type.String({
+  pattern: '^\\+?[0-9 ().\\/-]{3,32}$',
+  description: 'Phone number, E.164 preferred',
+});
 const Address = Type.String({ maxLength: 500 });
 const AccountNumber = Type.String({
   pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$',
@@ -37,9 +41,11 @@ const accountFields = {
 };
 
 export const PartnerSchema = Type.Object({ object: Type.Literal('partner'), ...accountFields });
-export const CustomerSchema = Type.Object(
-  { object: Type.Literal('customer'), ...accountFields, partner_id: Nullable(Type.String()) },
-);
+export const CustomerSchema = Type.Object({
+  object: Type.Literal('customer'),
+  ...accountFields,
+  partner_id: Nullable(Type.String()),
+});
 
 const writableAccountFields = {
   account_number: Type.Optional(AccountNumber),
@@ -60,32 +66,38 @@ export const PartnerUpdateBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 export const CustomerCreateBody = Type.Object(
-  { name: Name, ...writableAccountFields, partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))) },
+  {
+    name: Name,
+    ...writableAccountFields,
+    partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+  },
   { additionalProperties: false },
 );
 export const CustomerUpdateBody = Type.Object(
-  { name: Type.Optional(Name), ...writableAccountFields, partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))) },
+  {
+    name: Type.Optional(Name),
+    ...writableAccountFields,
+    partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 
-export const ApiKeySchema = Type.Object(
-  {
-    object: Type.Literal('api_key'),
-    id: Type.String(),
-    key_prefix: Type.String({ description: 'First characters of the secret, to tell keys apart' }),
-    description: Nullable(Type.String()),
-    role: Type.String(),
-    partner_id: Nullable(Type.String()),
-    customer_id: Nullable(Type.String()),
-    allowed_ips: Type.Array(Type.String()),
-    status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
-    expires_at: Nullable(Timestamp),
-    revoked_at: Nullable(Timestamp),
-    last_used_at: Nullable(Timestamp),
-    created_at: Timestamp,
-    links: Links,
-  },
-);
+export const ApiKeySchema = Type.Object({
+  object: Type.Literal('api_key'),
+  id: Type.String(),
+  key_prefix: Type.String({ description: 'First characters of the secret, to tell keys apart' }),
+  description: Nullable(Type.String()),
+  role: Type.String(),
+  partner_id: Nullable(Type.String()),
+  customer_id: Nullable(Type.String()),
+  allowed_ips: Type.Array(Type.String()),
+  status: Type.Union([Type.Literal('active'), Type.Literal('revoked'), Type.Literal('expired')]),
+  expires_at: Nullable(Timestamp),
+  revoked_at: Nullable(Timestamp),
+  last_used_at: Nullable(Timestamp),
+  created_at: Timestamp,
+  links: Links,
+});
 
 export const ApiKeyCreatedSchema = Type.Object({
   ...ApiKeySchema.properties,
@@ -147,7 +159,9 @@ export function presentCustomer(request: FastifyRequest, customer: Customer) {
   view.links = {
     ...view.links,
     api_keys: absoluteUrl(request, `/api/v1/api-keys?customer_id=${customer.id}`),
-    ...(customer.partner_id ? { partner: absoluteUrl(request, `/api/v1/partners/${customer.partner_id}`) } : {}),
+    ...(customer.partner_id
+      ? { partner: absoluteUrl(request, `/api/v1/partners/${customer.partner_id}`) }
+      : {}),
   };
   return {
     object: 'customer' as const,

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../../db/index.js';
+import { DomainError } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { registerVisibility } from '../../http/visibility.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
 import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './customers.js';
 import type { DbKeyResolver } from './key-resolver.js';
@@ -34,8 +36,19 @@ export interface AccountsRoutesOptions {
   keys: DbKeyResolver;
 }
 
+/** A found object is visible; a domain not_found means it is not; anything else is a real error. */
+const visible = (lookup: Promise<unknown>) =>
+  lookup.then(
+    () => true,
+    (error) => {
+      if (error instanceof DomainError && error.kind === 'not_found') return false;
+      throw error;
+    },
+  );
+
 export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db }) => {
   const tags = ['Partners'];
+  registerVisibility(app, 'par', (principal, id) => visible(getPartner(db, principal, id)));
   app.get('/partners', {
     config: { roles: ['admin', 'partner'] },
     schema: {
@@ -46,14 +59,23 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
     },
     handler: async (request) => {
       const { limit = 20, starting_after, status } = request.query;
-      const rows = await listPartners(db, principalOf(request), { limit, startingAfter: starting_after, status });
+      const rows = await listPartners(db, principalOf(request), {
+        limit,
+        startingAfter: starting_after,
+        status,
+      });
       return okList(request, toPage(rows, limit), (row) => presentPartner(request, row));
     },
   });
 
   app.post('/partners', {
     config: { roles: ['admin'] },
-    schema: { tags, summary: 'Create a partner (reseller)', body: PartnerCreateBody, response: { 201: Envelope(PartnerSchema) } },
+    schema: {
+      tags,
+      summary: 'Create a partner (reseller)',
+      body: PartnerCreateBody,
+      response: { 201: Envelope(PartnerSchema) },
+    },
     handler: async (request, reply) => {
       const partner = await createPartner(db, request.body);
       reply.code(201);
@@ -63,8 +85,14 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
 
   app.get('/partners/:id', {
     config: { roles: ['admin', 'partner'] },
-    schema: { tags, summary: 'Get a partner', params: IdParams('par'), response: { 200: Envelope(PartnerSchema) } },
-    handler: async (request) => ok(request, presentPartner(request, await getPartner(db, principalOf(request), request.params.id))),
+    schema: {
+      tags,
+      summary: 'Get a partner',
+      params: IdParams('par'),
+      response: { 200: Envelope(PartnerSchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentPartner(request, await getPartner(db, principalOf(request), request.params.id))),
   });
 
   app.patch('/partners/:id', {
@@ -84,7 +112,12 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
 
   app.delete('/partners/:id', {
     config: { roles: ['admin'] },
-    schema: { tags, summary: 'Delete a partner without customers or money history', params: IdParams('par'), response: { 200: Deleted } },
+    schema: {
+      tags,
+      summary: 'Delete a partner without customers or money history',
+      params: IdParams('par'),
+      response: { 200: Deleted },
+    },
     handler: async (request) => {
       await deletePartner(db, principalOf(request), request.params.id);
       return ok(request, { id: request.params.id, deleted: true as const });
@@ -94,6 +127,7 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
 
 export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db }) => {
   const tags = ['Customers'];
+  registerVisibility(app, 'cus', (principal, id) => visible(getCustomer(db, principal, id)));
   app.get('/customers', {
     schema: {
       tags,
@@ -118,7 +152,12 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
 
   app.post('/customers', {
     config: { roles: ['admin', 'partner'] },
-    schema: { tags, summary: 'Create a customer', body: CustomerCreateBody, response: { 201: Envelope(CustomerSchema) } },
+    schema: {
+      tags,
+      summary: 'Create a customer',
+      body: CustomerCreateBody,
+      response: { 201: Envelope(CustomerSchema) },
+    },
     handler: async (request, reply) => {
       const customer = await createCustomer(db, principalOf(request), request.body);
       reply.code(201);
@@ -127,7 +166,12 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
   });
 
   app.get('/customers/:id', {
-    schema: { tags, summary: 'Get a customer', params: IdParams('cus'), response: { 200: Envelope(CustomerSchema) } },
+    schema: {
+      tags,
+      summary: 'Get a customer',
+      params: IdParams('cus'),
+      response: { 200: Envelope(CustomerSchema) },
+    },
     handler: async (request) =>
       ok(request, presentCustomer(request, await getCustomer(db, principalOf(request), request.params.id))),
   });
@@ -148,7 +192,12 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
 
   app.delete('/customers/:id', {
     config: { roles: ['admin', 'partner'] },
-    schema: { tags, summary: 'Delete a customer without money history', params: IdParams('cus'), response: { 200: Deleted } },
+    schema: {
+      tags,
+      summary: 'Delete a customer without money history',
+      params: IdParams('cus'),
+      response: { 200: Deleted },
+    },
     handler: async (request) => {
       await deleteCustomer(db, principalOf(request), request.params.id);
       return ok(request, { id: request.params.id, deleted: true as const });
@@ -158,6 +207,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
 
 export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db, keys }) => {
   const tags = ['API keys'];
+  registerVisibility(app, 'key', (principal, id) => visible(getApiKey(db, principal, id)));
   app.get('/api-keys', {
     schema: {
       tags,
@@ -199,8 +249,14 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
   });
 
   app.get('/api-keys/:id', {
-    schema: { tags, summary: 'Get an API key', params: IdParams('key'), response: { 200: Envelope(ApiKeySchema) } },
-    handler: async (request) => ok(request, presentApiKey(request, await getApiKey(db, principalOf(request), request.params.id))),
+    schema: {
+      tags,
+      summary: 'Get an API key',
+      params: IdParams('key'),
+      response: { 200: Envelope(ApiKeySchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentApiKey(request, await getApiKey(db, principalOf(request), request.params.id))),
   });
 
   app.patch('/api-keys/:id', {
@@ -219,7 +275,12 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
   });
 
   app.delete('/api-keys/:id', {
-    schema: { tags, summary: 'Revoke an API key', params: IdParams('key'), response: { 200: Envelope(ApiKeySchema) } },
+    schema: {
+      tags,
+      summary: 'Revoke an API key',
+      params: IdParams('key'),
+      response: { 200: Envelope(ApiKeySchema) },
+    },
     handler: async (request) => {
       const key = await revokeApiKey(db, principalOf(request), request.params.id);
       keys.invalidate();

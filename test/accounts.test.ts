@@ -1,0 +1,359 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, type TestApp } from './helpers/app.js';
+
+/** Partners, customers and API keys: CRUD, validation, tenancy and key security. */
+let t: TestApp;
+before(async () => {
+  t = await startTestApp();
+});
+after(async () => t.close());
+
+async function createPartner(body: Record<string, unknown> = {}) {
+  const res = await t.request('POST', '/api/v1/partners', {
+    body: { name: 'Reseller', currency: 'USD', ...body },
+  });
+  assert.equal(res.status, 201, res.text);
+  return res.body.data;
+}
+
+async function createKey(body: Record<string, unknown>, key?: string) {
+  const res = await t.request('POST', '/api/v1/api-keys', { body, ...(key ? { key } : {}) });
+  assert.equal(res.status, 201, res.text);
+  return res.body.data as { id: string; key: string; role: string };
+}
+
+describe('partners and customers', () => {
+  test('full CRUD of a customer with every documented field', async () => {
+    const partner = await createPartner();
+    const created = await t.request('POST', '/api/v1/customers', {
+      body: {
+        name: 'Alice VoIP',
+        account_number: 'ALICE-1',
+        currency: 'eur',
+        credit_limit: '-55',
+        email: 'billing@alice.example',
+        phone: '+44 20 7946 0000',
+        address: '1 High Street, London',
+        partner_id: partner.id,
+      },
+    });
+    assert.equal(created.status, 201, created.text);
+    const customer = created.body.data;
+    assert.match(customer.id, /^cus_[0-9a-z]{26}$/);
+    assert.equal(customer.currency, 'EUR');
+    assert.equal(customer.credit_limit, '-55');
+    assert.equal(customer.status, 'active');
+    assert.equal(customer.partner_id, partner.id);
+    assert.match(customer.links.partner, new RegExp(`/partners/${partner.id}$`));
+
+    const read = await t.request('GET', `/api/v1/customers/${customer.id}`);
+    assert.deepEqual(read.body.data, customer);
+
+    const patched = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+      body: { status: 'suspended', phone: null },
+    });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.body.data.status, 'suspended');
+    assert.equal(patched.body.data.phone, null);
+
+    const filtered = await t.request('GET', `/api/v1/customers?status=suspended&partner_id=${partner.id}`);
+    assert.deepEqual(
+      filtered.body.data.map((c: { id: string }) => c.id),
+      [customer.id],
+    );
+
+    const deleted = await t.request('DELETE', `/api/v1/customers/${customer.id}`);
+    assert.equal(deleted.status, 200);
+    assert.equal((await t.request('GET', `/api/v1/customers/${customer.id}`)).status, 404);
+  });
+
+  test('account numbers are generated when absent and unique across partners and customers', async () => {
+    const partner = await createPartner({ account_number: 'SHARED-1' });
+    assert.equal(partner.account_number, 'SHARED-1');
+    const clash = await t.request('POST', '/api/v1/customers', {
+      body: { name: 'x', currency: 'USD', account_number: 'SHARED-1' },
+    });
+    assert.equal(clash.status, 409);
+    assert.equal(clash.body.error.param, 'account_number');
+    const generated = await t.request('POST', '/api/v1/customers', { body: { name: 'x', currency: 'USD' } });
+    assert.match(generated.body.data.account_number, /^C\d+$/);
+  });
+
+  test('a customer of a partner inherits its currency when none is given', async () => {
+    const partner = await createPartner({ currency: 'CHF' });
+    const res = await t.request('POST', '/api/v1/customers', {
+      body: { name: 'Inherit', partner_id: partner.id },
+    });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.body.data.currency, 'CHF');
+  });
+
+  test('bad input is a 400 naming the field and creates nothing', async () => {
+    const before = (await t.request('GET', '/api/v1/customers?limit=100')).body.data.length;
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ name: 'x', currency: 'XYZ' }, 'currency'],
+      [{ name: 'x', currency: 'US' }, 'currency'],
+      [{ name: 'x', currency: 'USD', credit_limit: '1.123456789' }, 'credit_limit'],
+      [{ name: 'x', currency: 'USD', credit_limit: 'abc' }, 'credit_limit'],
+      [{ name: 'x', currency: 'USD', email: 'not-an-email' }, 'email'],
+      [{ name: 'x', currency: 'USD', status: 'deleted' }, 'status'],
+      [{ name: '', currency: 'USD' }, 'name'],
+      [{ name: 'x', currency: 'USD', account_number: 'has space' }, 'account_number'],
+      [{ name: 'x', currency: 'USD', partner_id: 'par_01aaaaaaaaaaaaaaaaaaaaaaaa' }, 'partner_id'],
+      [{ currency: 'USD' }, 'name'],
+    ];
+    for (const [body, param] of cases) {
+      const res = await t.request('POST', '/api/v1/customers', { body });
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.text}`);
+      assert.equal(res.body.error.param, param, JSON.stringify(body));
+    }
+    assert.equal((await t.request('GET', '/api/v1/customers?limit=100')).body.data.length, before);
+  });
+
+  test('bad ids are 400, unknown ids 404', async () => {
+    assert.equal((await t.request('GET', '/api/v1/customers/123')).status, 400);
+    assert.equal((await t.request('GET', '/api/v1/customers/par_01aaaaaaaaaaaaaaaaaaaaaaaa')).status, 400);
+    assert.equal((await t.request('GET', '/api/v1/customers/cus_01aaaaaaaaaaaaaaaaaaaaaaaa')).status, 404);
+    assert.equal(
+      (await t.request('PATCH', '/api/v1/partners/par_01aaaaaaaaaaaaaaaaaaaaaaaa', { body: { name: 'x' } }))
+        .status,
+      404,
+    );
+  });
+
+  test('a closed account cannot be reopened, and currency and account number do not change', async () => {
+    const partner = await createPartner();
+    await t.request('PATCH', `/api/v1/partners/${partner.id}`, { body: { status: 'closed' } });
+    const reopen = await t.request('PATCH', `/api/v1/partners/${partner.id}`, { body: { status: 'active' } });
+    assert.equal(reopen.status, 409);
+    const currency = await t.request('PATCH', `/api/v1/partners/${partner.id}`, {
+      body: { currency: 'EUR' },
+    });
+    assert.equal(currency.status, 400);
+    const number = await t.request('PATCH', `/api/v1/partners/${partner.id}`, {
+      body: { account_number: 'NEW-1' },
+    });
+    assert.equal(number.status, 400);
+    const customer = await t.request('POST', '/api/v1/customers', {
+      body: { name: 'late', partner_id: partner.id },
+    });
+    assert.equal(customer.status, 409, 'a closed partner takes no new customers');
+    const empty = await t.request('PATCH', `/api/v1/partners/${partner.id}`, { body: {} });
+    assert.equal(empty.status, 400);
+  });
+
+  test('a partner with customers cannot be deleted', async () => {
+    const partner = await createPartner();
+    await t.request('POST', '/api/v1/customers', { body: { name: 'kid', partner_id: partner.id } });
+    const res = await t.request('DELETE', `/api/v1/partners/${partner.id}`);
+    assert.equal(res.status, 409);
+    assert.equal((await t.request('GET', `/api/v1/partners/${partner.id}`)).status, 200);
+  });
+});
+
+describe('API keys', () => {
+  test('a key is shown once, stored only as a hash, and works with all three headers', async () => {
+    const created = await createKey({ role: 'admin', description: 'ops script' });
+    assert.match(created.key, /^tgk_[A-Za-z0-9_-]{43}$/);
+    const stored = await t.handle.db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', created.id)
+      .executeTakeFirstOrThrow();
+    assert.notEqual(stored.key_hash, created.key);
+    assert.ok(!JSON.stringify(stored).includes(created.key), 'no secret at rest');
+    const read = await t.request('GET', `/api/v1/api-keys/${created.id}`);
+    assert.equal(read.body.data.key, undefined, 'never shown again');
+    for (const header of ['authorization', 'token', 'x-auth-token']) {
+      const value = header === 'authorization' ? `Bearer ${created.key}` : created.key;
+      const res = await t.request('GET', '/api/v1/customers', { key: null, headers: { [header]: value } });
+      assert.equal(res.status, 200, header);
+    }
+  });
+
+  test('wrong auth header formats, unknown, revoked and expired keys are 401', async () => {
+    const cases: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Basic dXNlcjpwYXNz' },
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer tgk_unknownunknownunknown' },
+      { token: 'short' },
+      { authorization: 'Bearer tgk_aaaaaaaaaaaaa', token: 'tgk_bbbbbbbbbbbbbbb' },
+    ];
+    for (const headers of cases) {
+      const res = await t.request('GET', '/api/v1/customers', { key: null, headers });
+      assert.equal(res.status, 401, JSON.stringify(headers));
+      assert.equal(res.body.error.type, 'authentication');
+      assert.match(res.body.message, /^Not authorised/);
+    }
+    const revoked = await createKey({ role: 'admin' });
+    const del = await t.request('DELETE', `/api/v1/api-keys/${revoked.id}`);
+    assert.equal(del.body.data.status, 'revoked');
+    const after = await t.request('GET', '/api/v1/customers', { key: revoked.key });
+    assert.equal(after.status, 401);
+    assert.match(after.body.message, /revoked/);
+
+    const expiring = await createKey({
+      role: 'admin',
+      expires_at: new Date(Date.now() + 60_000).toISOString(),
+    });
+    await t.handle.db
+      .updateTable('api_keys')
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where('id', '=', expiring.id)
+      .execute();
+    const expiredKeyCache = await t.request('GET', '/api/v1/customers', { key: `${expiring.key}` });
+    // The resolver cache may hold the row for a few seconds, but the expiry is checked on every request.
+    assert.equal(expiredKeyCache.status, 401);
+    assert.match(expiredKeyCache.body.message, /expired/);
+  });
+
+  test('expires_at in the past or malformed is 400', async () => {
+    const past = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'admin', expires_at: '2020-01-01T00:00:00Z' },
+    });
+    assert.equal(past.status, 400);
+    const junk = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'admin', expires_at: 'tomorrow' },
+    });
+    assert.equal(junk.status, 400);
+  });
+
+  test('the IP allow-list admits listed addresses and ranges only', async () => {
+    const key = await createKey({
+      role: 'admin',
+      allowed_ips: ['192.0.2.10', '10.0.0.0/8', '2001:db8::/32'],
+    });
+    const from = async (remoteAddress: string) =>
+      (await t.request('GET', '/api/v1/customers', { key: key.key, remoteAddress })).status;
+    assert.equal(await from('192.0.2.10'), 200);
+    assert.equal(await from('10.20.30.40'), 200);
+    assert.equal(await from('2001:db8::7'), 200);
+    assert.equal(await from('192.0.2.11'), 401);
+    assert.equal(await from('127.0.0.1'), 401);
+    const bad = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'admin', allowed_ips: ['10.0.0.0/40'] },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.param, 'allowed_ips');
+    const form = await t.request('POST', '/api/v1/api-keys', {
+      body: 'role=admin&allowed_ips=203.0.113.0%2F24',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(form.status, 201, form.text);
+    assert.deepEqual(form.body.data.allowed_ips, ['203.0.113.0/24']);
+  });
+
+  test('last_used_at is recorded', async () => {
+    const key = await createKey({ role: 'admin' });
+    await t.request('GET', '/api/v1/customers', { key: key.key });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const read = await t.request('GET', `/api/v1/api-keys/${key.id}`);
+    assert.ok(read.body.data.last_used_at, 'last_used_at set');
+  });
+
+  test('keys need an owner that matches their role', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ role: 'partner' }, 'partner_id'],
+      [{ role: 'customer' }, 'customer_id'],
+      [{ role: 'customer', partner_id: 'par_01aaaaaaaaaaaaaaaaaaaaaaaa' }, 'partner_id'],
+      [{ role: 'root' }, 'role'],
+    ];
+    for (const [body, param] of cases) {
+      const res = await t.request('POST', '/api/v1/api-keys', { body });
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(res.body.error.param, param);
+    }
+  });
+});
+
+describe('tenancy', () => {
+  test('a partner key sees and manages only its own customers', async () => {
+    const mine = await createPartner({ name: 'Mine' });
+    const theirs = await createPartner({ name: 'Theirs' });
+    const partnerKey = await createKey({ role: 'partner', partner_id: mine.id });
+    const own = await t.request('POST', '/api/v1/customers', {
+      key: partnerKey.key,
+      body: { name: 'Own customer' },
+    });
+    assert.equal(own.status, 201, own.text);
+    assert.equal(own.body.data.partner_id, mine.id, 'created under the calling partner');
+    const foreign = await t.request('POST', '/api/v1/customers', {
+      body: { name: 'Foreign', partner_id: theirs.id },
+    });
+
+    const list = await t.request('GET', '/api/v1/customers?limit=100', { key: partnerKey.key });
+    assert.deepEqual(
+      list.body.data.map((c: { id: string }) => c.id),
+      [own.body.data.id],
+    );
+    const foreignRead = await t.request('GET', `/api/v1/customers/${foreign.body.data.id}`, {
+      key: partnerKey.key,
+    });
+    assert.equal(foreignRead.status, 404);
+    const steal = await t.request('POST', '/api/v1/customers', {
+      key: partnerKey.key,
+      body: { name: 'x', partner_id: theirs.id },
+    });
+    assert.equal(steal.status, 404);
+    const partners = await t.request('GET', '/api/v1/partners', { key: partnerKey.key });
+    assert.deepEqual(
+      partners.body.data.map((p: { id: string }) => p.id),
+      [mine.id],
+    );
+    const createPartnerAsPartner = await t.request('POST', '/api/v1/partners', {
+      key: partnerKey.key,
+      body: { name: 'x', currency: 'USD' },
+    });
+    assert.equal(createPartnerAsPartner.status, 403);
+    const raiseOwnLimit = await t.request('PATCH', `/api/v1/partners/${mine.id}`, {
+      key: partnerKey.key,
+      body: { credit_limit: '-1000000' },
+    });
+    assert.equal(raiseOwnLimit.status, 403);
+    const customerKey = await createKey({ role: 'customer', customer_id: own.body.data.id }, partnerKey.key);
+    assert.equal(customerKey.role, 'customer');
+    const foreignKey = await t.request('POST', '/api/v1/api-keys', {
+      key: partnerKey.key,
+      body: { role: 'customer', customer_id: foreign.body.data.id },
+    });
+    assert.equal(foreignKey.status, 404);
+    const adminKey = await t.request('POST', '/api/v1/api-keys', {
+      key: partnerKey.key,
+      body: { role: 'admin' },
+    });
+    assert.equal(adminKey.status, 403);
+  });
+
+  test('a customer key sees only its own account and may edit only contact fields', async () => {
+    const a = (await t.request('POST', '/api/v1/customers', { body: { name: 'A', currency: 'USD' } })).body
+      .data;
+    const b = (await t.request('POST', '/api/v1/customers', { body: { name: 'B', currency: 'USD' } })).body
+      .data;
+    const key = await createKey({ role: 'customer', customer_id: a.id });
+    const list = await t.request('GET', '/api/v1/customers', { key: key.key });
+    assert.deepEqual(
+      list.body.data.map((c: { id: string }) => c.id),
+      [a.id],
+    );
+    assert.equal((await t.request('GET', `/api/v1/customers/${b.id}`, { key: key.key })).status, 404);
+    const contact = await t.request('PATCH', `/api/v1/customers/${a.id}`, {
+      key: key.key,
+      body: { email: 'new@a.example' },
+    });
+    assert.equal(contact.status, 200);
+    const limit = await t.request('PATCH', `/api/v1/customers/${a.id}`, {
+      key: key.key,
+      body: { credit_limit: '-999' },
+    });
+    assert.equal(limit.status, 403);
+    assert.equal(
+      (await t.request('POST', '/api/v1/customers', { key: key.key, body: { name: 'x' } })).status,
+      403,
+    );
+    assert.equal((await t.request('GET', '/api/v1/partners', { key: key.key })).status, 403);
+    const root = await t.request('GET', '/api/v1', { key: key.key });
+    assert.equal(root.body.data.list_partners, undefined, 'root lists only what the key may use');
+  });
+});
