@@ -1,0 +1,282 @@
+import { Transform, type Readable } from 'node:stream';
+import { CsvError, parse } from 'csv-parse';
+import { sql } from 'kysely';
+import type { Db } from '../../db/index.js';
+import { DomainError } from '../../errors.js';
+import { newId } from '../../ids.js';
+import { type DeckLayout, type DeckProblem, type DeckRate, DEFAULT_HEADER, parseDeckRow, resolveLayout } from './deck-row.js';
+import { getRatecard, type Ratecard } from './ratecards.js';
+
+/**
+ * Rate deck import: CSV streamed through csv-parse, each row checked, good rows staged in a
+ * temporary table in chunks, then merged into the card with a few set-based statements, all in
+ * ONE transaction. Any bad row rolls everything back and the caller gets every problem (up to a
+ * limit): a deck is never half applied.
+ */
+export type ImportMode = 'merge' | 'replace';
+
+export interface ImportOptions {
+  mode: ImportMode;
+  /** Fields in file order ('-' skips a column); default: the file's header row names them. */
+  columns?: string[];
+  /** Whether the first row is a header (skipped when `columns` is given). Default true. */
+  header?: boolean;
+  delimiter?: string;
+  /** The deck's currency, when the sender states it: must be the card's. */
+  currency?: string;
+  /** Called after each staged chunk with the rows read so far (CLI progress bar). */
+  onProgress?: (rows: number) => void;
+}
+
+export interface ImportResult {
+  rows: number;
+  added: number;
+  changed: number;
+  unchanged: number;
+  closed: number;
+}
+
+/** Limits of one import (TIGER_STYLE: a limit on everything). */
+export const DECK_LIMITS = {
+  maxBytes: 1024 * 1024 * 1024,
+  maxLineBytes: 64 * 1024,
+  maxProblemsReported: 100,
+  chunkRows: 5_000,
+} as const;
+
+export class DeckRejectedError extends DomainError {
+  constructor(
+    readonly problems: DeckProblem[],
+    readonly truncated: boolean,
+  ) {
+    const first = problems[0]!;
+    const where = first.column ? `line ${first.line}, column ${first.column}` : `line ${first.line}`;
+    super('invalid', `Deck rejected, nothing imported: ${problems.length}${truncated ? '+' : ''} problem(s); first at ${where}: ${first.reason}`);
+  }
+}
+
+function byteLimit(maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes) done(new DeckRejectedError([{ line: 0, column: null, reason: `deck is larger than ${maxBytes} bytes` }], false));
+      else done(null, chunk);
+    },
+  });
+}
+
+/** Column arrays for one multi-row insert (unnest): one parameter per column, not per value. */
+class Chunk {
+  ids: string[] = [];
+  prefixes: string[] = [];
+  destinations: string[] = [];
+  rates: string[] = [];
+  fees: string[] = [];
+  initials: number[] = [];
+  increments: number[] = [];
+  froms: string[] = [];
+  tos: (string | null)[] = [];
+  blocked: boolean[] = [];
+
+  push(rate: DeckRate): void {
+    this.ids.push(newId('rate'));
+    this.prefixes.push(rate.prefix);
+    this.destinations.push(rate.destination);
+    this.rates.push(rate.rate);
+    this.fees.push(rate.connectionFee);
+    this.initials.push(rate.initialIncrement);
+    this.increments.push(rate.increment);
+    this.froms.push(rate.effectiveFrom.toISOString());
+    this.tos.push(rate.effectiveTo ? rate.effectiveTo.toISOString() : null);
+    this.blocked.push(rate.blocked);
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+}
+
+async function stage(trx: Db, chunk: Chunk): Promise<void> {
+  await sql`insert into rate_import
+    select * from unnest(${chunk.ids}::text[], ${chunk.prefixes}::text[], ${chunk.destinations}::text[],
+      ${chunk.rates}::numeric[], ${chunk.fees}::numeric[], ${chunk.initials}::int[], ${chunk.increments}::int[],
+      ${chunk.froms}::timestamptz[], ${chunk.tos}::timestamptz[], ${chunk.blocked}::bool[])`.execute(trx);
+}
+
+interface ReadState {
+  layout: DeckLayout | null;
+  rows: number;
+  problems: DeckProblem[];
+  truncated: boolean;
+  /** prefix + effective_from → line: the same version twice in one file is an error. */
+  versions: Map<string, number>;
+}
+
+function report(state: ReadState, problems: DeckProblem[]): void {
+  for (const problem of problems) {
+    if (state.problems.length >= DECK_LIMITS.maxProblemsReported) state.truncated = true;
+    else state.problems.push(problem);
+  }
+}
+
+function csvProblem(error: CsvError): DeckProblem {
+  const line = typeof error.lines === 'number' ? error.lines : 0;
+  if (error.code === 'CSV_MAX_RECORD_SIZE') {
+    return { line, column: null, reason: `line is longer than ${DECK_LIMITS.maxLineBytes} bytes` };
+  }
+  return { line, column: null, reason: `malformed CSV: ${error.message}` };
+}
+
+/** Reads and checks the whole deck, staging good rows while the deck is still clean. */
+async function readDeck(trx: Db, input: Readable, card: Ratecard, options: ImportOptions): Promise<ReadState> {
+  const state: ReadState = { layout: null, rows: 0, problems: [], truncated: false, versions: new Map() };
+  const defaults = {
+    connectionFee: card.connection_fee.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, ''),
+    initialIncrement: card.initial_increment,
+    increment: card.increment,
+    effectiveFrom: new Date(),
+    currency: card.currency,
+  };
+  const parser = parse({
+    bom: true,
+    delimiter: options.delimiter ?? ',',
+    info: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: DECK_LIMITS.maxLineBytes,
+  });
+  // pipe(), not pipeline(): on a rejected deck the request must stay open for the answer, so the
+  // source is drained below instead of destroyed.
+  const limiter = byteLimit(DECK_LIMITS.maxBytes);
+  for (const source of [input, limiter]) source.on('error', (error) => parser.destroy(error));
+  input.pipe(limiter).pipe(parser);
+  let chunk = new Chunk();
+  let headerPending = options.header !== false;
+  if (options.columns) {
+    const resolved = resolveLayout(options.columns, 0);
+    if ('problems' in resolved) report(state, resolved.problems.map((p) => ({ ...p, reason: `columns parameter: ${p.reason}` })));
+    else state.layout = resolved.layout;
+  }
+  try {
+    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+      if (headerPending) {
+        headerPending = false;
+        if (!state.layout) {
+          const resolved = resolveLayout(record, info.lines);
+          if ('problems' in resolved) {
+            report(state, resolved.problems);
+            break;
+          }
+          state.layout = resolved.layout;
+        }
+        continue;
+      }
+      if (!state.layout) break;
+      state.rows++;
+      const parsed = parseDeckRow(record, state.layout, defaults, info.lines);
+      if ('problems' in parsed) {
+        report(state, parsed.problems);
+        if (state.truncated) break;
+        continue;
+      }
+      const key = `${parsed.rate.prefix}@${parsed.rate.effectiveFrom.getTime()}`;
+      const earlier = state.versions.get(key);
+      if (earlier !== undefined) {
+        report(state, [{ line: info.lines, column: 'prefix', reason: `prefix ${parsed.rate.prefix} with this effective_from already appears on line ${earlier}` }]);
+        continue;
+      }
+      state.versions.set(key, info.lines);
+      if (state.problems.length) continue;
+      chunk.push(parsed.rate);
+      if (chunk.size >= DECK_LIMITS.chunkRows) {
+        await stage(trx, chunk);
+        chunk = new Chunk();
+        options.onProgress?.(state.rows);
+      }
+    }
+  } catch (error) {
+    if (error instanceof CsvError) report(state, [csvProblem(error)]);
+    else throw error;
+  } finally {
+    input.unpipe(limiter);
+    input.resume();
+  }
+  if (chunk.size && !state.problems.length) await stage(trx, chunk);
+  options.onProgress?.(state.rows);
+  return state;
+}
+
+const CHANGED_COLUMNS = sql`(r.destination, r.rate, r.connection_fee, r.initial_increment, r.increment, r.effective_to, r.blocked)
+  is distinct from (s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment, s.effective_to, s.blocked)`;
+
+async function count(trx: Db, statement: ReturnType<typeof sql>): Promise<number> {
+  const result = await sql<{ n: number }>`with done as (${statement} returning 1) select count(*)::int as n from done`.execute(trx);
+  return Number(result.rows[0]?.n ?? 0);
+}
+
+/**
+ * replace: the deck is the card from its earliest effective_from D on. Prefixes the deck does
+ * not list stop at D (effective_to = D), and versions starting at or after D that the deck does
+ * not contain are removed. Both count as `closed`.
+ */
+async function closeMissing(trx: Db, cardId: string): Promise<number> {
+  const start = sql`(select min(effective_from) from rate_import)`;
+  const ended = await count(
+    trx,
+    sql`update rates r set effective_to = ${start}, updated_at = now()
+      where r.ratecard_id = ${cardId} and r.effective_from < ${start}
+        and (r.effective_to is null or r.effective_to > ${start})
+        and not exists (select 1 from rate_import s where s.prefix = r.prefix)`,
+  );
+  const removed = await count(
+    trx,
+    sql`delete from rates r where r.ratecard_id = ${cardId} and r.effective_from >= ${start}
+      and not exists (select 1 from rate_import s where s.prefix = r.prefix and s.effective_from = r.effective_from)`,
+  );
+  return ended + removed;
+}
+
+async function mergeStaged(trx: Db, cardId: string): Promise<{ added: number; changed: number }> {
+  const changed = await count(
+    trx,
+    sql`update rates r set destination = s.destination, rate = s.rate, connection_fee = s.connection_fee,
+        initial_increment = s.initial_increment, increment = s.increment, effective_to = s.effective_to,
+        blocked = s.blocked, updated_at = now()
+      from rate_import s
+      where r.ratecard_id = ${cardId} and r.prefix = s.prefix and r.effective_from = s.effective_from and ${CHANGED_COLUMNS}`,
+  );
+  const added = await count(
+    trx,
+    sql`insert into rates (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
+        effective_from, effective_to, blocked)
+      select s.id, ${cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
+        s.effective_from, s.effective_to, s.blocked
+      from rate_import s
+      where not exists (select 1 from rates r where r.ratecard_id = ${cardId} and r.prefix = s.prefix and r.effective_from = s.effective_from)`,
+  );
+  return { added, changed };
+}
+
+export async function importDeck(db: Db, cardId: string, input: Readable, options: ImportOptions): Promise<ImportResult> {
+  const card = await getRatecard(db, cardId);
+  if (options.currency && options.currency.toUpperCase() !== card.currency) {
+    input.resume();
+    throw new DeckRejectedError([{ line: 0, column: 'currency', reason: `the deck is in ${options.currency}, the card in ${card.currency}` }], false);
+  }
+  return db.transaction().execute(async (trx) => {
+    await sql`create temp table rate_import (
+      id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
+      initial_increment int, increment int, effective_from timestamptz, effective_to timestamptz, blocked bool
+    ) on commit drop`.execute(trx);
+    const state = await readDeck(trx, input, card, options);
+    if (!state.problems.length && state.rows === 0) {
+      report(state, [{ line: 1, column: null, reason: `the file has no rate rows (expected a header such as ${DEFAULT_HEADER}, then one rate per line)` }]);
+    }
+    if (state.problems.length) throw new DeckRejectedError(state.problems, state.truncated);
+    await sql`analyze rate_import`.execute(trx);
+    const closed = options.mode === 'replace' ? await closeMissing(trx, card.id) : 0;
+    const { added, changed } = await mergeStaged(trx, card.id);
+    return { rows: state.rows, added, changed, unchanged: state.rows - added - changed, closed };
+  });
+}

@@ -1,0 +1,122 @@
+import type { Selectable } from 'kysely';
+import type { Db } from '../../db/index.js';
+import { conflict, invalid, notFound } from '../../errors.js';
+import { newId } from '../../ids.js';
+import { getRatecard, type Ratecard } from './ratecards.js';
+import type { RatesTable } from './schema.js';
+import { prefixProblem, requireAmount, requireIncrement, requireTimestamp } from './values.js';
+
+export type Rate = Selectable<RatesTable>;
+
+export interface RateInput {
+  prefix?: string;
+  destination?: string;
+  rate?: string;
+  connection_fee?: string;
+  initial_increment?: number;
+  increment?: number;
+  effective_from?: string;
+  effective_to?: string | null;
+  blocked?: boolean;
+}
+
+export interface RateListFilter {
+  prefix?: string;
+  /** Only versions in force at this time. */
+  at?: string;
+  destination?: string;
+  limit: number;
+  startingAfter?: string;
+}
+
+function requirePrefix(text: string): string {
+  const problem = prefixProblem(text);
+  if (problem) throw invalid(problem, 'prefix');
+  return text;
+}
+
+function normalise(input: RateInput) {
+  return {
+    ...(input.prefix !== undefined ? { prefix: requirePrefix(input.prefix) } : {}),
+    ...(input.destination !== undefined ? { destination: input.destination.trim() } : {}),
+    ...(input.rate !== undefined ? { rate: requireAmount(input.rate, 'rate') } : {}),
+    ...(input.connection_fee !== undefined ? { connection_fee: requireAmount(input.connection_fee, 'connection_fee') } : {}),
+    ...(input.initial_increment !== undefined ? { initial_increment: requireIncrement(input.initial_increment, 'initial_increment') } : {}),
+    ...(input.increment !== undefined ? { increment: requireIncrement(input.increment, 'increment') } : {}),
+    ...(input.effective_from !== undefined ? { effective_from: requireTimestamp(input.effective_from, 'effective_from') } : {}),
+    ...(input.effective_to != null ? { effective_to: requireTimestamp(input.effective_to, 'effective_to') } : {}),
+    ...(input.effective_to === null ? { effective_to: null } : {}),
+    ...(input.blocked !== undefined ? { blocked: input.blocked } : {}),
+  };
+}
+
+function checkPeriod(from: Date, to: Date | null): void {
+  if (to && to.getTime() <= from.getTime()) throw invalid('effective_to must be after effective_from', 'effective_to');
+}
+
+async function assertFreeVersion(db: Db, cardId: string, prefix: string, from: Date, exceptId?: string) {
+  let query = db
+    .selectFrom('rates')
+    .select('id')
+    .where('ratecard_id', '=', cardId)
+    .where('prefix', '=', prefix)
+    .where('effective_from', '=', from);
+  if (exceptId) query = query.where('id', '!=', exceptId);
+  const clash = await query.executeTakeFirst();
+  if (clash) throw conflict(`Prefix ${prefix} already has a version from ${from.toISOString()} (${clash.id})`, 'effective_from');
+}
+
+/** A new version of a prefix; fields not given take the card's defaults, effective_from defaults to now. */
+export async function createRate(db: Db, cardId: string, input: RateInput & { prefix: string; rate: string }): Promise<Rate> {
+  const card: Ratecard = await getRatecard(db, cardId);
+  const fields = normalise(input);
+  const values = {
+    connection_fee: card.connection_fee,
+    initial_increment: card.initial_increment,
+    increment: card.increment,
+    effective_from: new Date(),
+    ...fields,
+    id: newId('rate'),
+    ratecard_id: card.id,
+    prefix: fields.prefix!,
+    rate: fields.rate!,
+  };
+  checkPeriod(values.effective_from, values.effective_to ?? null);
+  await assertFreeVersion(db, card.id, values.prefix, values.effective_from);
+  return db.insertInto('rates').values(values).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function getRate(db: Db, id: string): Promise<Rate> {
+  const rate = await db.selectFrom('rates').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!rate) throw notFound('Rate');
+  return rate;
+}
+
+export async function listRates(db: Db, cardId: string, filter: RateListFilter): Promise<Rate[]> {
+  await getRatecard(db, cardId);
+  let query = db.selectFrom('rates').selectAll().where('ratecard_id', '=', cardId);
+  if (filter.prefix) query = query.where('prefix', '=', requirePrefix(filter.prefix));
+  if (filter.destination) query = query.where('destination', '=', filter.destination);
+  if (filter.at) {
+    const at = requireTimestamp(filter.at, 'at');
+    query = query.where('effective_from', '<=', at).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>', at)]));
+  }
+  if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
+  return query.orderBy('id').limit(filter.limit + 1).execute();
+}
+
+export async function updateRate(db: Db, id: string, input: RateInput): Promise<Rate> {
+  const current = await getRate(db, id);
+  const fields = normalise(input);
+  if (Object.keys(fields).length === 0) return current;
+  const from = fields.effective_from ?? current.effective_from;
+  checkPeriod(from, fields.effective_to === undefined ? current.effective_to : fields.effective_to);
+  await assertFreeVersion(db, current.ratecard_id, fields.prefix ?? current.prefix, from, id);
+  return db.updateTable('rates').set({ ...fields, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+}
+
+export async function deleteRate(db: Db, id: string): Promise<Rate> {
+  const rate = await getRate(db, id);
+  await db.deleteFrom('rates').where('id', '=', id).execute();
+  return rate;
+}

@@ -1,0 +1,111 @@
+import { sql } from 'kysely';
+import type { Db } from '../../db/index.js';
+import { type PrefixIndex, PrefixIndexBuilder } from './prefix-index.js';
+import { getRatecard, type Ratecard } from './ratecards.js';
+import { toUnits } from './units.js';
+
+/** Rows fetched per query while loading a card: bounds the memory a load holds at once. */
+const LOAD_PAGE_ROWS = 50_000;
+
+export interface LoadedCard {
+  card: Ratecard;
+  index: PrefixIndex;
+  buildMs: number;
+}
+
+interface RateRow {
+  prefix: string;
+  destination: string;
+  rate: string;
+  connection_fee: string;
+  initial_increment: number;
+  increment: number;
+  from_ms: number;
+  to_ms: number | null;
+  blocked: boolean;
+}
+
+function units(text: string): number {
+  const value = toUnits(text.replace(/\.?0+$/, '') || '0');
+  // The columns are numeric(15,8) >= 0, so this is a broken invariant, not bad input.
+  if (value === null) throw new Error(`rate value '${text}' does not fit the index`);
+  return value;
+}
+
+/** Reads a card's rates in prefix order, page by page (keyset), into a fresh index. */
+export async function loadCardIndex(db: Db, card: Ratecard): Promise<LoadedCard> {
+  const started = performance.now();
+  const builder = new PrefixIndexBuilder();
+  let after: { prefix: string; fromMs: number } | null = null;
+  for (;;) {
+    const keyset: ReturnType<typeof sql> = after
+      ? sql`and (prefix, effective_from) > (${after.prefix}, to_timestamp(${after.fromMs}::float8 / 1000))`
+      : sql``;
+    const { rows } = await sql<RateRow>`
+      select prefix, destination, rate::text as rate, connection_fee::text as connection_fee,
+             initial_increment, increment, blocked,
+             (extract(epoch from effective_from) * 1000)::int8 as from_ms,
+             (extract(epoch from effective_to) * 1000)::int8 as to_ms
+      from rates where ratecard_id = ${card.id} ${keyset}
+      order by prefix, effective_from limit ${LOAD_PAGE_ROWS}`.execute(db);
+    for (const row of rows) {
+      builder.add({
+        prefix: row.prefix,
+        destination: row.destination,
+        rateUnits: units(row.rate),
+        connectionFeeUnits: units(row.connection_fee),
+        initialIncrementSeconds: row.initial_increment,
+        incrementSeconds: row.increment,
+        effectiveFromMs: Number(row.from_ms),
+        effectiveToMs: row.to_ms === null ? Number.POSITIVE_INFINITY : Number(row.to_ms),
+        blocked: row.blocked,
+      });
+    }
+    if (rows.length < LOAD_PAGE_ROWS) break;
+    const last = rows.at(-1)!;
+    after = { prefix: last.prefix, fromMs: Number(last.from_ms) };
+  }
+  const index = builder.build();
+  return { card, index, buildMs: performance.now() - started };
+}
+
+/**
+ * The in-memory indexes of all cards, loaded on first use and rebuilt after every change. A
+ * rebuild makes a whole new index and then replaces the map entry in one assignment, so a
+ * lookup sees the old card or the new one, never a mix. Rebuilds of one card run one after
+ * another, so the last change always wins.
+ */
+export class RatingIndex {
+  private readonly loaded = new Map<string, LoadedCard>();
+  private readonly building = new Map<string, Promise<LoadedCard>>();
+
+  constructor(private readonly db: Db) {}
+
+  /** The card's index, loading it when this process has not yet. */
+  async get(cardId: string): Promise<LoadedCard> {
+    return this.loaded.get(cardId) ?? this.building.get(cardId) ?? this.reload(cardId);
+  }
+
+  /** Rebuilds from the database and swaps the new index in; call after any change to the card. */
+  reload(cardId: string): Promise<LoadedCard> {
+    const previous = this.building.get(cardId) ?? Promise.resolve(null);
+    const next = previous
+      .catch(() => null)
+      .then(async () => {
+        const loaded = await loadCardIndex(this.db, await getRatecard(this.db, cardId));
+        this.loaded.set(cardId, loaded);
+        return loaded;
+      })
+      .finally(() => {
+        if (this.building.get(cardId) === next) this.building.delete(cardId);
+      });
+    this.building.set(cardId, next);
+    return next;
+  }
+
+  /** Loads every card (at server start), so the first lookups do not pay for it. */
+  async loadAll(): Promise<void> {
+    const cards = await this.db.selectFrom('ratecards').select('id').execute();
+    for (const { id } of cards) await this.reload(id);
+  }
+}

@@ -1,0 +1,70 @@
+import { invalid } from '../../errors.js';
+import { MAX_RATE_TEXT, toUnits } from './units.js';
+
+/** Validation of the values a rate card and its rates are made of, shared by the API and deck import. */
+
+export const MAX_PREFIX_DIGITS = 16;
+export const MAX_INCREMENT_SECONDS = 86_400;
+const PREFIX = /^\d{1,16}$/;
+
+/** Reasons are sentences without the field name, so the API and the import report can both use them. */
+export function prefixProblem(text: string): string | null {
+  if (PREFIX.test(text)) return null;
+  if (/^\d+$/.test(text)) return `prefix has more than ${MAX_PREFIX_DIGITS} digits`;
+  return 'prefix must be digits only (1 to 16)';
+}
+
+/** A rate or fee: non-negative, at most 8 decimals, at most 9,999,999.99999999. */
+export function amountProblem(text: string): string | null {
+  if (toUnits(text) !== null) return null;
+  if (/^-/.test(text.trim())) return 'must not be negative';
+  if (/^\d+(\.\d+)?$/.test(text)) return `must have at most 8 decimals and be at most ${MAX_RATE_TEXT}`;
+  return 'is not a decimal number';
+}
+
+/** Canonical text of a value amountProblem accepted ("0.01230" → "0.0123"). */
+export const canonicalAmount = (text: string) => text.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+
+export function incrementProblem(value: number): string | null {
+  return Number.isInteger(value) && value >= 1 && value <= MAX_INCREMENT_SECONDS
+    ? null
+    : `must be a whole number of seconds from 1 to ${MAX_INCREMENT_SECONDS}`;
+}
+
+const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** ISO 8601 or `YYYY-MM-DD[ HH:MM:SS]` (seed 003), UTC unless an offset is given. Null when invalid. */
+export function parseTimestamp(text: string): Date | null {
+  const match = TIMESTAMP.exec(text.trim());
+  if (!match) return null;
+  const [, day, time = '00:00:00', zone = 'Z'] = match;
+  const date = new Date(`${day}T${time}${zone}`);
+  if (Number.isNaN(date.getTime())) return null;
+  // Date rolls 2024-02-30 over to March; a calendar day that does not exist is an error.
+  const calendarDay = new Date(`${day}T00:00:00Z`);
+  return calendarDay.toISOString().startsWith(day!) ? date : null;
+}
+
+export function requireTimestamp(text: string, param: string): Date {
+  const date = parseTimestamp(text);
+  if (!date) throw invalid(`${param} '${text}' is not a valid timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`, param);
+  return date;
+}
+
+export function requireAmount(text: string, param: string): string {
+  const problem = amountProblem(text);
+  if (problem) throw invalid(`${param} ${problem}`, param);
+  return canonicalAmount(text);
+}
+
+export function requireIncrement(value: number, param: string): number {
+  const problem = incrementProblem(value);
+  if (problem) throw invalid(`${param} ${problem}`, param);
+  return value;
+}
+
+/** A dialled number as the index wants it: digits only, E.164 without '+'. Null when it is not a number. */
+export function normaliseNumber(text: string): string | null {
+  const digits = text.trim().replace(/^\+/, '').replace(/[\s().-]/g, '');
+  return /^\d{1,32}$/.test(digits) ? digits : null;
+}
