@@ -1,0 +1,82 @@
+import http from 'node:http';
+import { type LatencySummary, summarise } from './latency.js';
+
+export interface PacedResult {
+  /** Time from the actual send to the end of the response. */
+  service: LatencySummary;
+  /**
+   * Time from when the request was due on the schedule to the end of the response: includes any
+   * lag of the generator or a backlog at the server, so a slow server cannot hide by slowing the
+   * sender down (coordinated omission).
+   */
+  scheduled: LatencySummary;
+  failed: number;
+  achievedPerSecond: number;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/**
+ * Open-loop load at an even rate: request i is due at start + i/rate, whatever happened to the
+ * earlier ones. autocannon's overallRate instead lets each connection send its share of a second
+ * back to back and then wait for the next second, which measures bursts, not a steady rate.
+ */
+export function pacedLoad(
+  url: string,
+  headers: Record<string, string>,
+  ratePerSecond: number,
+  seconds: number,
+) {
+  const target = new URL(url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const total = Math.round(ratePerSecond * seconds);
+  const intervalMs = 1000 / ratePerSecond;
+  const service = new Float64Array(total);
+  const scheduled = new Float64Array(total);
+  let failed = 0;
+  let finished = 0;
+  const start = performance.now();
+
+  return new Promise<PacedResult>((resolve) => {
+    const complete = (index: number, sentAt: number, ok: boolean) => {
+      const now = performance.now();
+      service[index] = now - sentAt;
+      scheduled[index] = now - (start + index * intervalMs);
+      if (!ok) failed++;
+      if (++finished < total) return;
+      agent.destroy();
+      resolve({
+        service: summarise(service),
+        scheduled: summarise(scheduled),
+        failed,
+        achievedPerSecond: total / ((performance.now() - start) / 1000),
+      });
+    };
+    const send = (index: number) => {
+      const sentAt = performance.now();
+      const request = http.request(
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          headers,
+          timeout: REQUEST_TIMEOUT_MS,
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => complete(index, sentAt, response.statusCode === 200));
+        },
+      );
+      request.on('timeout', () => request.destroy(new Error('timeout')));
+      request.on('error', () => complete(index, sentAt, false));
+      request.end();
+    };
+    let sent = 0;
+    const timer = setInterval(() => {
+      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
+      while (sent < due) send(sent++);
+      if (sent === total) clearInterval(timer);
+    }, 1);
+  });
+}
