@@ -32,6 +32,8 @@ const accountFields = {
   status: Status,
   currency: Type.String(),
   credit_limit: DecimalString('Lowest balance allowed: 0 is prepaid, -55 allows going down to -55'),
+  balance: DecimalString('Current balance in the ledger (positive: money held)'),
+  available: DecimalString('balance − credit_limit: what can still be spent'),
   email: Nullable(Type.String()),
   phone: Nullable(Type.String()),
   address: Nullable(Type.String()),
@@ -144,17 +146,26 @@ function accountView(request: FastifyRequest, row: Partner | Customer, path: str
   };
 }
 
-export function presentPartner(request: FastifyRequest, partner: Partner) {
+/** The ledger's view of an account's money (src/modules/ledger: moneyView). */
+type Money = { balance: string; available: string };
+
+export function presentPartner(request: FastifyRequest, partner: Partner, money: Money) {
   const view = accountView(request, partner, '/api/v1/partners');
   view.links = {
     ...view.links,
     customers: absoluteUrl(request, `/api/v1/customers?partner_id=${partner.id}`),
     api_keys: absoluteUrl(request, `/api/v1/api-keys?partner_id=${partner.id}`),
   };
-  return { object: 'partner' as const, ...view, credit_limit: formatLimit(partner.credit_limit) };
+  return {
+    object: 'partner' as const,
+    ...view,
+    credit_limit: formatLimit(partner.credit_limit),
+    balance: money.balance,
+    available: money.available,
+  };
 }
 
-export function presentCustomer(request: FastifyRequest, customer: Customer) {
+export function presentCustomer(request: FastifyRequest, customer: Customer, money: Money) {
   const view = accountView(request, customer, '/api/v1/customers');
   view.links = {
     ...view.links,
@@ -168,6 +179,8 @@ export function presentCustomer(request: FastifyRequest, customer: Customer) {
     ...view,
     credit_limit: formatLimit(customer.credit_limit),
     partner_id: customer.partner_id,
+    balance: money.balance,
+    available: money.available,
   };
 }
 

@@ -6,6 +6,7 @@ import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { registerVisibility } from '../../http/visibility.js';
+import { moneyView, moneyViews } from '../ledger/accounts.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
 import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './customers.js';
 import type { DbKeyResolver } from './key-resolver.js';
@@ -64,7 +65,9 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
         startingAfter: starting_after,
         status,
       });
-      return okList(request, toPage(rows, limit), (row) => presentPartner(request, row));
+      const page = toPage(rows, limit);
+      const money = await moneyViews(db, page.items);
+      return okList(request, page, (row) => presentPartner(request, row, money.get(row.id)!));
     },
   });
 
@@ -79,7 +82,7 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
     handler: async (request, reply) => {
       const partner = await createPartner(db, request.body);
       reply.code(201);
-      return ok(request, presentPartner(request, partner), {}, 201);
+      return ok(request, presentPartner(request, partner, await moneyView(db, partner)), {}, 201);
     },
   });
 
@@ -91,8 +94,10 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
       params: IdParams('par'),
       response: { 200: Envelope(PartnerSchema) },
     },
-    handler: async (request) =>
-      ok(request, presentPartner(request, await getPartner(db, principalOf(request), request.params.id))),
+    handler: async (request) => {
+      const partner = await getPartner(db, principalOf(request), request.params.id);
+      return ok(request, presentPartner(request, partner, await moneyView(db, partner)));
+    },
   });
 
   app.patch('/partners/:id', {
@@ -106,7 +111,7 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
     },
     handler: async (request) => {
       const partner = await updatePartner(db, principalOf(request), request.params.id, request.body);
-      return ok(request, presentPartner(request, partner));
+      return ok(request, presentPartner(request, partner, await moneyView(db, partner)));
     },
   });
 
@@ -146,7 +151,9 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
         status,
         partnerId: partner_id,
       });
-      return okList(request, toPage(rows, limit), (row) => presentCustomer(request, row));
+      const page = toPage(rows, limit);
+      const money = await moneyViews(db, page.items);
+      return okList(request, page, (row) => presentCustomer(request, row, money.get(row.id)!));
     },
   });
 
@@ -161,7 +168,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     handler: async (request, reply) => {
       const customer = await createCustomer(db, principalOf(request), request.body);
       reply.code(201);
-      return ok(request, presentCustomer(request, customer), {}, 201);
+      return ok(request, presentCustomer(request, customer, await moneyView(db, customer)), {}, 201);
     },
   });
 
@@ -172,8 +179,10 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       params: IdParams('cus'),
       response: { 200: Envelope(CustomerSchema) },
     },
-    handler: async (request) =>
-      ok(request, presentCustomer(request, await getCustomer(db, principalOf(request), request.params.id))),
+    handler: async (request) => {
+      const customer = await getCustomer(db, principalOf(request), request.params.id);
+      return ok(request, presentCustomer(request, customer, await moneyView(db, customer)));
+    },
   });
 
   app.patch('/customers/:id', {
@@ -186,7 +195,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     },
     handler: async (request) => {
       const customer = await updateCustomer(db, principalOf(request), request.params.id, request.body);
-      return ok(request, presentCustomer(request, customer));
+      return ok(request, presentCustomer(request, customer, await moneyView(db, customer)));
     },
   });
 

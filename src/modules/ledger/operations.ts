@@ -1,0 +1,170 @@
+import type { Db } from '../../db/index.js';
+import { forbidden, invalid } from '../../errors.js';
+import { type Decimal, InvalidAmountError, parseAmount } from '../../money/index.js';
+import type { Principal } from '../../tenancy.js';
+import { type Customer, findCustomerByAccountNumber, getCustomer } from '../accounts/customers.js';
+import { getPartner, type Partner } from '../accounts/partners.js';
+import { balanceAfter, type PostedTransaction, postTransaction } from './posting.js';
+
+/**
+ * The money movements the API offers: partner↔customer fund transfers, adjustments and
+ * one-off charges. Each resolves who may do what, then posts through postTransaction.
+ * Adjustment sign (seed 002's statement arithmetic): a positive adjustment is a charge to the
+ * account, a negative one a credit.
+ */
+
+/** A non-zero exact amount from request text; too many decimals or not a number is 'invalid'. */
+export function parseNonZeroAmount(text: string, param = 'amount'): Decimal {
+  let amount: Decimal;
+  try {
+    amount = parseAmount(text);
+  } catch (error) {
+    if (error instanceof InvalidAmountError) throw invalid(`${param} ${error.message}`, param);
+    throw error;
+  }
+  if (amount.isZero()) throw invalid(`${param} must not be zero`, param);
+  return amount;
+}
+
+/** The optional `currency` of a request must be the account's own: a ledger never converts. */
+function checkCurrency(requested: string | undefined, accountCurrency: string): void {
+  if (requested !== undefined && requested.toUpperCase() !== accountCurrency) {
+    throw invalid(`The account is in ${accountCurrency}; currency '${requested}' does not match`, 'currency');
+  }
+}
+
+export interface MoneyRequest {
+  amount: string;
+  description: string;
+  currency?: string;
+  /** From the Idempotency-Key: a retry after a crash finds the committed transaction. */
+  referenceKey?: string | null;
+  allowOverdraft?: boolean;
+}
+
+function checkOverdraft(principal: Principal, request: MoneyRequest): void {
+  if (request.allowOverdraft && principal.role !== 'admin')
+    throw forbidden('Only the operator may allow an overdraft');
+}
+
+export interface TransferResult {
+  transaction: PostedTransaction;
+  customer: Customer;
+  customerBalance: Decimal;
+  partnerBalance: Decimal;
+}
+
+/**
+ * Moves funds from the customer's partner to the customer (a negative amount moves them back).
+ * Both limits apply: the side that is debited must stay at or above its credit limit.
+ */
+export async function transferFunds(
+  db: Db,
+  principal: Principal,
+  request: MoneyRequest & { accountNumber: string },
+): Promise<TransferResult> {
+  if (principal.role === 'customer') throw forbidden('A customer key cannot move funds');
+  const amount = parseNonZeroAmount(request.amount);
+  const customer = await findCustomerByAccountNumber(db, principal, request.accountNumber);
+  const partnerId = customer.partner_id;
+  if (!partnerId) throw invalid('This customer has no partner to move funds from or to', 'account_number');
+  checkCurrency(request.currency, customer.currency);
+  const transaction = await postTransaction(db, {
+    category: 'transfer',
+    description: request.description,
+    reference: `transfer:${partnerId}:${customer.id}`,
+    referenceKey: request.referenceKey ?? null,
+    postings: [
+      { owner: { kind: 'partner', id: partnerId }, amount: amount.negated(), currency: customer.currency },
+      { owner: { kind: 'customer', id: customer.id }, amount, currency: customer.currency },
+    ],
+  });
+  return {
+    transaction,
+    customer,
+    customerBalance: balanceAfter(transaction, customer.id)!,
+    partnerBalance: balanceAfter(transaction, partnerId)!,
+  };
+}
+
+export interface PostedToAccount<T> {
+  transaction: PostedTransaction;
+  account: T;
+  balance: Decimal;
+}
+
+/** Adjusts a customer's balance: positive charges it, negative credits it (admin or its partner). */
+export async function adjustCustomer(
+  db: Db,
+  principal: Principal,
+  customerId: string,
+  request: MoneyRequest,
+) {
+  return postToCustomer(db, principal, customerId, request, 'adjustment');
+}
+
+/** A one-off other charge (always positive: credits go through adjustments). */
+export async function chargeCustomer(
+  db: Db,
+  principal: Principal,
+  customerId: string,
+  request: MoneyRequest,
+) {
+  return postToCustomer(db, principal, customerId, request, 'other_charge');
+}
+
+async function postToCustomer(
+  db: Db,
+  principal: Principal,
+  customerId: string,
+  request: MoneyRequest,
+  category: 'adjustment' | 'other_charge',
+): Promise<PostedToAccount<Customer>> {
+  if (principal.role === 'customer') throw forbidden('A customer key cannot post to its balance');
+  checkOverdraft(principal, request);
+  const amount = parseNonZeroAmount(request.amount);
+  if (category === 'other_charge' && amount.isNegative()) {
+    throw invalid('A charge must be positive; credit the customer with a negative adjustment', 'amount');
+  }
+  const customer = await getCustomer(db, principal, customerId);
+  checkCurrency(request.currency, customer.currency);
+  const transaction = await postTransaction(db, {
+    category,
+    description: request.description,
+    referenceKey: request.referenceKey ?? null,
+    allowOverdraft: request.allowOverdraft ?? false,
+    postings: [
+      { owner: { kind: 'customer', id: customer.id }, amount: amount.negated(), currency: customer.currency },
+      {
+        owner: { kind: 'operator', code: category === 'adjustment' ? 'adjustments' : 'revenue:other' },
+        amount,
+        currency: customer.currency,
+      },
+    ],
+  });
+  return { transaction, account: customer, balance: balanceAfter(transaction, customer.id)! };
+}
+
+/** Adjusts a partner's balance (operator only): e.g. a prepayment received is a negative adjustment. */
+export async function adjustPartner(
+  db: Db,
+  principal: Principal,
+  partnerId: string,
+  request: MoneyRequest,
+): Promise<PostedToAccount<Partner>> {
+  if (principal.role !== 'admin') throw forbidden('Only the operator adjusts partner balances');
+  const amount = parseNonZeroAmount(request.amount);
+  const partner = await getPartner(db, principal, partnerId);
+  checkCurrency(request.currency, partner.currency);
+  const transaction = await postTransaction(db, {
+    category: 'adjustment',
+    description: request.description,
+    referenceKey: request.referenceKey ?? null,
+    allowOverdraft: request.allowOverdraft ?? false,
+    postings: [
+      { owner: { kind: 'partner', id: partner.id }, amount: amount.negated(), currency: partner.currency },
+      { owner: { kind: 'operator', code: 'adjustments' }, amount, currency: partner.currency },
+    ],
+  });
+  return { transaction, account: partner, balance: balanceAfter(transaction, partner.id)! };
+}

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import type { TestApp } from './helpers/app.js';
+
+/** Partners, customers and their keys for the ledger tests, made through the API. */
+
+export async function created(t: TestApp, url: string, body: Record<string, unknown>, key?: string) {
+  const res = await t.request('POST', url, { body, ...(key ? { key } : {}) });
+  assert.equal(res.status, 201, `${url}: ${res.text}`);
+  return res.body.data;
+}
+
+export interface Tenant {
+  partner: { id: string; account_number: string };
+  customer: { id: string; account_number: string };
+  partnerKey: string;
+  customerKey: string;
+}
+
+/**
+ * A partner holding `partnerFunds` (credited by an operator adjustment) and one customer with
+ * the given credit limit.
+ */
+export async function makeTenant(
+  t: TestApp,
+  options: { partnerFunds?: string; customerLimit?: string; partnerLimit?: string; currency?: string } = {},
+): Promise<Tenant> {
+  const currency = options.currency ?? 'USD';
+  const partner = await created(t, '/api/v1/partners', {
+    name: 'Reseller',
+    currency,
+    credit_limit: options.partnerLimit ?? '0',
+  });
+  const customer = await created(t, '/api/v1/customers', {
+    name: 'Customer',
+    partner_id: partner.id,
+    credit_limit: options.customerLimit ?? '0',
+  });
+  const partnerKey = (await created(t, '/api/v1/api-keys', { role: 'partner', partner_id: partner.id })).key;
+  const customerKey = (await created(t, '/api/v1/api-keys', { role: 'customer', customer_id: customer.id }))
+    .key;
+  if (options.partnerFunds) {
+    await created(t, `/api/v1/partners/${partner.id}/adjustments`, {
+      amount: `-${options.partnerFunds}`,
+      description: 'prepayment received',
+    });
+  }
+  return { partner, customer, partnerKey, customerKey };
+}
+
+export function multipartBody(fields: Record<string, string>, boundary = '----tollgate-ledger') {
+  const parts = Object.entries(fields).map(
+    ([name, value]) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+  );
+  return {
+    body: `${parts.join('')}--${boundary}--\r\n`,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  };
+}
