@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createApiKey } from './modules/accounts/api-keys.js';
+import { runLedgerVerify } from './modules/ledger/cli.js';
 import { openMigrated, serve } from './server.js';
 import { OPERATOR, type Role } from './tenancy.js';
 
@@ -12,6 +13,8 @@ Commands:
   migrate                            apply pending database migrations
   keys create --role admin [--description TEXT]
                                      create an operator admin key and print it once
+  ledger verify                      check the ledger's invariants over the whole database;
+                                     exits 1 on any break
 
 Settings come from environment variables; see README.md.`;
 
@@ -47,6 +50,16 @@ async function keysCommand(args: string[]) {
   }
 }
 
+async function ledgerCommand(args: string[]) {
+  if (args[0] !== 'verify' || args.length > 1) throw new UsageError('ledger: only "ledger verify" is supported');
+  const handle = await openMigrated(loadConfig());
+  try {
+    process.exitCode = await runLedgerVerify(handle.db);
+  } finally {
+    await handle.close();
+  }
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]) {
@@ -58,6 +71,8 @@ async function main(argv: string[]) {
       return migrateCommand();
     case 'keys':
       return keysCommand(rest);
+    case 'ledger':
+      return ledgerCommand(rest);
     case 'help':
     case '--help':
       console.log(USAGE);
