@@ -108,14 +108,19 @@ async function ownerCurrency(trx: Db, owner: Exclude<AccountOwner, { kind: 'oper
 
 /**
  * Creates the missing balance accounts (concurrent creators race harmlessly: the unique keys
- * keep one). A customer's or partner's account is in its own currency; a posting in another
+ * keep one, and the later creator waits for the first to commit). A customer's or partner's account is in its own currency; a posting in another
  * currency is refused, as there is no silent conversion in a ledger.
  */
 export async function createMissingAccounts(
   trx: Db,
   missing: { owner: AccountOwner; currency: string }[],
 ): Promise<void> {
-  for (const { owner, currency } of missing) {
+  // A stable creation order: two transactions creating the same new accounts queue on the
+  // first one instead of each waiting for the other's uncommitted insert.
+  const ordered = [...missing].sort((a, b) =>
+    ownerKey(a.owner, a.currency).localeCompare(ownerKey(b.owner, b.currency)),
+  );
+  for (const { owner, currency } of ordered) {
     if (owner.kind === 'operator') {
       if (!OPERATOR_CODE.test(owner.code)) throw new Error(`unknown operator account code '${owner.code}'`);
       await trx
