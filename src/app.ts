@@ -9,6 +9,8 @@ import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
 import { ledgerRoutes } from './modules/ledger/routes.js';
+import { RatingIndex } from './modules/rating/rating-index.js';
+import { carrierRoutes, ratecardRoutes, rateRoutes } from './modules/rating/routes.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -19,6 +21,9 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_api_keys', path: '/api/v1/api-keys', roles: ['admin', 'partner', 'customer'] },
   { rel: 'customer_balance', path: '/api/v1/customer/balance', roles: ['admin', 'partner', 'customer'] },
   { rel: 'partner_balance', path: '/api/v1/partner/balance', roles: ['admin', 'partner'] },
+  { rel: 'list_ratecards', path: '/api/v1/ratecards', roles: ['admin'] },
+  { rel: 'list_carriers', path: '/api/v1/carriers', roles: ['admin'] },
+  { rel: 'rate_lookup', path: '/api/v1/rates/lookup', roles: ['admin', 'partner', 'customer'] },
 ];
 
 export interface App {
@@ -56,6 +61,8 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => void routes.push(route));
   const keys = new DbKeyResolver(db);
+  // Rate cards are indexed in memory; every card is loaded once the app is ready.
+  const ratingIndex = new RatingIndex(db);
   const { metrics } = await registerHttpConventions(app, { config, db, keys });
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
   await app.register(
@@ -64,9 +71,13 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(customerRoutes, { db, keys });
       await api.register(apiKeyRoutes, { db, keys });
       await api.register(ledgerRoutes, { db });
+      await api.register(ratecardRoutes, { db, index: ratingIndex });
+      await api.register(rateRoutes, { db, index: ratingIndex });
+      await api.register(carrierRoutes, { db, index: ratingIndex });
     },
     { prefix: '/api/v1' },
   );
+  app.addHook('onReady', async () => ratingIndex.loadAll());
   app.addHook('onClose', async () => keys.flush());
   return { app, keys, routes };
 }

@@ -12,6 +12,7 @@ import {
   normaliseAccountFields,
   releaseAccountNumber,
 } from './account-fields.js';
+import { assertSellRatecard } from '../rating/ratecards.js';
 import { getPartner } from './partners.js';
 import type { AccountStatus, CustomersTable } from './schema.js';
 
@@ -19,6 +20,8 @@ export type Customer = Selectable<CustomersTable>;
 
 export interface CustomerInput extends AccountFieldsInput {
   partner_id?: string | null;
+  /** The sell rate card (rating module); null detaches it. */
+  ratecard_id?: string | null;
 }
 
 export interface CustomerListFilter {
@@ -88,6 +91,7 @@ export async function createCustomer(db: Db, principal: Principal, input: Custom
   const currency =
     fields.currency ?? (partnerId ? (await getPartner(db, principal, partnerId)).currency : undefined);
   if (!currency) throw invalid("Missing required parameter 'currency'", 'currency');
+  if (input.ratecard_id) await assertSellRatecard(db, input.ratecard_id, currency);
   const id = newId('customer');
   return db.transaction().execute(async (trx) => {
     const accountNumber = await claimAccountNumber(trx, id, 'C', input.account_number);
@@ -100,6 +104,7 @@ export async function createCustomer(db: Db, principal: Principal, input: Custom
         name: fields.name!,
         currency,
         partner_id: partnerId,
+        ratecard_id: input.ratecard_id ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -116,7 +121,7 @@ export async function updateCustomer(db: Db, principal: Principal, id: string, i
     throw invalid('account_number cannot be changed', 'account_number');
   }
   checkStatusChange(current.status, input.status);
-  const { account_number: _unchanged, partner_id: requestedPartner, ...rest } = input;
+  const { account_number: _unchanged, partner_id: requestedPartner, ratecard_id: ratecardId, ...rest } = input;
   const fields = normaliseAccountFields(rest);
   if (fields.currency && fields.currency !== current.currency) {
     throw invalid('currency cannot be changed once the account exists', 'currency');
@@ -125,10 +130,12 @@ export async function updateCustomer(db: Db, principal: Principal, id: string, i
     requestedPartner !== undefined && requestedPartner !== current.partner_id
       ? { partner_id: await movePartner(db, principal, requestedPartner) }
       : {};
-  if (Object.keys(fields).length === 0 && !('partner_id' in partnerChange)) return current;
+  if (ratecardId) await assertSellRatecard(db, ratecardId, current.currency);
+  const ratecardChange = ratecardId !== undefined ? { ratecard_id: ratecardId } : {};
+  if (Object.keys(fields).length === 0 && !('partner_id' in partnerChange) && ratecardId === undefined) return current;
   return db
     .updateTable('customers')
-    .set({ ...fields, ...partnerChange, updated_at: new Date() })
+    .set({ ...fields, ...partnerChange, ...ratecardChange, updated_at: new Date() })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();

@@ -47,6 +47,7 @@ export const CustomerSchema = Type.Object({
   object: Type.Literal('customer'),
   ...accountFields,
   partner_id: Nullable(Type.String()),
+  ratecard_id: Nullable(Type.String({ description: 'Sell rate card' })),
 });
 
 const writableAccountFields = {
@@ -72,6 +73,7 @@ export const CustomerCreateBody = Type.Object(
     name: Name,
     ...writableAccountFields,
     partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+    ratecard_id: Type.Optional(Nullable(Type.String({ maxLength: 64, description: 'Sell rate card' }))),
   },
   { additionalProperties: false },
 );
@@ -80,6 +82,7 @@ export const CustomerUpdateBody = Type.Object(
     name: Type.Optional(Name),
     ...writableAccountFields,
     partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
+    ratecard_id: Type.Optional(Nullable(Type.String({ maxLength: 64, description: 'Sell rate card' }))),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -179,6 +182,7 @@ export function presentCustomer(request: FastifyRequest, customer: Customer, mon
     ...view,
     credit_limit: formatLimit(customer.credit_limit),
     partner_id: customer.partner_id,
+    ratecard_id: customer.ratecard_id,
     balance: money.balance,
     available: money.available,
   };

@@ -1,5 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
+import { activeCarriers } from './carriers.js';
+import type { CarrierRoute } from './lcr.js';
 import { type PrefixIndex, PrefixIndexBuilder } from './prefix-index.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 import { toUnits } from './units.js';
@@ -78,6 +80,7 @@ export async function loadCardIndex(db: Db, card: Ratecard): Promise<LoadedCard>
 export class RatingIndex {
   private readonly loaded = new Map<string, LoadedCard>();
   private readonly building = new Map<string, Promise<LoadedCard>>();
+  private routes: Promise<CarrierRoute[]> | null = null;
 
   constructor(private readonly db: Db) {}
 
@@ -94,6 +97,7 @@ export class RatingIndex {
       .then(async () => {
         const loaded = await loadCardIndex(this.db, await getRatecard(this.db, cardId));
         this.loaded.set(cardId, loaded);
+        this.routes = null;
         return loaded;
       })
       .finally(() => {
@@ -107,5 +111,22 @@ export class RatingIndex {
   async loadAll(): Promise<void> {
     const cards = await this.db.selectFrom('ratecards').select('id').execute();
     for (const { id } of cards) await this.reload(id);
+  }
+
+  /** Active carriers with their loaded buy cards (LCR), cached until a carrier or card changes. */
+  carrierRoutes(): Promise<CarrierRoute[]> {
+    this.routes ??= activeCarriers(this.db).then((carriers) =>
+      Promise.all(carriers.map(async (carrier) => ({ carrier, loaded: await this.get(carrier.ratecard_id) }))),
+    );
+    const routes = this.routes;
+    routes.catch(() => {
+      if (this.routes === routes) this.routes = null;
+    });
+    return routes;
+  }
+
+  /** Call after a carrier is created or changed. */
+  forgetCarriers(): void {
+    this.routes = null;
   }
 }

@@ -1,0 +1,97 @@
+import type { Db } from '../../db/index.js';
+import { DomainError, forbidden, invalid } from '../../errors.js';
+import type { Principal } from '../../tenancy.js';
+import { getCustomer } from '../accounts/customers.js';
+import { type CarrierRoute, type LcrCandidate, type LcrStrategy, rankRoutes } from './lcr.js';
+import { NO_MATCH } from './prefix-index.js';
+import type { LoadedCard, RatingIndex } from './rating-index.js';
+import { toUnits } from './units.js';
+import { normaliseNumber, requireAmount, requireTimestamp } from './values.js';
+
+/** Rate lookup and LCR as the API asks for them: whose card, which number, at what time. */
+export interface CardSelector {
+  customer_id?: string;
+  ratecard_id?: string;
+}
+
+export interface RateQuery extends CardSelector {
+  number: string;
+  at?: string;
+}
+
+export interface Match {
+  loaded: LoadedCard;
+  version: number;
+  number: string;
+  at: Date;
+}
+
+export function requireNumber(text: string): string {
+  const number = normaliseNumber(text);
+  if (!number) throw invalid(`number '${text}' is not a phone number (digits, optionally with a leading +)`, 'number');
+  return number;
+}
+
+/**
+ * The sell card a query is about: a named card (operator only: cards are operator prices), or
+ * a customer's card (any caller who may see that customer). A customer key defaults to itself.
+ */
+export async function selectSellCard(db: Db, principal: Principal, selector: CardSelector): Promise<string> {
+  if (selector.ratecard_id && selector.customer_id) throw invalid('Give customer_id or ratecard_id, not both', 'ratecard_id');
+  if (selector.ratecard_id) {
+    if (principal.role !== 'admin') throw forbidden('Only the operator may look up a rate card directly; use customer_id');
+    return selector.ratecard_id;
+  }
+  const customerId = selector.customer_id ?? principal.customerId;
+  if (!customerId) throw invalid("Missing required parameter 'customer_id' (or 'ratecard_id')", 'customer_id');
+  const customer = await getCustomer(db, principal, customerId);
+  if (!customer.ratecard_id) throw invalid('This customer has no rate card (set ratecard_id on the customer)', 'customer_id');
+  return customer.ratecard_id;
+}
+
+function noRate(number: string, loaded: LoadedCard, at: Date): DomainError {
+  const why = loaded.index.versionCount === 0 ? 'the card has no rates' : `no prefix of ${number} has a rate in force at ${at.toISOString()}`;
+  return new DomainError('not_found', `no_rate: ${why} (rate card ${loaded.card.id})`, 'number');
+}
+
+export async function lookupRate(db: Db, index: RatingIndex, principal: Principal, query: RateQuery): Promise<Match> {
+  const number = requireNumber(query.number);
+  const at = query.at ? requireTimestamp(query.at, 'at') : new Date();
+  const loaded = await index.get(await selectSellCard(db, principal, query));
+  const version = loaded.index.match(number, at.getTime());
+  if (version === NO_MATCH) throw noRate(number, loaded, at);
+  return { loaded, version, number, at };
+}
+
+export interface LcrQuery extends RateQuery {
+  strategy?: LcrStrategy;
+  max_cost?: string;
+  profitable_only?: boolean;
+}
+
+export interface LcrAnswer {
+  sell: Match;
+  routes: LcrCandidate[];
+  /** Carriers left out because their buy card is in another currency than the sell card. */
+  otherCurrency: string[];
+}
+
+export async function leastCostRoutes(db: Db, index: RatingIndex, principal: Principal, query: LcrQuery): Promise<LcrAnswer> {
+  const sell = await lookupRate(db, index, principal, query);
+  const currency = sell.loaded.card.currency;
+  const routes: CarrierRoute[] = [];
+  const otherCurrency: string[] = [];
+  for (const route of await index.carrierRoutes()) {
+    // No exchange rates here: a cost in another currency cannot be compared with this price.
+    if (route.loaded.card.currency === currency) routes.push(route);
+    else otherCurrency.push(route.carrier.id);
+  }
+  const limits = [query.max_cost ? toUnits(requireAmount(query.max_cost, 'max_cost')) : null];
+  if (query.profitable_only) limits.push(sell.loaded.index.rateUnitsOf(sell.version));
+  const bounded = limits.filter((limit): limit is number => limit !== null);
+  const ranked = rankRoutes(sell.number, sell.at.getTime(), routes, {
+    strategy: query.strategy ?? 'lcr',
+    ...(bounded.length ? { maxRateUnits: Math.min(...bounded) } : {}),
+  });
+  return { sell, routes: ranked, otherCurrency };
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startTestApp, type TestApp } from './helpers/app.js';
+
+let t: TestApp;
+before(async () => {
+  t = await startTestApp();
+});
+after(async () => t.close());
+
+async function card(body: Record<string, unknown>) {
+  const response = await t.request('POST', '/api/v1/ratecards', { body: { currency: 'USD', ...body } });
+  assert.equal(response.status, 201, response.text);
+  return response.body.data.id as string;
+}
+
+const csvImport = (cardId: string, csv: string, query = '') =>
+  t.request('POST', `/api/v1/ratecards/${cardId}/import${query}`, { body: csv, headers: { 'content-type': 'text/csv' } });
+
+test('a customer with a sell card gets rates by longest prefix, in every format', async () => {
+  const sell = await card({ name: 'Retail', direction: 'sell', initial_increment: 60, increment: 6 });
+  for (const [prefix, rate, destination] of [['44', '0.02', 'UK'], ['447', '0.1', 'UK mobile']]) {
+    const created = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, {
+      body: { prefix, rate, destination, effective_from: '2024-01-01 00:00:00' },
+    });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.body.data.initial_increment, 60, 'card default');
+  }
+  const customer = await t.request('POST', '/api/v1/customers', { body: { name: 'Caller', currency: 'USD', ratecard_id: sell } });
+  assert.equal(customer.status, 201, customer.text);
+  assert.equal(customer.body.data.ratecard_id, sell);
+  const id = customer.body.data.id;
+
+  const lookup = await t.request('GET', `/api/v1/rates/lookup?number=%2B447911123456&customer_id=${id}`);
+  assert.equal(lookup.status, 200, lookup.text);
+  assert.equal(lookup.body.data.prefix, '447');
+  assert.equal(lookup.body.data.rate, '0.1');
+  assert.equal(lookup.body.data.destination, 'UK mobile');
+  assert.equal(lookup.body.data.ratecard_id, sell);
+
+  const xml = await t.request('GET', `/api/v1/rates/lookup.xml?number=442071234567&ratecard_id=${sell}`);
+  assert.equal(xml.status, 200);
+  assert.match(xml.text, /<prefix>44<\/prefix>/);
+
+  const before2024 = await t.request('GET', `/api/v1/rates/lookup?number=447911123456&ratecard_id=${sell}&at=2023-12-31T23:59:59Z`);
+  assert.equal(before2024.status, 404);
+  assert.equal(before2024.body.error.type, 'not_found');
+  assert.match(before2024.body.error.reason, /no_rate/);
+});
+
+test('lookup errors: missing number, not a number, a card with no rates', async () => {
+  const empty = await card({ name: 'Empty', direction: 'sell' });
+  const missing = await t.request('GET', `/api/v1/rates/lookup?ratecard_id=${empty}`);
+  assert.equal(missing.status, 400);
+  assert.equal(missing.body.error.reason, "Missing required parameter 'number'");
+  const bad = await t.request('GET', `/api/v1/rates/lookup?number=44abc&ratecard_id=${empty}`);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.param, 'number');
+  const none = await t.request('GET', `/api/v1/rates/lookup?number=4420&ratecard_id=${empty}`);
+  assert.equal(none.status, 404);
+  assert.match(none.body.error.reason, /no_rate: the card has no rates/);
+});
+
+test('a customer cannot be given a buy card or a card in another currency', async () => {
+  const buy = await card({ name: 'Carrier A', direction: 'buy' });
+  const eur = await card({ name: 'Euro retail', direction: 'sell', currency: 'EUR' });
+  const withBuy = await t.request('POST', '/api/v1/customers', { body: { name: 'X', currency: 'USD', ratecard_id: buy } });
+  assert.equal(withBuy.status, 400);
+  const withEur = await t.request('POST', '/api/v1/customers', { body: { name: 'Y', currency: 'USD', ratecard_id: eur } });
+  assert.equal(withEur.status, 409);
+});
+
+test('rates CRUD: list with filters, update, conflicting version, delete, changes take effect at once', async () => {
+  const sell = await card({ name: 'CRUD', direction: 'sell' });
+  const first = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '33', rate: '0.05', effective_from: '2024-01-01' } });
+  assert.equal(first.status, 201);
+  const clash = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '33', rate: '0.06', effective_from: '2024-01-01' } });
+  assert.equal(clash.status, 409);
+  const negative = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '34', rate: '-0.06' } });
+  assert.equal(negative.status, 400);
+  const badPrefix = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '3a', rate: '0.06' } });
+  assert.equal(badPrefix.status, 400);
+
+  const patched = await t.request('PATCH', `/api/v1/rates/${first.body.data.id}`, { body: { rate: '0.07' } });
+  assert.equal(patched.status, 200);
+  const lookup = await t.request('GET', `/api/v1/rates/lookup?number=33123&ratecard_id=${sell}`);
+  assert.equal(lookup.body.data.rate, '0.07', 'the index was rebuilt after the change');
+
+  const list = await t.request('GET', `/api/v1/ratecards/${sell}/rates?prefix=33&at=2024-06-01`);
+  assert.equal(list.body.data.length, 1);
+  const deleted = await t.request('DELETE', `/api/v1/rates/${first.body.data.id}`);
+  assert.equal(deleted.status, 200);
+  const gone = await t.request('GET', `/api/v1/rates/lookup?number=33123&ratecard_id=${sell}`);
+  assert.equal(gone.status, 404);
+});
+
+test('LCR ranks active carriers by buy cost, then priority; blocked, inactive and unprofitable drop out', async () => {
+  const sell = await card({ name: 'LCR sell', direction: 'sell' });
+  assert.equal((await csvImport(sell, 'prefix,rate\n44,0.05\n')).status, 200);
+  const carriers: Record<string, string> = {};
+  const decks: [string, string, number][] = [
+    ['cheap', 'prefix,rate\n44,0.01\n', 5],
+    ['tie-first', 'prefix,rate\n447,0.02\n', 1],
+    ['tie-second', 'prefix,rate\n4479,0.02\n', 2],
+    ['dear', 'prefix,rate\n44,0.09\n', 1],
+    ['blocked', 'prefix,rate,blocked\n44,0.001,true\n', 1],
+    ['inactive', 'prefix,rate\n44,0.001\n', 1],
+  ];
+  for (const [name, deck, priority] of decks) {
+    const buy = await card({ name, direction: 'buy' });
+    assert.equal((await csvImport(buy, deck)).status, 200);
+    const carrier = await t.request('POST', '/api/v1/carriers', {
+      body: { name, ratecard_id: buy, priority, ...(name === 'inactive' ? { status: 'inactive' } : {}) },
+    });
+    assert.equal(carrier.status, 201, carrier.text);
+    carriers[name] = carrier.body.data.id;
+  }
+  const lcr = await t.request('GET', `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}`);
+  assert.equal(lcr.status, 200, lcr.text);
+  assert.deepEqual(
+    lcr.body.data.routes.map((r: { carrier_name: string }) => r.carrier_name),
+    ['cheap', 'tie-first', 'tie-second', 'dear'],
+  );
+  assert.equal(lcr.body.data.routes[0].margin, '0.04');
+  const profitable = await t.request('GET', `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}&profitable_only=true`);
+  assert.equal(profitable.body.data.routes.length, 3);
+  const byPriority = await t.request('GET', `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}&strategy=priority`);
+  assert.deepEqual(byPriority.body.data.routes.map((r: { priority: number }) => r.priority), [1, 1, 2, 5]);
+  const sellCardAsCarrier = await t.request('POST', '/api/v1/carriers', { body: { name: 'wrong', ratecard_id: sell } });
+  assert.equal(sellCardAsCarrier.status, 400);
+});
+
+test('rating routes are the operator’s: a customer key may only look up its own rate', async () => {
+  const sell = await card({ name: 'Own', direction: 'sell' });
+  await csvImport(sell, 'prefix,rate\n1,0.01\n');
+  const customer = await t.request('POST', '/api/v1/customers', { body: { name: 'Self', currency: 'USD', ratecard_id: sell } });
+  const key = await t.request('POST', '/api/v1/api-keys', { body: { role: 'customer', customer_id: customer.body.data.id } });
+  const secret = key.body.data.key;
+  const own = await t.request('GET', '/api/v1/rates/lookup?number=12125550100', { key: secret });
+  assert.equal(own.status, 200, own.text);
+  const direct = await t.request('GET', `/api/v1/rates/lookup?number=12125550100&ratecard_id=${sell}`, { key: secret });
+  assert.equal(direct.status, 403);
+  const cards = await t.request('GET', '/api/v1/ratecards', { key: secret });
+  assert.equal(cards.status, 403);
+});
