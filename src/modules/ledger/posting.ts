@@ -293,11 +293,15 @@ async function postLocked(trx: Db, input: TransactionInput): Promise<PostedTrans
   const id = newId('ledgerTransaction');
   const effectiveAt = input.effectiveAt ?? new Date();
   const createdAt = await writeTransaction(trx, id, input, effectiveAt, applied);
-  if (!createdAt)
+  if (!createdAt) {
+    // A twin with the same key on other accounts committed meanwhile: that one stands.
+    const twin = await replayOf(trx, input.referenceKey!);
+    if (twin) return twin;
     throw conflict(
       `reference key '${input.referenceKey}' is being posted by another transaction`,
       'reference_key',
     );
+  }
   return {
     id,
     category: input.category,
