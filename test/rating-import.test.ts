@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startTestApp, type TestApp } from './helpers/app.js';
+
+let t: TestApp;
+before(async () => {
+  t = await startTestApp();
+});
+after(async () => t.close());
+
+async function sellCard(currency = 'USD') {
+  const response = await t.request('POST', '/api/v1/ratecards', { body: { name: 'Deck', currency, direction: 'sell', initial_increment: 60, increment: 6 } });
+  return response.body.data.id as string;
+}
+
+const upload = (cardId: string, csv: string | Buffer, query = '') =>
+  t.request('POST', `/api/v1/ratecards/${cardId}/import${query}`, { body: csv, headers: { 'content-type': 'text/csv' } });
+
+const HEADER = 'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from';
+
+async function rateOf(cardId: string, number: string, at?: string) {
+  const when = at ? `&at=${at}` : '';
+  const response = await t.request('GET', `/api/v1/rates/lookup?number=${number}&ratecard_id=${cardId}${when}`);
+  return response.status === 200 ? response.body.data : null;
+}
+
+test('merge then replace: counts of added, changed, unchanged and closed', async () => {
+  const id = await sellCard();
+  const first = await upload(id, `${HEADER}\n44,UK,0.02,,,,2024-01-01\n447,UK mobile,0.1,0.01,,60/6,2024-01-01\n33,France,0.03,,,,2024-01-01\n`);
+  assert.equal(first.status, 200, first.text);
+  assert.deepEqual(
+    { ...first.body.data, duration_ms: 0 },
+    { object: 'deck_import', ratecard_id: id, mode: 'merge', rows: 3, added: 3, changed: 0, unchanged: 0, closed: 0, duration_ms: 0 },
+  );
+  const mobile = await rateOf(id, '447911');
+  assert.equal(mobile.initial_increment, 60, "'60/6' in the increment column sets both");
+  assert.equal(mobile.increment, 6);
+  assert.equal(mobile.connection_fee, '0.01');
+
+  const merged = await upload(id, `${HEADER}\n44,UK,0.025,,,,2024-01-01\n447,UK mobile,0.1,0.01,,60/6,2024-01-01\n`);
+  assert.equal(merged.body.data.changed, 1);
+  assert.equal(merged.body.data.unchanged, 1);
+  assert.equal((await rateOf(id, '4420')).rate, '0.025');
+
+  const replaced = await upload(id, `${HEADER}\n44,UK,0.03,,,,2024-06-01\n`, '?mode=replace');
+  assert.equal(replaced.status, 200, replaced.text);
+  assert.equal(replaced.body.data.added, 1);
+  assert.equal(replaced.body.data.closed, 2, '447 and 33 end where the new deck starts');
+  assert.equal(await rateOf(id, '33123'), null);
+  assert.equal((await rateOf(id, '33123', '2024-05-31')).rate, '0.03');
+  assert.equal((await rateOf(id, '447911')).prefix, '44', 'the closed 447 falls back to 44');
+});
+
+test('a deck with bad rows changes nothing and reports every bad row', async () => {
+  const id = await sellCard();
+  await upload(id, 'prefix,rate\n1,0.01\n');
+  const deck = [
+    'prefix,rate,increment',
+    '12a,0.01,6', // non-digit prefix
+    '12345678901234567,0.01,6', // 17 digits
+    '2,-0.5,6', // negative rate
+    '3,0.01,0/6', // zero initial increment
+    '4,0.01,60/0', // zero increment
+    '5,0.01,abc', // not an increment
+    '6,0.01,6',
+    '6,0.02,6', // duplicate of the line above
+    '1,0.99,6', // good, but must not be applied
+  ].join('\n');
+  const response = await upload(id, deck);
+  assert.equal(response.status, 400, response.text);
+  assert.equal(response.body.error.type, 'invalid_request');
+  const problems = response.body.errors.map((e: { line: number; column: string }) => `${e.line}:${e.column}`);
+  assert.deepEqual(problems, ['2:prefix', '3:prefix', '4:rate', '5:initial_increment', '6:increment', '7:increment', '9:prefix']);
+  assert.match(response.body.errors[6].reason, /already appears on line 8/);
+  assert.equal((await rateOf(id, '1555')).rate, '0.01', 'the good row was not applied either');
+});
+
+test('file shape problems: unknown column, wrong delimiter, empty file, ragged row, huge line, wrong currency', async () => {
+  const id = await sellCard();
+  const unknown = await upload(id, 'prefix,rate,colour\n1,0.1,red\n');
+  assert.equal(unknown.status, 400);
+  assert.match(unknown.body.errors[0].reason, /unknown column 'colour'/);
+
+  const semicolons = await upload(id, 'prefix;rate\n1;0.1\n');
+  assert.equal(semicolons.status, 400);
+  assert.match(semicolons.body.errors[0].reason, /delimiter/);
+  const withDelimiter = await upload(id, 'prefix;rate\n1;0.1\n', '?delimiter=;');
+  assert.equal(withDelimiter.status, 200, withDelimiter.text);
+
+  for (const empty of ['', 'prefix,rate\n']) {
+    const response = await upload(id, empty);
+    assert.equal(response.status, 400, `empty: ${JSON.stringify(empty)}`);
+    assert.match(response.body.error.reason, /no rate rows/);
+  }
+  const ragged = await upload(id, 'prefix,rate\n1,0.1,extra\n');
+  assert.equal(ragged.status, 400);
+  assert.match(ragged.body.errors[0].reason, /expected 2 columns, found 3/);
+
+  const huge = await upload(id, `prefix,destination,rate\n1,"${'x'.repeat(5 * 1024 * 1024)}",0.1\n`);
+  assert.equal(huge.status, 400);
+  assert.match(huge.body.errors[0].reason, /longer than/);
+
+  const euros = await upload(id, 'prefix,rate,currency\n1,0.1,EUR\n');
+  assert.equal(euros.status, 400);
+  assert.match(euros.body.errors[0].reason, /does not match the card's USD/);
+  const euroParam = await upload(id, 'prefix,rate\n1,0.1\n', '?currency=EUR');
+  assert.equal(euroParam.status, 400);
+});
+
+test('BOM, CRLF, quoted commas, column mapping without a header', async () => {
+  const id = await sellCard();
+  const windows = await upload(id, Buffer.from(`\ufeffprefix,destination,rate\r\n49,"Germany, fixed",0.01\r\n`));
+  assert.equal(windows.status, 200, windows.text);
+  assert.equal((await rateOf(id, '4930')).destination, 'Germany, fixed');
+  const mapped = await upload(id, '0.2,-,39\n', '?columns=rate,-,prefix&header=false');
+  assert.equal(mapped.status, 200, mapped.text);
+  assert.equal((await rateOf(id, '3906')).rate, '0.2');
+});
+
+test('multipart upload streams the file part; export.csv gives the card back', async () => {
+  const id = await sellCard();
+  const boundary = 'tollgateboundary';
+  const body = [
+    `--${boundary}`,
+    'Content-Disposition: form-data; name="file"; filename="deck.csv"',
+    'Content-Type: text/csv',
+    '',
+    'prefix,destination,rate,effective_from',
+    '61,Australia,0.04,2024-01-01',
+    '612,Sydney,0.03,2024-01-01',
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
+  const response = await t.request('POST', `/api/v1/ratecards/${id}/import`, {
+    body,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  });
+  assert.equal(response.status, 200, response.text);
+  assert.equal(response.body.data.added, 2);
+
+  const exported = await t.request('GET', `/api/v1/ratecards/${id}/export.csv?at=2024-02-01`);
+  assert.equal(exported.status, 200);
+  assert.match(String(exported.headers['content-type']), /text\/csv/);
+  const lines = exported.text.trim().split('\n');
+  assert.equal(lines[0], 'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from,effective_to,blocked');
+  assert.equal(lines[1], '61,Australia,0.04,0,60,6,2024-01-01T00:00:00.000Z,,false');
+  assert.equal(lines.length, 3);
+  const reimport = await upload(id, exported.text);
+  assert.equal(reimport.body.data.unchanged, 2, 'an export imports back as no change');
+});
