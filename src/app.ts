@@ -9,6 +9,7 @@ import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
 import { ledgerRoutes } from './modules/ledger/routes.js';
+import { cdrRoutes } from './modules/cdrs/routes.js';
 import { RatingIndex } from './modules/rating/rating-index.js';
 import { carrierRoutes, ratecardRoutes, rateRoutes } from './modules/rating/routes.js';
 
@@ -24,6 +25,9 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_ratecards', path: '/api/v1/ratecards', roles: ['admin'] },
   { rel: 'list_carriers', path: '/api/v1/carriers', roles: ['admin'] },
   { rel: 'rate_lookup', path: '/api/v1/rates/lookup', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'list_cdrs', path: '/api/v1/cdrs', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'call_stats', path: '/api/v1/stats/calls', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'authorize_call', path: '/api/v1/calls/authorize', roles: ['admin', 'partner', 'customer'] },
 ];
 
 export interface App {
@@ -74,6 +78,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(ratecardRoutes, { db, index: ratingIndex });
       await api.register(rateRoutes, { db, index: ratingIndex });
       await api.register(carrierRoutes, { db, index: ratingIndex });
+      await api.register(cdrRoutes, { db, rating: ratingIndex, config });
     },
     { prefix: '/api/v1' },
   );

@@ -20,6 +20,21 @@ export interface Config {
   idempotencyTtlHours: number;
   pageLimitMax: number;
   shutdownGraceMs: number;
+  /** Most CDRs one POST /cdrs may carry (CDR_BATCH_MAX). */
+  cdrBatchMax: number;
+  /** Body limit of POST /cdrs as a JSON array (CDR_BODY_LIMIT_BYTES); NDJSON/CSV stream past it. */
+  cdrBodyLimitBytes: number;
+  /** Cap on a call authorization's max_duration_seconds (CALL_MAX_DURATION_SECONDS, default 3 h). */
+  callMaxDurationSeconds: number;
+  /** A live call whose end never arrives is freed after this (CALL_TIMEOUT_SECONDS). */
+  callTimeoutSeconds: number;
+  /**
+   * 32-byte key (64 hex chars or base64) sealing gateway credentials at rest (AES-256-GCM), from
+   * TOLLGATE_SECRETS_KEY. Unset: a fixed development key is used and `secretsKeyIsDefault` says
+   * so; never run live gateways like that (docs/payments.md).
+   */
+  secretsKey: Buffer;
+  secretsKeyIsDefault: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -70,6 +85,19 @@ function adminKey(raw: string | undefined): string | undefined {
   return raw;
 }
 
+// Development only: lets the system run out of the box. Anything sealed with it is readable by
+// anyone with the source code.
+const DEV_SECRETS_KEY = Buffer.from('tollgate-development-secrets-key!', 'utf8').subarray(0, 32);
+
+function secretsKey(raw: string | undefined): Buffer {
+  if (raw === undefined || raw === '') return DEV_SECRETS_KEY;
+  const key = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : Buffer.from(raw, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError('TOLLGATE_SECRETS_KEY must be 32 bytes: 64 hex characters or base64');
+  }
+  return key;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),
@@ -85,5 +113,11 @@ export function loadConfig(env: Env = process.env): Config {
     idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 365),
     pageLimitMax: 100,
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    cdrBatchMax: integer(env, 'CDR_BATCH_MAX', 10_000, 1, 1_000_000),
+    cdrBodyLimitBytes: integer(env, 'CDR_BODY_LIMIT_BYTES', 16 * 1_048_576, 1024, 1_073_741_824),
+    callMaxDurationSeconds: integer(env, 'CALL_MAX_DURATION_SECONDS', 10_800, 1, 86_400),
+    callTimeoutSeconds: integer(env, 'CALL_TIMEOUT_SECONDS', 14_400, 60, 172_800),
+    secretsKey: secretsKey(env.TOLLGATE_SECRETS_KEY),
+    secretsKeyIsDefault: !env.TOLLGATE_SECRETS_KEY,
   };
 }

@@ -9,7 +9,8 @@ export type DomainErrorKind =
   | 'conflict'
   | 'forbidden'
   | 'insufficient_funds'
-  | 'payment_declined';
+  | 'payment_declined'
+  | 'too_large';
 
 export class DomainError extends Error {
   constructor(
@@ -17,6 +18,8 @@ export class DomainError extends Error {
     message: string,
     /** The request field the error is about, when there is one. */
     readonly param?: string,
+    /** Item-level problems (e.g. every rejected row of a batch), shown as `error.details`. */
+    readonly details?: Record<string, unknown>[],
   ) {
     super(message);
     this.name = 'DomainError';
@@ -27,3 +30,4 @@ export const invalid = (message: string, param?: string) => new DomainError('inv
 export const notFound = (what: string) => new DomainError('not_found', `${what} not found`);
 export const conflict = (message: string, param?: string) => new DomainError('conflict', message, param);
 export const forbidden = (message: string) => new DomainError('forbidden', message);
+export const tooLarge = (message: string) => new DomainError('too_large', message);

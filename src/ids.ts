@@ -16,6 +16,14 @@ export const ID_PREFIXES = {
   ratecard: 'rc',
   rate: 'rt',
   carrier: 'car',
+  paymentGateway: 'gw',
+  paymentProfile: 'pp',
+  payment: 'pay',
+  paymentTransaction: 'ptx',
+  recurringPayment: 'rp',
+  paymentNotification: 'pn',
+  cdr: 'cdr',
+  cdrBatch: 'cdb',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -1,6 +1,8 @@
 import type { ColumnType } from 'kysely';
 import type { AccountsTables } from '../modules/accounts/schema.js';
+import type { CdrsTables } from '../modules/cdrs/schema.js';
 import type { LedgerTables } from '../modules/ledger/schema.js';
+import type { PaymentsTables } from '../modules/payments/schema.js';
 import type { RatingTables } from '../modules/rating/schema.js';
 
 /** Platform tables owned by the HTTP layer (migrations/0001_platform.sql). */
@@ -16,6 +18,6 @@ interface IdempotencyKeysTable {
 }
 
 /** The whole database as Kysely sees it: each module contributes its own tables. */
-export interface Database extends AccountsTables, LedgerTables, RatingTables {
+export interface Database extends AccountsTables, LedgerTables, RatingTables, PaymentsTables, CdrsTables {
   idempotency_keys: IdempotencyKeysTable;
 }

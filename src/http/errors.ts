@@ -39,6 +39,7 @@ const DOMAIN_STATUS: Record<DomainErrorKind, { status: number; type: ErrorType }
   // 402 Payment Required: the request was fine, the balance was not (docs/api.md).
   insufficient_funds: { status: 402, type: 'insufficient_funds' },
   payment_declined: { status: 402, type: 'payment_declined' },
+  too_large: { status: 413, type: 'payload_too_large' },
 };
 
 export interface ErrorBody {
@@ -47,7 +48,13 @@ export interface ErrorBody {
   status: 'error';
   message: string;
   request_id: string;
-  error: { code: number; reason: string; type: ErrorType; param?: string };
+  error: {
+    code: number;
+    reason: string;
+    type: ErrorType;
+    param?: string;
+    details?: Record<string, unknown>[];
+  };
 }
 
 export function errorBody(
@@ -56,6 +63,7 @@ export function errorBody(
   type: ErrorType,
   message: string,
   param?: string,
+  details?: Record<string, unknown>[],
 ): ErrorBody {
   return {
     success: false,
@@ -63,7 +71,13 @@ export function errorBody(
     status: 'error',
     message,
     request_id: request.id,
-    error: { code: status, reason: message, type, ...(param ? { param } : {}) },
+    error: {
+      code: status,
+      reason: message,
+      type,
+      ...(param ? { param } : {}),
+      ...(details ? { details } : {}),
+    },
   };
 }
 
@@ -135,7 +149,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (error instanceof DomainError) {
       const mapped = DOMAIN_STATUS[error.kind];
-      return sendError(reply, errorBody(request, mapped.status, mapped.type, error.message, error.param));
+      return sendError(
+        reply,
+        errorBody(request, mapped.status, mapped.type, error.message, error.param, error.details),
+      );
     }
     if (error.validation) {
       const { message, param } = validationAnswer(error);

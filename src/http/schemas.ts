@@ -79,6 +79,11 @@ export const ErrorEnvelope = Type.Object(
       reason: Type.String(),
       type: Type.String(),
       param: Type.Optional(Type.String()),
+      details: Type.Optional(
+        Type.Array(Type.Record(Type.String(), Type.Unknown()), {
+          description: 'Item-level problems, e.g. rejected rows',
+        }),
+      ),
     }),
   },
   { title: 'Error envelope' },

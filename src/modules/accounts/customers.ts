@@ -3,6 +3,7 @@ import type { Db } from '../../db/index.js';
 import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Principal } from '../../tenancy.js';
+import { assertSellRatecard } from '../rating/ratecards.js';
 import {
   type AccountFieldsInput,
   assertDeletable,
@@ -12,7 +13,6 @@ import {
   normaliseAccountFields,
   releaseAccountNumber,
 } from './account-fields.js';
-import { assertSellRatecard } from '../rating/ratecards.js';
 import { getPartner } from './partners.js';
 import type { AccountStatus, CustomersTable } from './schema.js';
 
@@ -22,6 +22,8 @@ export interface CustomerInput extends AccountFieldsInput {
   partner_id?: string | null;
   /** The sell rate card (rating module); null detaches it. */
   ratecard_id?: string | null;
+  /** Calls in progress allowed at once (call authorization); null: unlimited. */
+  concurrent_call_limit?: number | null;
 }
 
 export interface CustomerListFilter {
@@ -105,6 +107,7 @@ export async function createCustomer(db: Db, principal: Principal, input: Custom
         currency,
         partner_id: partnerId,
         ratecard_id: input.ratecard_id ?? null,
+        concurrent_call_limit: input.concurrent_call_limit ?? null,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -121,7 +124,13 @@ export async function updateCustomer(db: Db, principal: Principal, id: string, i
     throw invalid('account_number cannot be changed', 'account_number');
   }
   checkStatusChange(current.status, input.status);
-  const { account_number: _unchanged, partner_id: requestedPartner, ratecard_id: ratecardId, ...rest } = input;
+  const {
+    account_number: _unchanged,
+    partner_id: requestedPartner,
+    ratecard_id: ratecardId,
+    concurrent_call_limit: callLimit,
+    ...rest
+  } = input;
   const fields = normaliseAccountFields(rest);
   if (fields.currency && fields.currency !== current.currency) {
     throw invalid('currency cannot be changed once the account exists', 'currency');
@@ -131,11 +140,15 @@ export async function updateCustomer(db: Db, principal: Principal, id: string, i
       ? { partner_id: await movePartner(db, principal, requestedPartner) }
       : {};
   if (ratecardId) await assertSellRatecard(db, ratecardId, current.currency);
-  const ratecardChange = ratecardId !== undefined ? { ratecard_id: ratecardId } : {};
-  if (Object.keys(fields).length === 0 && !('partner_id' in partnerChange) && ratecardId === undefined) return current;
+  const otherChanges = {
+    ...partnerChange,
+    ...(ratecardId !== undefined ? { ratecard_id: ratecardId } : {}),
+    ...(callLimit !== undefined ? { concurrent_call_limit: callLimit } : {}),
+  };
+  if (Object.keys(fields).length === 0 && Object.keys(otherChanges).length === 0) return current;
   return db
     .updateTable('customers')
-    .set({ ...fields, ...partnerChange, ...ratecardChange, updated_at: new Date() })
+    .set({ ...fields, ...otherChanges, updated_at: new Date() })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();

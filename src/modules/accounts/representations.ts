@@ -48,6 +48,9 @@ export const CustomerSchema = Type.Object({
   ...accountFields,
   partner_id: Nullable(Type.String()),
   ratecard_id: Nullable(Type.String({ description: 'Sell rate card' })),
+  concurrent_call_limit: Nullable(
+    Type.Integer({ description: 'Calls in progress allowed at once; null: unlimited' }),
+  ),
 });
 
 const writableAccountFields = {
@@ -74,6 +77,7 @@ export const CustomerCreateBody = Type.Object(
     ...writableAccountFields,
     partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
     ratecard_id: Type.Optional(Nullable(Type.String({ maxLength: 64, description: 'Sell rate card' }))),
+    concurrent_call_limit: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000 }))),
   },
   { additionalProperties: false },
 );
@@ -83,6 +87,7 @@ export const CustomerUpdateBody = Type.Object(
     ...writableAccountFields,
     partner_id: Type.Optional(Nullable(Type.String({ maxLength: 64 }))),
     ratecard_id: Type.Optional(Nullable(Type.String({ maxLength: 64, description: 'Sell rate card' }))),
+    concurrent_call_limit: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000 }))),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -183,6 +188,7 @@ export function presentCustomer(request: FastifyRequest, customer: Customer, mon
     credit_limit: formatLimit(customer.credit_limit),
     partner_id: customer.partner_id,
     ratecard_id: customer.ratecard_id,
+    concurrent_call_limit: customer.concurrent_call_limit,
     balance: money.balance,
     available: money.available,
   };

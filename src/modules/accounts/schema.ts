@@ -33,6 +33,8 @@ export interface CustomersTable extends AccountColumns {
   partner_id: string | null;
   /** The customer's sell rate card (rating module, migrations/0004_rating.sql). */
   ratecard_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Calls in progress allowed at once; null is unlimited (cdrs module, migrations/0006_cdrs.sql). */
+  concurrent_call_limit: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface ApiKeysTable {

@@ -1,0 +1,152 @@
+import { sql } from 'kysely';
+import type { Db } from '../../db/index.js';
+import { invalid } from '../../errors.js';
+import { type Decimal, formatAmount } from '../../money/index.js';
+import type { Principal } from '../../tenancy.js';
+import type { Customer } from '../accounts/customers.js';
+import { balanceOf } from '../ledger/accounts.js';
+import { callCost } from '../rating/charging.js';
+import { rankRoutes } from '../rating/lcr.js';
+import { NO_MATCH, type RateVersion } from '../rating/prefix-index.js';
+import type { LoadedCard, RatingIndex } from '../rating/rating-index.js';
+import { fromUnits } from '../rating/units.js';
+import { normaliseNumber } from '../rating/values.js';
+import { findCallingCustomer } from './live-calls.js';
+
+/**
+ * Call authorization: before a call, the switch asks whether this customer may call this number,
+ * for how long the available balance lasts at the rate in force, and over which carriers. (Card
+ * payments have "authorizations" too; this is a different thing and never shares the name.)
+ */
+export type CallRefusal =
+  | 'account_suspended'
+  | 'no_rate'
+  | 'blocked_destination'
+  | 'insufficient_funds'
+  | 'concurrent_limit';
+
+export interface CallAuthorizationRequest {
+  customer_id?: string;
+  account_number?: string;
+  caller: string;
+  callee: string;
+  at?: Date;
+}
+
+export interface CallAuthorization {
+  authorized: boolean;
+  reason: CallRefusal | null;
+  customer_id: string;
+  callee: string;
+  max_duration_seconds: number;
+  available: string;
+  currency: string;
+  rate: RateVersion | null;
+  carriers: { carrier_id: string; name: string; priority: number; prefix: string; rate: string }[];
+}
+
+/**
+ * The longest whole-second call the available funds pay for, under the charging rule: the
+ * affordable billed seconds are found from the rate, rounded down to a billing step, then
+ * confirmed against the exact rounded cost (stepping back while rounding up would overspend).
+ */
+export function affordableSeconds(
+  available: Decimal,
+  rate: RateVersion,
+  card: LoadedCard,
+  capSeconds: number,
+): number {
+  const cost = (seconds: number) =>
+    callCost({
+      durationSeconds: seconds,
+      ratePerMinute: rate.rate,
+      connectionFee: rate.connectionFee,
+      initialIncrementSeconds: rate.initialIncrementSeconds,
+      incrementSeconds: rate.incrementSeconds,
+      roundingDecimals: card.card.rounding_decimals,
+      roundingMode: card.card.rounding_mode,
+    }).cost;
+  const { initialIncrementSeconds: initial, incrementSeconds: pulse } = rate;
+  if (cost(capSeconds).lte(available)) return capSeconds;
+  const afterFee = available.minus(rate.connectionFee);
+  if (afterFee.isNegative()) return 0;
+  const billable = afterFee.times(60).dividedBy(rate.rate).floor().toNumber();
+  if (billable < initial) return cost(initial).lte(available) ? initial : 0;
+  let seconds = Math.min(initial + Math.floor((billable - initial) / pulse) * pulse, capSeconds);
+  while (seconds > 0 && cost(seconds).gt(available)) seconds = seconds > initial ? seconds - pulse : 0;
+  return seconds;
+}
+
+async function liveCallCount(db: Db, customerId: string): Promise<number> {
+  const row = await sql<{ n: number }>`
+    select count(*)::int as n from live_calls where customer_id = ${customerId} and expires_at > now()`.execute(
+    db,
+  );
+  return row.rows[0]?.n ?? 0;
+}
+
+function refuse(
+  customer: Customer,
+  callee: string,
+  reason: CallRefusal,
+  extra: Partial<CallAuthorization> = {},
+) {
+  return {
+    authorized: false,
+    reason,
+    customer_id: customer.id,
+    callee,
+    max_duration_seconds: 0,
+    available: '0',
+    currency: customer.currency,
+    rate: null,
+    carriers: [],
+    ...extra,
+  } satisfies CallAuthorization;
+}
+
+export async function authorizeCall(
+  db: Db,
+  rating: RatingIndex,
+  principal: Principal,
+  request: CallAuthorizationRequest,
+  maxCallSeconds: number,
+): Promise<CallAuthorization> {
+  const callee = normaliseNumber(request.callee);
+  if (!callee) throw invalid(`callee '${request.callee}' is not a phone number`, 'callee');
+  const customer = await findCallingCustomer(db, principal, request);
+  if (customer.status !== 'active') return refuse(customer, callee, 'account_suspended');
+  if (!customer.ratecard_id) return refuse(customer, callee, 'no_rate');
+  const card = await rating.get(customer.ratecard_id);
+  const atMs = (request.at ?? new Date()).getTime();
+  const slot = card.index.match(callee, atMs);
+  if (slot === NO_MATCH) return refuse(customer, callee, 'no_rate');
+  const rate = card.index.version(slot);
+  if (rate.blocked) return refuse(customer, callee, 'blocked_destination', { rate });
+  const limit = customer.concurrent_call_limit;
+  if (limit !== null && (await liveCallCount(db, customer.id)) >= limit) {
+    return refuse(customer, callee, 'concurrent_limit', { rate });
+  }
+  const available = (await balanceOf(db, customer.id)).minus(customer.credit_limit);
+  const seconds = affordableSeconds(available, rate, card, maxCallSeconds);
+  if (seconds === 0)
+    return refuse(customer, callee, 'insufficient_funds', { rate, available: formatAmount(available) });
+  const routes = rankRoutes(callee, atMs, await rating.carrierRoutes(), { strategy: 'lcr' });
+  return {
+    authorized: true,
+    reason: null,
+    customer_id: customer.id,
+    callee,
+    max_duration_seconds: seconds,
+    available: formatAmount(available),
+    currency: customer.currency,
+    rate,
+    carriers: routes.map(({ route, version, rateUnits }) => ({
+      carrier_id: route.carrier.id,
+      name: route.carrier.name,
+      priority: route.carrier.priority,
+      prefix: route.loaded.index.prefixOf(version),
+      rate: fromUnits(rateUnits),
+    })),
+  };
+}

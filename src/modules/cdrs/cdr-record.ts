@@ -1,0 +1,215 @@
+import { normaliseNumber } from '../rating/values.js';
+import { DISPOSITIONS, type Disposition } from './schema.js';
+
+/**
+ * One CDR as the switch sent it, checked and normalised, or the reason it cannot be stored.
+ * Pure: no database. JSON and NDJSON records arrive typed; CSV records arrive as text, so every
+ * number and null is accepted in both forms.
+ */
+export interface CdrInput {
+  switchId: string;
+  callId: string;
+  customerId: string | null;
+  accountNumber: string | null;
+  carrierId: string | null;
+  caller: string;
+  callee: string;
+  startTime: Date;
+  answerTime: Date | null;
+  endTime: Date;
+  durationSeconds: number;
+  billsec: number;
+  disposition: Disposition;
+  hangupCause: string | null;
+  pddMs: number | null;
+  tags: Record<string, string>;
+}
+
+export type CdrCheck = { ok: true; cdr: CdrInput } | { ok: false; reason: string; param?: string };
+
+export const CDR_FIELDS = [
+  'switch_id',
+  'call_id',
+  'customer_id',
+  'account_number',
+  'carrier_id',
+  'caller',
+  'callee',
+  'start_time',
+  'answer_time',
+  'end_time',
+  'duration',
+  'billsec',
+  'disposition',
+  'hangup_cause',
+  'pdd_ms',
+  'tags',
+] as const;
+const KNOWN_FIELDS: ReadonlySet<string> = new Set(CDR_FIELDS);
+
+const DEFAULT_SWITCH = 'default';
+const TOKEN = /^[\x21-\x7e]{1,128}$/;
+const MAX_TAGS = 20;
+/** A day: a longer single call is a broken switch clock, not a call. */
+const MAX_DURATION_SECONDS = 86_400;
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$/;
+
+class Rejected extends Error {
+  constructor(
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+  }
+}
+
+function text(record: Record<string, unknown>, name: string): string | null {
+  const value = record[name];
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string') throw new Rejected(`${name} must be a string`, name);
+  return value.trim();
+}
+
+function required(record: Record<string, unknown>, name: string): string {
+  const value = text(record, name);
+  if (value === null) throw new Rejected(`Missing required parameter '${name}'`, name);
+  return value;
+}
+
+function token(record: Record<string, unknown>, name: string): string | null {
+  const value = text(record, name);
+  if (value !== null && !TOKEN.test(value))
+    throw new Rejected(`${name} must be 1 to 128 printable characters`, name);
+  return value;
+}
+
+function timestamp(record: Record<string, unknown>, name: string): Date | null {
+  const value = text(record, name);
+  if (value === null) return null;
+  if (!TIMESTAMP.test(value)) throw new Rejected(`${name} '${value}' is not an ISO 8601 timestamp`, name);
+  const iso = value.replace(' ', 'T');
+  const date = new Date(/(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`);
+  if (Number.isNaN(date.getTime())) throw new Rejected(`${name} '${value}' is not a valid time`, name);
+  return date;
+}
+
+function wholeNumber(record: Record<string, unknown>, name: string, max: number): number | null {
+  const value = text(record, name);
+  if (value === null) return null;
+  if (!/^-?\d+$/.test(value)) throw new Rejected(`${name} must be a whole number`, name);
+  const number = Number(value);
+  if (number < 0) throw new Rejected(`${name} must not be negative`, name);
+  if (number > max) throw new Rejected(`${name} must be at most ${max}`, name);
+  return number;
+}
+
+function tags(record: Record<string, unknown>): Record<string, string> {
+  const value = record.tags;
+  if (value === undefined || value === null || value === '') return {};
+  const parsed = typeof value === 'string' ? parseJsonTags(value) : value;
+  if (typeof parsed !== 'object' || Array.isArray(parsed) || parsed === null) {
+    throw new Rejected('tags must be an object of strings', 'tags');
+  }
+  const entries = Object.entries(parsed);
+  if (entries.length > MAX_TAGS) throw new Rejected(`tags takes at most ${MAX_TAGS} keys`, 'tags');
+  for (const [key, inner] of entries) {
+    if (typeof inner !== 'string' || key.length > 64 || inner.length > 256) {
+      throw new Rejected('tags must map keys (≤ 64 chars) to strings (≤ 256 chars)', 'tags');
+    }
+  }
+  return parsed as Record<string, string>;
+}
+
+function parseJsonTags(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new Rejected('tags must be a JSON object', 'tags');
+  }
+}
+
+function disposition(record: Record<string, unknown>): Disposition {
+  const value = required(record, 'disposition');
+  if (!(DISPOSITIONS as readonly string[]).includes(value)) {
+    throw new Rejected(`disposition must be one of ${DISPOSITIONS.join(', ')}`, 'disposition');
+  }
+  return value as Disposition;
+}
+
+/** Whole seconds between two times, rounded up: a switch's 10.2 s call lasted into the 11th second. */
+const secondsBetween = (from: Date, to: Date) => Math.ceil((to.getTime() - from.getTime()) / 1000);
+
+function checkTimes(record: Record<string, unknown>) {
+  const startTime = timestamp(record, 'start_time');
+  const endTime = timestamp(record, 'end_time');
+  if (!startTime) throw new Rejected("Missing required parameter 'start_time'", 'start_time');
+  if (!endTime) throw new Rejected("Missing required parameter 'end_time'", 'end_time');
+  if (endTime < startTime) throw new Rejected('end_time is before start_time', 'end_time');
+  const answerTime = timestamp(record, 'answer_time');
+  if (answerTime && (answerTime < startTime || answerTime > endTime)) {
+    throw new Rejected('answer_time is outside the call (start_time … end_time)', 'answer_time');
+  }
+  const durationSeconds =
+    wholeNumber(record, 'duration', MAX_DURATION_SECONDS) ?? secondsBetween(startTime, endTime);
+  if (durationSeconds > MAX_DURATION_SECONDS)
+    throw new Rejected('the call lasts more than a day', 'end_time');
+  const billsec =
+    wholeNumber(record, 'billsec', MAX_DURATION_SECONDS) ??
+    (answerTime ? secondsBetween(answerTime, endTime) : 0);
+  if (billsec > durationSeconds) throw new Rejected('billsec is longer than duration', 'billsec');
+  return { startTime, endTime, answerTime, durationSeconds, billsec };
+}
+
+function checkRecord(record: Record<string, unknown>): CdrInput {
+  const unknown = Object.keys(record).find((key) => !KNOWN_FIELDS.has(key));
+  if (unknown) throw new Rejected(`Unknown parameter '${unknown}'`, unknown);
+  const callId = token(record, 'call_id');
+  if (!callId) throw new Rejected("Missing required parameter 'call_id'", 'call_id');
+  const customerId = token(record, 'customer_id');
+  const accountNumber = token(record, 'account_number');
+  if (!customerId && !accountNumber)
+    throw new Rejected("Missing required parameter 'customer_id'", 'customer_id');
+  const rawCallee = required(record, 'callee');
+  const callee = normaliseNumber(rawCallee);
+  if (!callee) throw new Rejected(`callee '${rawCallee}' is not a phone number`, 'callee');
+  const caller = required(record, 'caller');
+  if (caller.length > 64) throw new Rejected('caller is longer than 64 characters', 'caller');
+  const times = checkTimes(record);
+  const state = disposition(record);
+  if (state === 'answered' && !times.answerTime && times.billsec === 0 && record.billsec === undefined) {
+    throw new Rejected('an answered call needs answer_time or billsec', 'answer_time');
+  }
+  if (state !== 'answered' && times.billsec > 0)
+    throw new Rejected(`a ${state} call cannot have billsec`, 'billsec');
+  const hangupCause = text(record, 'hangup_cause');
+  if (hangupCause && hangupCause.length > 32)
+    throw new Rejected('hangup_cause is longer than 32 characters', 'hangup_cause');
+  return {
+    switchId: token(record, 'switch_id') ?? DEFAULT_SWITCH,
+    callId,
+    customerId,
+    accountNumber,
+    carrierId: token(record, 'carrier_id'),
+    caller: normaliseNumber(caller) ?? caller,
+    callee,
+    ...times,
+    disposition: state,
+    hangupCause,
+    pddMs: wholeNumber(record, 'pdd_ms', 600_000),
+    tags: tags(record),
+  };
+}
+
+export function checkCdr(record: unknown): CdrCheck {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    return { ok: false, reason: 'a CDR must be an object' };
+  }
+  try {
+    return { ok: true, cdr: checkRecord(record as Record<string, unknown>) };
+  } catch (error) {
+    if (error instanceof Rejected)
+      return { ok: false, reason: error.message, ...(error.param ? { param: error.param } : {}) };
+    throw error;
+  }
+}

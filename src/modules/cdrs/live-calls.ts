@@ -1,0 +1,89 @@
+import { sql } from 'kysely';
+import type { Db } from '../../db/index.js';
+import { conflict, invalid, notFound } from '../../errors.js';
+import type { Principal } from '../../tenancy.js';
+import {
+  type Customer,
+  findCustomerByAccountNumber,
+  getCustomer,
+  visibleCustomers,
+} from '../accounts/customers.js';
+import { normaliseNumber } from '../rating/values.js';
+
+/**
+ * Calls in progress, for per-customer concurrent-call limits. A switch reports start and end;
+ * a call whose end never arrives expires (its max duration, or CALL_TIMEOUT_SECONDS) so a lost
+ * end cannot block the customer for ever.
+ */
+export async function findCallingCustomer(
+  db: Db,
+  principal: Principal,
+  selector: { customer_id?: string; account_number?: string },
+): Promise<Customer> {
+  if (selector.customer_id) return getCustomer(db, principal, selector.customer_id);
+  if (selector.account_number) return findCustomerByAccountNumber(db, principal, selector.account_number);
+  if (principal.customerId) return getCustomer(db, principal, principal.customerId);
+  throw invalid("Missing required parameter 'customer_id'", 'customer_id');
+}
+
+export interface StartCall {
+  customer_id?: string;
+  account_number?: string;
+  callee: string;
+  max_duration_seconds?: number;
+}
+
+export async function startCall(
+  db: Db,
+  principal: Principal,
+  callId: string,
+  request: StartCall,
+  timeoutSeconds: number,
+) {
+  const callee = normaliseNumber(request.callee);
+  if (!callee) throw invalid(`callee '${request.callee}' is not a phone number`, 'callee');
+  const customer = await findCallingCustomer(db, principal, request);
+  const lifetimeSeconds = Math.min(request.max_duration_seconds ?? timeoutSeconds, timeoutSeconds);
+  return db.transaction().execute(async (trx) => {
+    // The customer row lock serialises starts of one customer, so two calls cannot both take
+    // the last free slot.
+    await trx.selectFrom('customers').select('id').where('id', '=', customer.id).forUpdate().execute();
+    await trx
+      .deleteFrom('live_calls')
+      .where('customer_id', '=', customer.id)
+      .where('expires_at', '<=', new Date())
+      .execute();
+    const live = await sql<{ n: number }>`
+      select count(*)::int as n from live_calls where customer_id = ${customer.id}`.execute(trx);
+    const limit = customer.concurrent_call_limit;
+    if (limit !== null && (live.rows[0]?.n ?? 0) >= limit) {
+      throw conflict(`concurrent_limit: ${limit} call(s) already in progress`, 'call_id');
+    }
+    const inserted = await trx
+      .insertInto('live_calls')
+      .values({
+        call_id: callId,
+        customer_id: customer.id,
+        callee,
+        expires_at: new Date(Date.now() + lifetimeSeconds * 1000),
+      })
+      .onConflict((oc) => oc.column('call_id').doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!inserted) throw conflict(`call '${callId}' has already started`, 'call_id');
+    return inserted;
+  });
+}
+
+export async function endCall(db: Db, principal: Principal, callId: string) {
+  const call = await db.selectFrom('live_calls').selectAll().where('call_id', '=', callId).executeTakeFirst();
+  const visible =
+    call &&
+    (await visibleCustomers(db, principal)
+      .select('customers.id')
+      .where('customers.id', '=', call.customer_id)
+      .executeTakeFirst());
+  if (!call || !visible) throw notFound('Live call');
+  await db.deleteFrom('live_calls').where('call_id', '=', callId).execute();
+  return call;
+}

@@ -1,0 +1,337 @@
+import type { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { stringify } from 'csv-stringify';
+import { Type } from 'typebox';
+import type { Config } from '../../config.js';
+import type { Db } from '../../db/index.js';
+import { invalid } from '../../errors.js';
+import { principalOf } from '../../http/auth.js';
+import { ok, okList, toPage } from '../../http/envelope.js';
+import { Envelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { parsePeriod } from '../ledger/statements.js';
+import type { RatingIndex } from '../rating/rating-index.js';
+import { authorizeCall } from './call-authorization.js';
+import { type CdrFilter, exportCdrs, listCdrs } from './cdr-queries.js';
+import { fromCsv, fromJsonArray, fromNdjson, fromUpload } from './cdr-sources.js';
+import { ingestCdrs } from './ingest.js';
+import { endCall, startCall } from './live-calls.js';
+import {
+  CallAuthorizationSchema,
+  CdrSchema,
+  CSV_COLUMNS,
+  csvRecord,
+  DispositionSchema,
+  IngestResultSchema,
+  LiveCallSchema,
+  presentCdr,
+  presentRate,
+  RerateResultSchema,
+  StatsRowSchema,
+} from './representations.js';
+import { rerateCdrs } from './rerate.js';
+import { callStats } from './stats.js';
+
+export interface CdrRoutesOptions {
+  db: Db;
+  rating: RatingIndex;
+  config: Config;
+}
+
+const Id = Type.String({ maxLength: 64 });
+const Instant = Type.String({
+  maxLength: 40,
+  description: 'YYYY-MM-DD (whole UTC day) or ISO 8601 timestamp',
+});
+const CdrFilterQuery = {
+  customer_id: Type.Optional(Id),
+  carrier_id: Type.Optional(Id),
+  from: Type.Optional(Instant),
+  to: Type.Optional(Instant),
+  caller_prefix: Type.Optional(Type.String({ maxLength: 20 })),
+  callee_prefix: Type.Optional(Type.String({ maxLength: 20 })),
+  disposition: Type.Optional(DispositionSchema),
+  rated: Type.Optional(Type.Union([Type.Literal('rated'), Type.Literal('unrated')])),
+};
+
+type FilterQuery = {
+  customer_id?: string;
+  carrier_id?: string;
+  from?: string;
+  to?: string;
+  caller_prefix?: string;
+  callee_prefix?: string;
+  disposition?: CdrFilter['disposition'];
+  rated?: 'rated' | 'unrated';
+};
+
+function toFilter(query: FilterQuery): CdrFilter {
+  const period = query.from || query.to ? parsePeriod(query.from, query.to) : null;
+  return {
+    customerId: query.customer_id,
+    carrierId: query.carrier_id,
+    from: period?.from ?? undefined,
+    to: period && query.to ? period.to : undefined,
+    callerPrefix: query.caller_prefix,
+    calleePrefix: query.callee_prefix,
+    disposition: query.disposition,
+    ratingState: query.rated,
+  };
+}
+
+const STREAM_TYPES = ['application/x-ndjson', 'application/ndjson', 'text/csv'];
+
+export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (app, { db, rating, config }) => {
+  // NDJSON and CSV reach the handler as the raw request stream: records are read as they arrive.
+  app.addContentTypeParser(STREAM_TYPES, (_request, payload, done) => done(null, payload));
+  const tags = ['CDRs'];
+
+  app.post('/cdrs', {
+    bodyLimit: config.cdrBodyLimitBytes,
+    config: { roles: ['admin', 'partner'] },
+    schema: {
+      tags,
+      summary: 'Ingest CDRs: rate, store and charge them (JSON array, NDJSON, CSV or multipart upload)',
+      querystring: Type.Object(
+        {
+          atomic: Type.Optional(Type.Boolean({ description: 'Reject the whole batch if any record is bad' })),
+        },
+        { additionalProperties: false },
+      ),
+      body: {
+        content: {
+          'application/json': {
+            schema: Type.Array(Type.Unknown(), { description: 'CDR objects; each is checked on its own' }),
+          },
+          'application/x-ndjson': { schema: { description: 'One CDR object per line (streamed)' } },
+          'text/csv': { schema: { description: 'Header row with CDR field names (streamed)' } },
+          'multipart/form-data': {
+            schema: Type.Object({ file: Type.Unknown() }, { additionalProperties: false }),
+          },
+        },
+      },
+      response: { 200: Envelope(IngestResultSchema) },
+    },
+    handler: async (request) => {
+      const type = request.headers['content-type'] ?? '';
+      const body = request.body as unknown;
+      const records = type.startsWith('text/csv')
+        ? fromCsv(body as Readable)
+        : STREAM_TYPES.some((streamed) => type.startsWith(streamed))
+          ? fromNdjson(body as Readable)
+          : type.startsWith('multipart/')
+            ? fromUpload(uploadedFile(body))
+            : fromJsonArray(body as unknown[]);
+      const result = await ingestCdrs(db, rating, principalOf(request), records, {
+        atomic: request.query.atomic ?? false,
+        maxRecords: config.cdrBatchMax,
+      });
+      return ok(request, result);
+    },
+  });
+
+  app.get('/cdrs', {
+    schema: {
+      tags,
+      summary: 'List CDRs (admin: all; partner: its customers; customer: its own)',
+      querystring: Type.Object(
+        { ...PageQuery, ...CdrFilterQuery, call_id: Type.Optional(Id) },
+        { additionalProperties: false },
+      ),
+      response: { 200: ListEnvelope(CdrSchema) },
+    },
+    handler: async (request) => {
+      const principal = principalOf(request);
+      const { limit = 20, starting_after, call_id, ...filter } = request.query;
+      const rows = await listCdrs(
+        db,
+        principal,
+        { ...toFilter(filter), callId: call_id },
+        { limit, startingAfter: starting_after },
+      );
+      return okList(request, toPage(rows, limit), (row) => presentCdr(request, principal, row));
+    },
+  });
+
+  app.get('/cdrs/export.csv', {
+    schema: {
+      tags,
+      summary: 'Stream every CDR matching the filter as CSV',
+      querystring: Type.Object(CdrFilterQuery, { additionalProperties: false }),
+      response: { 200: Type.String({ description: 'text/csv' }) },
+    },
+    handler: async (request, reply) => {
+      const principal = principalOf(request);
+      const filter = toFilter(request.query);
+      const rows = exportCdrs(db, principal, filter);
+      const csv = stringify({ header: true, columns: [...CSV_COLUMNS] });
+      (async () => {
+        try {
+          for await (const batch of rows)
+            for (const row of batch) if (!csv.write(csvRecord(row))) await once(csv);
+          csv.end();
+        } catch (error) {
+          csv.destroy(error as Error);
+        }
+      })();
+      reply.type('text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="cdrs.csv"');
+      // The CSV is streamed: its schema documents the payload, the stream is sent as it is.
+      return reply.send(csv as unknown as string);
+    },
+  });
+
+  app.post('/cdrs/rerate', {
+    config: { roles: ['admin', 'partner'] },
+    schema: {
+      tags,
+      summary: 'Re-rate a customer’s CDRs for a period and post the difference',
+      body: Type.Object({ customer_id: Id, from: Instant, to: Instant }, { additionalProperties: false }),
+      response: { 200: Envelope(RerateResultSchema) },
+    },
+    handler: async (request) => {
+      const period = parsePeriod(request.body.from, request.body.to);
+      const result = await rerateCdrs(db, rating, principalOf(request), {
+        customer_id: request.body.customer_id,
+        from: period.from!,
+        to: period.to,
+      });
+      return ok(request, result);
+    },
+  });
+
+  app.get('/stats/calls', {
+    schema: {
+      tags: ['Statistics'],
+      summary: 'ASR, NER, ACD, PDD, minutes, revenue, cost and margin per group',
+      querystring: Type.Object(
+        {
+          from: Instant,
+          to: Instant,
+          group_by: Type.Union([
+            Type.Literal('customer'),
+            Type.Literal('carrier'),
+            Type.Literal('destination'),
+            Type.Literal('prefix'),
+          ]),
+          interval: Type.Optional(Type.Union([Type.Literal('hour'), Type.Literal('day')])),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Envelope(Type.Array(StatsRowSchema)) },
+    },
+    handler: async (request) => {
+      const principal = principalOf(request);
+      const period = parsePeriod(request.query.from, request.query.to);
+      const rows = await callStats(db, principal, {
+        from: period.from!,
+        to: period.to,
+        groupBy: request.query.group_by,
+        interval: request.query.interval,
+      });
+      // Carrier costs and margins are the operator's business.
+      const visible = principal.role === 'admin' ? rows : rows.map(({ cost: _c, margin: _m, ...row }) => row);
+      return ok(request, visible);
+    },
+  });
+
+  const CallSelector = {
+    customer_id: Type.Optional(Id),
+    account_number: Type.Optional(Type.String({ maxLength: 32 })),
+  };
+
+  app.post('/calls/authorize', {
+    schema: {
+      tags: ['Calls'],
+      summary: 'Call authorization: may this customer call this number, for how long, over which carriers',
+      body: Type.Object(
+        {
+          ...CallSelector,
+          caller: Type.String({ maxLength: 64 }),
+          callee: Type.String({ maxLength: 40 }),
+          at: Type.Optional(Instant),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Envelope(CallAuthorizationSchema) },
+    },
+    handler: async (request) => {
+      const at = request.body.at ? parsePeriod(request.body.at, undefined).from! : undefined;
+      const answer = await authorizeCall(
+        db,
+        rating,
+        principalOf(request),
+        { ...request.body, at },
+        config.callMaxDurationSeconds,
+      );
+      const carriers = principalOf(request).role === 'admin' ? answer.carriers : [];
+      return ok(request, { ...answer, rate: presentRate(answer.rate), carriers });
+    },
+  });
+
+  const CallParams = Type.Object(
+    { call_id: Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$' }) },
+    { additionalProperties: false },
+  );
+  const presentLiveCall = (call: {
+    call_id: string;
+    customer_id: string;
+    callee: string;
+    started_at: Date;
+    expires_at: Date;
+  }) => ({
+    call_id: call.call_id,
+    customer_id: call.customer_id,
+    callee: call.callee,
+    started_at: call.started_at.toISOString(),
+    expires_at: call.expires_at.toISOString(),
+  });
+
+  app.post('/calls/:call_id/start', {
+    schema: {
+      tags: ['Calls'],
+      summary: 'A call began: counts toward the customer’s concurrent-call limit until it ends or expires',
+      params: CallParams,
+      body: Type.Object(
+        {
+          ...CallSelector,
+          callee: Type.String({ maxLength: 40 }),
+          max_duration_seconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 172_800 })),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: Envelope(LiveCallSchema) },
+    },
+    handler: async (request, reply) => {
+      const call = await startCall(
+        db,
+        principalOf(request),
+        request.params.call_id,
+        request.body,
+        config.callTimeoutSeconds,
+      );
+      reply.code(201);
+      return ok(request, presentLiveCall(call), {}, 201);
+    },
+  });
+
+  app.post('/calls/:call_id/end', {
+    schema: {
+      tags: ['Calls'],
+      summary: 'A call ended',
+      params: CallParams,
+      response: { 200: Envelope(LiveCallSchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentLiveCall(await endCall(db, principalOf(request), request.params.call_id))),
+  });
+};
+
+function uploadedFile(body: unknown): Buffer {
+  const file = (body as { file?: unknown } | null)?.file;
+  if (!Buffer.isBuffer(file))
+    throw invalid("Missing required parameter 'file' (the CDR file to upload)", 'file');
+  return file;
+}
+
+function once(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => stream.once('drain', resolve));
+}

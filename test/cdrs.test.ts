@@ -1,0 +1,434 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { verifyLedger } from '../src/modules/ledger/verify.js';
+import { Decimal } from '../src/money/index.js';
+import { startTestApp, type TestApp, type TestResponse } from './helpers/app.js';
+
+/**
+ * Calls end to end: a deck → CDRs → costs → balances and statement; duplicates, bad records,
+ * formats, re-rating, call authorization, live calls, stats and tenancy.
+ */
+let t: TestApp;
+let sellCard: string;
+let customer: { id: string; account_number: string };
+let carrier: string;
+const rateIds: Record<string, string> = {};
+const SINCE = '2026-01-01T00:00:00Z';
+
+async function created(method: string, url: string, body: unknown, key?: string) {
+  const res = await t.request(method, url, { body, ...(key ? { key } : {}) });
+  assert.ok(res.status === 201 || res.status === 200, `${url}: ${res.text}`);
+  return res.body.data;
+}
+
+async function addRate(card: string, body: Record<string, unknown>) {
+  return created('POST', `/api/v1/ratecards/${card}/rates`, { effective_from: SINCE, ...body });
+}
+
+const cdr = (callId: string, extra: Record<string, unknown> = {}) => ({
+  call_id: callId,
+  customer_id: customer.id,
+  caller: '+1 555 000 1111',
+  callee: '447700900123',
+  start_time: '2026-11-02T10:00:00Z',
+  answer_time: '2026-11-02T10:00:05Z',
+  end_time: '2026-11-02T10:01:06Z',
+  disposition: 'answered',
+  ...extra,
+});
+
+async function balance(customerId = customer.id) {
+  const res = await t.request('GET', `/api/v1/customers/${customerId}`);
+  return res.body.data.balance as string;
+}
+
+before(async () => {
+  t = await startTestApp();
+  sellCard = (
+    await created('POST', '/api/v1/ratecards', {
+      name: 'Retail USD',
+      currency: 'USD',
+      direction: 'sell',
+      rounding_decimals: 6,
+    })
+  ).id;
+  rateIds.uk = (
+    await addRate(sellCard, {
+      prefix: '44',
+      destination: 'UK',
+      rate: '0.0123',
+      initial_increment: 60,
+      increment: 6,
+    })
+  ).id;
+  await addRate(sellCard, {
+    prefix: '4420',
+    destination: 'UK London',
+    rate: '0.02',
+    initial_increment: 1,
+    increment: 1,
+  });
+  await addRate(sellCard, {
+    prefix: '1',
+    destination: 'USA',
+    rate: '0.005',
+    initial_increment: 6,
+    increment: 6,
+  });
+  await addRate(sellCard, { prefix: '882', destination: 'Satellite', rate: '5', blocked: true });
+  const buyCard = (
+    await created('POST', '/api/v1/ratecards', {
+      name: 'Carrier A',
+      currency: 'USD',
+      direction: 'buy',
+      rounding_decimals: 6,
+    })
+  ).id;
+  await addRate(buyCard, {
+    prefix: '44',
+    destination: 'UK',
+    rate: '0.006',
+    initial_increment: 1,
+    increment: 1,
+  });
+  carrier = (await created('POST', '/api/v1/carriers', { name: 'Carrier A', ratecard_id: buyCard })).id;
+  customer = await created('POST', '/api/v1/customers', {
+    name: 'Caller Co',
+    currency: 'USD',
+    ratecard_id: sellCard,
+  });
+  // A negative adjustment is a credit: the customer starts with 10.
+  await created('POST', `/api/v1/customers/${customer.id}/adjustments`, {
+    amount: '-10',
+    description: 'opening credit',
+  });
+});
+
+after(async () => {
+  const report = await verifyLedger(t.handle.db);
+  await t.close();
+  assert.deepEqual(report.problems, []);
+  assert.ok(report.transactions > 0);
+});
+
+describe('CDR ingestion', () => {
+  let first: TestResponse;
+  const batch = () => [
+    cdr('c1', { carrier_id: undefined }),
+    cdr('c2', { callee: '+44 20 1234 5678', answer_time: '2026-11-02T10:00:59Z' }),
+    cdr('c3', { callee: '15550001234', answer_time: null, billsec: 108, end_time: '2026-11-02T10:02:00Z' }),
+    cdr('c4', { disposition: 'busy', answer_time: null }),
+    cdr('c5', { customer_id: 'cus_01aaaaaaaaaaaaaaaaaaaaaaaa' }),
+    cdr('c6', { callee: 'not a number' }),
+    cdr('c1'),
+    cdr('c8', { end_time: '2026-11-02T09:00:00Z' }),
+    cdr('c9', { carrier_id: carrier, callee: '447700900999' }),
+  ];
+
+  test('a batch is checked record by record, rated, stored and charged once per customer', async () => {
+    first = await t.request('POST', '/api/v1/cdrs', { body: batch() });
+    assert.equal(first.status, 200, first.text);
+    const result = first.body.data;
+    assert.deepEqual(
+      {
+        received: result.received,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+        rated: result.rated,
+        unrated: result.unrated,
+      },
+      { received: 9, accepted: 6, duplicates: 0, rated: 5, unrated: 1 },
+    );
+    assert.deepEqual(
+      result.rejected.map((r: { index: number; param?: string }) => [r.index, r.param]),
+      [
+        [5, 'callee'],
+        [6, 'call_id'],
+        [7, 'end_time'],
+      ],
+    );
+    // c1: 61 s at 60/6 bills 66 s × 0.0123/60 = 0.01353. c2: 7 s at 1/1 of 0.02 = 0.002333(33) → 0.002333.
+    // c3: 108 s at 6/6 of 0.005 = 0.009. c4: busy, 0. c9: like c1 = 0.01353.
+    const expected = new Decimal('0.01353').plus('0.002333').plus('0.009').plus('0.01353');
+    assert.equal(result.charged.length, 1);
+    assert.equal(result.charged[0].amount, expected.toFixed());
+    assert.equal(await balance(), new Decimal(10).minus(expected).toFixed());
+  });
+
+  test('the statement shows the calls as call charges', async () => {
+    const res = await t.request(
+      'GET',
+      `/api/v1/customer/balance?account_number=${customer.account_number}&from=2026-01-01&to=2030-01-01`,
+    );
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.call_charges, first.body.data.charged[0].amount);
+  });
+
+  test('each CDR carries its price; the carrier leg gives the margin (admin only)', async () => {
+    const c1 = (await t.request('GET', '/api/v1/cdrs?call_id=c1')).body.data[0];
+    assert.deepEqual(
+      [c1.prefix, c1.billed_seconds, c1.cost, c1.rating_state],
+      ['44', 66, '0.01353', 'rated'],
+    );
+    const c9 = (await t.request('GET', '/api/v1/cdrs?call_id=c9')).body.data[0];
+    // Buy leg: 61 s at 1/1 of 0.006 = 0.0061; margin 0.01353 − 0.0061.
+    assert.equal(c9.buy_cost, '0.0061');
+    assert.equal(c9.margin, '0.00743');
+    const c5 = (await t.request('GET', '/api/v1/cdrs?call_id=c5')).body.data[0];
+    assert.deepEqual([c5.rating_state, c5.unrated_reason, c5.charged], ['unrated', 'unknown_customer', '0']);
+  });
+
+  test('re-sending the same batch changes nothing', async () => {
+    const before = await balance();
+    const again = await t.request('POST', '/api/v1/cdrs', { body: batch() });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.data.accepted, 0);
+    assert.equal(again.body.data.duplicates, 6);
+    assert.deepEqual(again.body.data.charged, []);
+    assert.equal(await balance(), before);
+  });
+
+  test('concurrent resubmissions of one batch store and charge it once', async () => {
+    const before = new Decimal(await balance());
+    const records = Array.from({ length: 20 }, (_, i) => cdr(`race-${i}`));
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => t.request('POST', '/api/v1/cdrs', { body: records })),
+    );
+    for (const answer of answers) assert.equal(answer.status, 200, answer.text);
+    assert.equal(
+      answers.reduce((sum, answer) => sum + answer.body.data.accepted, 0),
+      20,
+    );
+    assert.equal(before.minus(await balance()).toFixed(), new Decimal('0.01353').times(20).toFixed());
+  });
+
+  test('atomic=true rejects the whole batch for one bad record', async () => {
+    const res = await t.request('POST', '/api/v1/cdrs?atomic=true', {
+      body: [cdr('atomic-1'), cdr('atomic-2', { duration: -5 })],
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error.details[0].index, 1);
+    assert.equal(res.body.error.details[0].param, 'duration');
+    const stored = await t.request('GET', '/api/v1/cdrs?call_id=atomic-1');
+    assert.equal(stored.body.data.length, 0);
+  });
+
+  test('bad records are reported by index and reason', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ call_id: undefined }, 'call_id'],
+      [{ duration: -1 }, 'duration'],
+      [{ answer_time: '2026-11-02T09:59:00Z' }, 'answer_time'],
+      [{ start_time: 'yesterday' }, 'start_time'],
+      [{ disposition: 'hung' }, 'disposition'],
+      [{ disposition: 'busy' }, 'billsec'],
+      [{ colour: 'red' }, 'colour'],
+      [{ customer_id: undefined }, 'customer_id'],
+    ];
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body: cases.map(([extra], i) => cdr(`bad-${i}`, extra)),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.data.accepted, 0);
+    assert.deepEqual(
+      res.body.data.rejected.map((r: { param: string }) => r.param),
+      cases.map(([, param]) => param),
+    );
+    const notArray = await t.request('POST', '/api/v1/cdrs', { body: { call_id: 'x' } });
+    assert.equal(notArray.status, 400);
+  });
+
+  test('NDJSON is streamed; a truncated last line is one rejected record', async () => {
+    const lines = [
+      JSON.stringify(cdr('nd-1')),
+      JSON.stringify(cdr('nd-2')),
+      '{"call_id": "nd-3", "customer_',
+    ];
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body: lines.join('\n'),
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.accepted, 2);
+    assert.equal(res.body.data.rejected[0].index, 2);
+    assert.match(res.body.data.rejected[0].reason, /malformed JSON/);
+  });
+
+  test('CSV is streamed; missing columns reject the file', async () => {
+    const header = 'call_id,customer_id,caller,callee,start_time,answer_time,end_time,disposition';
+    const row = `csv-1,${customer.id},15550001111,447700900123,2026-11-02 10:00:00,2026-11-02 10:00:05,2026-11-02 10:01:06,answered`;
+    const ok = await t.request('POST', '/api/v1/cdrs', {
+      body: `\uFEFF${header}\r\n${row}\r\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.body.data.rated, 1);
+    const missing = await t.request('POST', '/api/v1/cdrs', {
+      body: 'call_id,customer_id,caller\nx,y,z\n',
+      headers: { 'content-type': 'text/csv' },
+    });
+    assert.equal(missing.status, 400);
+    assert.match(missing.body.message, /missing the column 'callee'/);
+    const unknown = await t.request('POST', '/api/v1/cdrs', {
+      body: `${header},colour\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
+    assert.equal(unknown.status, 400);
+  });
+
+  test('a multipart upload of a CSV file is accepted', async () => {
+    const boundary = 'cdrboundary';
+    const csv = `call_id,customer_id,caller,callee,start_time,end_time,disposition\nmp-1,${customer.id},1,447700900123,2026-11-02T10:00:00Z,2026-11-02T10:00:30Z,no_answer\n`;
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cdrs.csv"\r\nContent-Type: text/csv\r\n\r\n${csv}\r\n--${boundary}--\r\n`;
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.accepted, 1);
+  });
+
+  test('a 200,000-record batch is refused with 413 without reading it all, and stores nothing', async () => {
+    const line = JSON.stringify(cdr('big-0'));
+    const body = Array.from({ length: 200_000 }, (_, i) => line.replace('big-0', `big-${i}`)).join('\n');
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
+    assert.equal(res.status, 413);
+    assert.equal((await t.request('GET', '/api/v1/cdrs?call_id=big-1')).body.data.length, 0);
+  });
+
+  test('a customer key cannot post CDRs and reads only its own', async () => {
+    const other = await created('POST', '/api/v1/customers', {
+      name: 'Other',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    await t.request('POST', '/api/v1/cdrs', { body: [cdr('other-1', { customer_id: other.id })] });
+    const key = (await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: other.id })).key;
+    assert.equal((await t.request('POST', '/api/v1/cdrs', { key, body: [cdr('self-post')] })).status, 403);
+    const list = await t.request('GET', '/api/v1/cdrs?limit=100', { key });
+    assert.deepEqual(
+      list.body.data.map((c: { call_id: string }) => c.call_id),
+      ['other-1'],
+    );
+    assert.equal(list.body.data[0].buy_cost, undefined, 'carrier costs are not shown to customers');
+  });
+
+  test('export.csv streams the filtered CDRs', async () => {
+    const res = await t.request('GET', `/api/v1/cdrs/export.csv?customer_id=${customer.id}&disposition=busy`);
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/csv/);
+    const lines = res.text.trim().split('\n');
+    assert.match(lines[0]!, /^id,switch_id,call_id/);
+    assert.equal(lines.length, 2);
+    assert.match(lines[1]!, /,c4,/);
+  });
+});
+
+describe('re-rating', () => {
+  test('a rate correction posts exactly the difference, once', async () => {
+    const before = new Decimal(await balance());
+    const patched = await t.request('PATCH', `/api/v1/rates/${rateIds.uk}`, { body: { rate: '0.0246' } });
+    assert.equal(patched.status, 200, patched.text);
+    const body = { customer_id: customer.id, from: '2026-11-02', to: '2026-11-02' };
+    const first = await t.request('POST', '/api/v1/cdrs/rerate', { body });
+    assert.equal(first.status, 200, first.text);
+    // Every 44-prefix call (c1, c9, the 20 race calls, nd-1, nd-2, csv-1) doubles in price.
+    const doubled = new Decimal('0.01353').times(25);
+    assert.equal(first.body.data.difference, doubled.toFixed());
+    assert.equal(before.minus(await balance()).toFixed(), doubled.toFixed());
+    const second = await t.request('POST', '/api/v1/cdrs/rerate', { body });
+    assert.equal(second.body.data.difference, '0');
+    assert.equal(second.body.data.transaction_id, null);
+  });
+});
+
+describe('call authorization', () => {
+  const authorize = (body: Record<string, unknown>, key?: string) =>
+    t.request('POST', '/api/v1/calls/authorize', {
+      body: { customer_id: customer.id, caller: '15550001111', ...body },
+      ...(key ? { key } : {}),
+    });
+
+  test('answers how long the available balance lasts at the rate, and the carriers', async () => {
+    const res = await authorize({ callee: '15550009999' });
+    assert.equal(res.status, 200, res.text);
+    const answer = res.body.data;
+    assert.equal(answer.authorized, true);
+    assert.equal(answer.rate.prefix, '1');
+    // available / 0.005 per minute, in whole 6 s steps, capped at 3 h.
+    const available = new Decimal(answer.available);
+    const expected = Math.min(10_800, available.times(60).dividedBy('0.005').floor().toNumber());
+    assert.equal(answer.max_duration_seconds, expected - (expected % 6));
+    const uk = await authorize({ callee: '447700900123' });
+    assert.deepEqual(
+      uk.body.data.carriers.map((c: { carrier_id: string }) => c.carrier_id),
+      [carrier],
+    );
+  });
+
+  test('refuses with a reason: no rate, blocked, suspended, no funds', async () => {
+    assert.equal((await authorize({ callee: '999999' })).body.data.reason, 'no_rate');
+    assert.equal((await authorize({ callee: '8821234' })).body.data.reason, 'blocked_destination');
+    const broke = await created('POST', '/api/v1/customers', {
+      name: 'Broke',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    assert.equal(
+      (await authorize({ customer_id: broke.id, callee: '15550001234' })).body.data.reason,
+      'insufficient_funds',
+    );
+    await t.request('PATCH', `/api/v1/customers/${broke.id}`, { body: { status: 'suspended' } });
+    assert.equal(
+      (await authorize({ customer_id: broke.id, callee: '15550001234' })).body.data.reason,
+      'account_suspended',
+    );
+    const bad = await authorize({ callee: 'abc' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.param, 'callee');
+  });
+
+  test('a concurrent-call limit counts live calls until they end', async () => {
+    await t.request('PATCH', `/api/v1/customers/${customer.id}`, { body: { concurrent_call_limit: 1 } });
+    const start = await t.request('POST', '/api/v1/calls/live-1/start', {
+      body: { customer_id: customer.id, callee: '15550001234' },
+    });
+    assert.equal(start.status, 201, start.text);
+    assert.equal((await authorize({ callee: '15550001234' })).body.data.reason, 'concurrent_limit');
+    const second = await t.request('POST', '/api/v1/calls/live-2/start', {
+      body: { customer_id: customer.id, callee: '15550001234' },
+    });
+    assert.equal(second.status, 409);
+    assert.equal((await t.request('POST', '/api/v1/calls/live-1/end')).status, 200);
+    assert.equal((await authorize({ callee: '15550001234' })).body.data.authorized, true);
+    assert.equal((await t.request('POST', '/api/v1/calls/live-1/end')).status, 404);
+  });
+});
+
+describe('statistics', () => {
+  test('ASR, NER, ACD and money per customer', async () => {
+    const res = await t.request('GET', '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=customer');
+    assert.equal(res.status, 200, res.text);
+    const row = res.body.data.find((r: { group: string }) => r.group === customer.id);
+    assert.ok(row.attempts >= 6);
+    assert.equal(Number(row.asr) > 0 && Number(row.asr) <= 1, true);
+    assert.ok(Number(row.ner) >= Number(row.asr));
+    const daily = await t.request(
+      'GET',
+      '/api/v1/stats/calls?from=2026-11-01&to=2026-11-03&group_by=prefix&interval=day',
+    );
+    assert.equal(daily.status, 200);
+    assert.ok(
+      daily.body.data.every(
+        (r: { interval_start: string }) => r.interval_start === '2026-11-02T00:00:00.000Z',
+      ),
+    );
+    const backwards = await t.request(
+      'GET',
+      '/api/v1/stats/calls?from=2026-11-03&to=2026-11-01&group_by=customer',
+    );
+    assert.equal(backwards.status, 400);
+  });
+});
