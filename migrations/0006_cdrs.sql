@@ -53,11 +53,14 @@ create index cdrs_unrated on cdrs (rating_state, start_time) where rating_state 
 
 -- Calls in progress, for concurrent-call limits. A call whose end never arrives is freed after
 -- its expiry (CALL_TIMEOUT), so a lost BYE cannot block a customer for ever.
+-- Keyed by customer too: one tenant's call id never collides with (or reveals) another's.
 create table live_calls (
-  call_id text primary key,
   customer_id text not null references customers (id) on delete cascade,
+  call_id text not null,
   callee text not null,
   started_at timestamptz not null default now(),
-  expires_at timestamptz not null
+  expires_at timestamptz not null,
+  primary key (customer_id, call_id)
 );
-create index live_calls_customer on live_calls (customer_id, expires_at);
+create index live_calls_call on live_calls (call_id);
+create index live_calls_expiry on live_calls (customer_id, expires_at);

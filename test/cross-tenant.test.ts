@@ -11,6 +11,8 @@ import { startTestApp, type TestApp, type TestResponse } from './helpers/app.js'
 let t: TestApp;
 const tenantA: Record<string, string> = {};
 const outsiders: Record<string, string> = {};
+/** Fixtures by parameter name, for parameters that are not prefixed ids. */
+const namedFixtures: Record<string, string> = {};
 
 async function post(url: string, body: Record<string, unknown>, key?: string) {
   const res = await t.request('POST', url, { body, ...(key ? { key } : {}) });
@@ -24,6 +26,10 @@ before(async () => {
   const customerA = await post('/api/v1/customers', { name: 'Customer A', partner_id: partnerA.id });
   const keyA = await post('/api/v1/api-keys', { role: 'customer', customer_id: customerA.id });
   Object.assign(tenantA, { par: partnerA.id, cus: customerA.id, key: keyA.id });
+  // Path parameters that are not prefixed ids (a switch's call id) get a tenant-A object too.
+  const live = await t.request('POST', '/api/v1/calls/tenant-a-call/start', { body: { customer_id: customerA.id, callee: '441234' } });
+  assert.equal(live.status, 201, live.text);
+  namedFixtures.call_id = 'tenant-a-call';
 
   const partnerB = await post('/api/v1/partners', { name: 'Partner B', currency: 'USD' });
   const customerB = await post('/api/v1/customers', { name: 'Customer B', partner_id: partnerB.id });
@@ -50,15 +56,18 @@ const apiRoutes = () =>
       .map((method) => ({ method, url: route.url, route })),
   );
 
-function fillParams(url: string, params: ParamSchema | undefined, adminOnly: boolean): string | null {
+/** The URL with tenant A's objects filled in, and whether every parameter is a prefixed id. */
+function fillParams(url: string, params: ParamSchema | undefined, adminOnly: boolean) {
   let filled = url;
+  let allIds = true;
   for (const [name, schema] of Object.entries(params?.properties ?? {})) {
     const prefix = /^\^([a-z]+)_/.exec(schema.pattern ?? '')?.[1];
-    const fixture = prefix ? tenantA[prefix] : undefined;
+    allIds &&= prefix !== undefined;
+    const fixture = prefix ? tenantA[prefix] : namedFixtures[name];
     if (!fixture && !adminOnly) return null;
     filled = filled.replace(`:${name}`, fixture ?? `${prefix ?? 'x'}_01aaaaaaaaaaaaaaaaaaaaaaaa`);
   }
-  return filled;
+  return { target: filled, allIds };
 }
 
 test('every object route answers 404 to another tenant, for every method', async () => {
@@ -67,17 +76,21 @@ test('every object route answers 404 to another tenant, for every method', async
   for (const { method, url, route } of apiRoutes().filter((r) => r.url.includes(':'))) {
     const roles = route.config?.roles as string[] | undefined;
     const adminOnly = Boolean(roles && roles.length === 1 && roles[0] === 'admin');
-    const target = fillParams(url, route.schema?.params as ParamSchema | undefined, adminOnly);
-    if (!target) {
+    const filled = fillParams(url, route.schema?.params as ParamSchema | undefined, adminOnly);
+    if (!filled) {
       uncovered.push(`${method} ${url}`);
       continue;
     }
+    const { target, allIds } = filled;
     for (const [who, key] of Object.entries(outsiders)) {
       const res: TestResponse = await t.request(method, target, {
         key,
         ...(method === 'GET' || method === 'DELETE' ? {} : { body: {} }),
       });
-      assert.equal(res.status, 404, `${who} ${method} ${target} → ${res.status} ${res.text}`);
+      // An id in the path is another tenant's object: 404. A name the client chooses (a call id)
+      // is not an object lookup; it must still fail and show nothing.
+      if (allIds) assert.equal(res.status, 404, `${who} ${method} ${target} → ${res.status} ${res.text}`);
+      else assert.ok(res.status >= 400 && res.status < 500, `${who} ${method} ${target} → ${res.status} ${res.text}`);
       for (const id of Object.values(tenantA))
         assert.ok(!res.text.includes(id), `${who} ${method} ${target} leaks ${id}`);
       checked++;

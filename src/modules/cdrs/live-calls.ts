@@ -67,7 +67,7 @@ export async function startCall(
         callee,
         expires_at: new Date(Date.now() + lifetimeSeconds * 1000),
       })
-      .onConflict((oc) => oc.column('call_id').doNothing())
+      .onConflict((oc) => oc.columns(['customer_id', 'call_id']).doNothing())
       .returningAll()
       .executeTakeFirst();
     if (!inserted) throw conflict(`call '${callId}' has already started`, 'call_id');
@@ -75,15 +75,14 @@ export async function startCall(
   });
 }
 
+/** Ends the caller's live call(s) with this id; another tenant's call is not found. */
 export async function endCall(db: Db, principal: Principal, callId: string) {
-  const call = await db.selectFrom('live_calls').selectAll().where('call_id', '=', callId).executeTakeFirst();
-  const visible =
-    call &&
-    (await visibleCustomers(db, principal)
-      .select('customers.id')
-      .where('customers.id', '=', call.customer_id)
-      .executeTakeFirst());
-  if (!call || !visible) throw notFound('Live call');
-  await db.deleteFrom('live_calls').where('call_id', '=', callId).execute();
-  return call;
+  const ended = await db
+    .deleteFrom('live_calls')
+    .where('call_id', '=', callId)
+    .where('customer_id', 'in', visibleCustomers(db, principal).clearSelect().select('customers.id'))
+    .returningAll()
+    .execute();
+  if (ended.length === 0) throw notFound('Live call');
+  return ended[0]!;
 }
