@@ -29,6 +29,9 @@ export function installVisibility(app: FastifyInstance): void {
     const principal = request.principal;
     if (!principal || principal.role === 'admin') return;
     for (const value of Object.values((request.params ?? {}) as Record<string, string>)) {
+      // A key always sees its own account; skipping the lookup saves a query on the commonest
+      // reads (a customer reading itself). The service still loads and scopes the object.
+      if (value === principal.customerId || value === principal.partnerId) continue;
       const prefix = ID_PREFIX.exec(value)?.[1];
       const check = prefix ? app.visibility.get(prefix) : undefined;
       if (check && !(await check(principal, value))) throw new ApiError(404, 'not_found', 'Not found');
