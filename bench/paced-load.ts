@@ -15,6 +15,8 @@ export interface PacedResult {
 }
 
 const REQUEST_TIMEOUT_MS = 10_000;
+/** After the schedule ends, requests still waiting this long are abandoned and count as failed. */
+const DRAIN_MS = 10_000;
 
 /**
  * Open-loop load at an even rate: request i is due at start + i/rate, whatever happened to the
@@ -36,14 +38,19 @@ export function pacedLoad(
   let failed = 0;
   let finished = 0;
   const start = performance.now();
+  const pending = new Set<http.ClientRequest>();
 
   return new Promise<PacedResult>((resolve) => {
+    const done = new Uint8Array(total);
     const complete = (index: number, sentAt: number, ok: boolean) => {
+      if (done[index]) return;
+      done[index] = 1;
       const now = performance.now();
       service[index] = now - sentAt;
       scheduled[index] = now - (start + index * intervalMs);
       if (!ok) failed++;
       if (++finished < total) return;
+      clearTimeout(deadline);
       agent.destroy();
       resolve({
         service: summarise(service),
@@ -68,6 +75,8 @@ export function pacedLoad(
           response.on('end', () => complete(index, sentAt, response.statusCode === 200));
         },
       );
+      pending.add(request);
+      request.on('close', () => pending.delete(request));
       request.on('timeout', () => request.destroy(new Error('timeout')));
       request.on('error', () => complete(index, sentAt, false));
       request.end();
@@ -78,5 +87,12 @@ export function pacedLoad(
       while (sent < due) send(sent++);
       if (sent === total) clearInterval(timer);
     }, 1);
+    // A server slower than the rate builds a backlog; bound how long the run may take.
+    const deadline = setTimeout(
+      () => {
+        for (const request of pending) request.destroy(new Error('abandoned'));
+      },
+      seconds * 1000 + DRAIN_MS,
+    );
   });
 }
