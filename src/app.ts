@@ -9,6 +9,8 @@ import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
 import { ledgerRoutes } from './modules/ledger/routes.js';
+import { paymentRoutes } from './modules/payments/payment-routes.js';
+import { customerPaymentRoutes, gatewayRoutes } from './modules/payments/routes.js';
 import { cdrRoutes } from './modules/cdrs/routes.js';
 import { RatingIndex } from './modules/rating/rating-index.js';
 import { carrierRoutes, ratecardRoutes, rateRoutes } from './modules/rating/routes.js';
@@ -22,6 +24,8 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_api_keys', path: '/api/v1/api-keys', roles: ['admin', 'partner', 'customer'] },
   { rel: 'customer_balance', path: '/api/v1/customer/balance', roles: ['admin', 'partner', 'customer'] },
   { rel: 'partner_balance', path: '/api/v1/partner/balance', roles: ['admin', 'partner'] },
+  { rel: 'list_transactions', path: '/api/v1/transactions', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'list_gateways', path: '/api/v1/gateways', roles: ['admin'] },
   { rel: 'list_ratecards', path: '/api/v1/ratecards', roles: ['admin'] },
   { rel: 'list_carriers', path: '/api/v1/carriers', roles: ['admin'] },
   { rel: 'rate_lookup', path: '/api/v1/rates/lookup', roles: ['admin', 'partner', 'customer'] },
@@ -75,6 +79,9 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(customerRoutes, { db, keys });
       await api.register(apiKeyRoutes, { db, keys });
       await api.register(ledgerRoutes, { db });
+      await api.register(gatewayRoutes, { db, config });
+      await api.register(customerPaymentRoutes, { db, config });
+      await api.register(paymentRoutes, { db, config });
       await api.register(ratecardRoutes, { db, index: ratingIndex });
       await api.register(rateRoutes, { db, index: ratingIndex });
       await api.register(carrierRoutes, { db, index: ratingIndex });

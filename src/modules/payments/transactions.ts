@@ -1,0 +1,459 @@
+import type { Db } from '../../db/index.js';
+import { conflict, DomainError, invalid, notFound } from '../../errors.js';
+import { newId } from '../../ids.js';
+import { Decimal, formatAmount } from '../../money/index.js';
+import type { Principal } from '../../tenancy.js';
+import { visibleCustomers } from '../accounts/customers.js';
+import { balanceOf } from '../ledger/accounts.js';
+import { currencyCode, paymentAmount } from './amounts.js';
+import { type CardInput, checkCard } from './card.js';
+import { type CustomerRef, resolveCustomer } from './customer-ref.js';
+import { defaultGateway, type GatewayRow, getGateway, type SecretsKey } from './gateway-configs.js';
+import { adapterFor, gatewayKey } from './gateways/index.js';
+import type { BankInput, GatewayAdapter, GatewayAnswer, PaymentSource } from './gateways/types.js';
+import { getProfile } from './profiles.js';
+import {
+  applyAnswer,
+  lockPayment,
+  recorded,
+  refreshPayment,
+  type TransactionRow,
+  transactionsOf,
+} from './settle.js';
+import { decide, type Refusal, type TransactionKind, viewPayment } from './state-machine.js';
+
+/**
+ * Card and bank transactions. Each one is recorded as `unknown` before the gateway is called
+ * (so a crash mid-call leaves something for reconciliation to settle), the gateway answers
+ * outside any database transaction, and the answer is applied by settle.ts.
+ */
+export interface PaymentContext {
+  db: Db;
+  secrets: SecretsKey;
+  now: () => Date;
+}
+
+export type OpeningKind = 'authorize' | 'purchase' | 'credit';
+
+export interface StartInput extends CustomerRef {
+  kind: OpeningKind;
+  method: 'card' | 'bank';
+  amount: string | number;
+  currency: string;
+  profile_id?: string;
+  card?: CardInput;
+  bank?: BankInput;
+  description?: string;
+  /** The client's Idempotency-Key, forwarded to the gateway. */
+  idempotencyKey?: string;
+}
+
+interface Source {
+  source: PaymentSource;
+  gateway: GatewayRow | null;
+  profileId: string | null;
+}
+
+async function sourceOf(
+  ctx: PaymentContext,
+  customerId: string,
+  currency: string,
+  input: StartInput,
+): Promise<Source> {
+  if (input.profile_id) {
+    const profile = await getProfile(ctx.db, customerId, input.profile_id);
+    if (profile.kind !== input.method)
+      throw invalid(
+        `Profile ${profile.id} is a ${profile.kind} profile, not a ${input.method}`,
+        'profile_id',
+      );
+    if (profile.currency !== currency) {
+      throw invalid(`Profile ${profile.id} pays in ${profile.currency}, not ${currency}`, 'currency');
+    }
+    const gateway = profile.gateway_id ? await getGateway(ctx.db, profile.gateway_id) : null;
+    return { source: { kind: 'token', token: profile.token }, gateway, profileId: profile.id };
+  }
+  const gateway = await defaultGateway(ctx.db, currency);
+  if (input.method === 'card') {
+    if (!input.card)
+      throw invalid("Missing required parameter 'card_number' (or 'profile_id')", 'card_number');
+    checkCard(input.card, ctx.now());
+    return { source: { kind: 'card', card: input.card }, gateway, profileId: null };
+  }
+  if (!input.bank) throw invalid("Missing required parameter 'profile_id' (a bank profile)", 'profile_id');
+  return { source: { kind: 'bank', bank: input.bank }, gateway, profileId: null };
+}
+
+function gatewayCall(adapter: GatewayAdapter, kind: OpeningKind, method: 'card' | 'bank') {
+  if (method === 'bank') return kind === 'credit' ? adapter.bankCredit : adapter.bankDebit;
+  return { authorize: adapter.authorize, purchase: adapter.purchase, credit: adapter.credit }[kind];
+}
+
+/** authorize, charge (purchase) or credit: opens a new payment. */
+export async function startPayment(
+  ctx: PaymentContext,
+  principal: Principal,
+  input: StartInput,
+): Promise<TransactionRow> {
+  const customer = await resolveCustomer(ctx.db, principal, input);
+  const currency = currencyCode(input.currency);
+  if (currency !== customer.currency) {
+    throw invalid(
+      `The customer's balance is in ${customer.currency}; cannot take a payment in ${currency}`,
+      'currency',
+    );
+  }
+  const amount = paymentAmount(input.amount, currency);
+  const { source, gateway, profileId } = await sourceOf(ctx, customer.id, currency, input);
+  if (input.kind === 'credit') await checkBalanceCovers(ctx.db, customer.id, amount);
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const payment = await trx
+      .insertInto('payments')
+      .values({
+        id: newId('payment'),
+        customer_id: customer.id,
+        profile_id: profileId,
+        gateway_id: gateway?.id ?? null,
+        method: input.method,
+        currency,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return insertInFlight(
+      trx,
+      payment.id,
+      customer.id,
+      input.kind,
+      amount,
+      currency,
+      gatewayKey(gateway),
+      input.description,
+    );
+  });
+  const adapter = adapterFor(gateway, ctx.secrets);
+  const call = gatewayCall(adapter, input.kind, input.method);
+  const answer = await call({
+    amount,
+    currency,
+    source,
+    idempotencyKey: forwardedKey(row, input.idempotencyKey),
+    description: input.description,
+  }).catch(
+    (error: unknown) =>
+      ({
+        status: 'unknown',
+        reference: null,
+        errorCode: 'no_answer',
+        message: (error as Error).message,
+      }) as GatewayAnswer,
+  );
+  return applyAnswer(ctx.db, row.id, answer);
+}
+
+/** The client's key when it sent one (a retry is then one charge at the gateway too), else ours. */
+const forwardedKey = (row: TransactionRow, clientKey: string | undefined) =>
+  clientKey ? `${row.kind}:${clientKey}` : row.id;
+
+async function insertInFlight(
+  trx: Db,
+  paymentId: string,
+  customerId: string,
+  kind: TransactionKind,
+  amount: Decimal,
+  currency: string,
+  key: string,
+  description?: string,
+): Promise<TransactionRow> {
+  const row = await trx
+    .insertInto('payment_transactions')
+    .values({
+      id: newId('paymentTransaction'),
+      payment_id: paymentId,
+      customer_id: customerId,
+      kind,
+      amount: formatAmount(amount),
+      currency,
+      status: 'unknown',
+      gateway_key: key,
+      description: description ?? null,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await refreshPayment(trx, paymentId);
+  return row;
+}
+
+/** Money going back to the customer must be covered by its balance (above its credit limit). */
+async function checkBalanceCovers(db: Db, customerId: string, amount: Decimal): Promise<void> {
+  const customer = await db
+    .selectFrom('customers')
+    .select('credit_limit')
+    .where('id', '=', customerId)
+    .executeTakeFirstOrThrow();
+  const balance = await balanceOf(db, customerId);
+  if (balance.minus(amount).lessThan(customer.credit_limit)) {
+    throw new DomainError(
+      'insufficient_funds',
+      `The customer's balance ${formatAmount(balance)} does not cover giving back ${formatAmount(amount)}`,
+      'amount',
+    );
+  }
+}
+
+const REFUSAL_MESSAGES: Record<Refusal, { message: string; param: string; kind: 'invalid' | 'conflict' }> = {
+  amount_not_positive: { message: 'amount must be greater than 0', param: 'amount', kind: 'invalid' },
+  payment_already_started: {
+    message: 'The payment has already started',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  payment_failed: {
+    message: 'The payment failed; nothing can follow it',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  payment_voided: {
+    message: 'The payment was voided; nothing can follow a void',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  payment_credited: {
+    message: 'A credit cannot be captured, voided or refunded',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  transaction_in_flight: {
+    message: 'A transaction of this payment is still pending; try again once it settles',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  not_authorized: {
+    message: 'The payment has no authorization to settle',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  capture_exceeds_authorized: {
+    message: 'amount is more than what is left of the authorization',
+    param: 'amount',
+    kind: 'invalid',
+  },
+  nothing_captured: {
+    message: 'Nothing was captured on this payment: void the authorization instead',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  refund_exceeds_captured: {
+    message: 'amount is more than what is left to refund of the captured total',
+    param: 'amount',
+    kind: 'invalid',
+  },
+  void_after_capture: {
+    message: 'The payment has been captured; refund it instead of voiding',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+  void_not_authorized: {
+    message: 'Only an authorization can be voided',
+    param: 'transaction_id',
+    kind: 'conflict',
+  },
+};
+
+function refusalError(refusal: Refusal): DomainError {
+  const { message, param, kind } = REFUSAL_MESSAGES[refusal];
+  return kind === 'invalid' ? invalid(message, param) : conflict(message, param);
+}
+
+/** A transaction the principal may see, by id; any other is 404. */
+export async function getVisibleTransaction(
+  db: Db,
+  principal: Principal,
+  transactionId: string,
+): Promise<TransactionRow> {
+  const row = await db
+    .selectFrom('payment_transactions')
+    .selectAll()
+    .where('id', '=', transactionId)
+    .where('customer_id', 'in', visibleCustomers(db, principal).clearSelect().select('id'))
+    .executeTakeFirst();
+  if (!row) throw notFound(`Transaction ${transactionId}`);
+  return row;
+}
+
+export interface FollowUpInput {
+  transaction_id: string;
+  kind: 'capture' | 'void' | 'refund';
+  amount?: string | number;
+  idempotencyKey?: string;
+}
+
+/** What is left to capture or refund: the default amount of a follow-up without one. */
+function remaining(view: ReturnType<typeof viewPayment>, kind: FollowUpInput['kind']): Decimal {
+  if (kind === 'capture') return view.authorized.minus(view.captured).minus(view.capturing);
+  return view.captured.minus(view.refunded).minus(view.refunding);
+}
+
+/** settle (capture), void, refund: a follow-up on an existing payment, checked by the state machine. */
+export async function followUp(
+  ctx: PaymentContext,
+  principal: Principal,
+  input: FollowUpInput,
+): Promise<TransactionRow> {
+  const target = await getVisibleTransaction(ctx.db, principal, input.transaction_id);
+  const payment = await ctx.db
+    .selectFrom('payments')
+    .selectAll()
+    .where('id', '=', target.payment_id)
+    .executeTakeFirstOrThrow();
+  const requested = input.amount === undefined ? undefined : paymentAmount(input.amount, payment.currency);
+  const { row, references } = await ctx.db.transaction().execute(async (trx) => {
+    await lockPayment(trx, payment.id);
+    const history = await transactionsOf(trx, payment.id);
+    const view = viewPayment(recorded(history));
+    const amount =
+      input.kind === 'void' ? remaining(view, 'capture') : (requested ?? remaining(view, input.kind));
+    const decision = decide(view, input.kind, amount);
+    if (!decision.allowed) throw refusalError(decision.refusal);
+    if (input.kind === 'refund') await checkBalanceCovers(trx, payment.customer_id, amount);
+    const inserted = await insertInFlight(
+      trx,
+      payment.id,
+      payment.customer_id,
+      input.kind,
+      amount,
+      payment.currency,
+      history[0]!.gateway_key,
+    );
+    return { row: inserted, references: referencesOf(history) };
+  });
+  const gateway = payment.gateway_id ? await getGateway(ctx.db, payment.gateway_id) : null;
+  const adapter = adapterFor(gateway, ctx.secrets);
+  const request = {
+    reference: references.opening ?? '',
+    captureReference: references.lastCapture,
+    amount: new Decimal(row.amount),
+    currency: row.currency,
+    idempotencyKey: forwardedKey(row, input.idempotencyKey),
+  };
+  const call = { capture: adapter.capture, void: adapter.void, refund: adapter.refund }[input.kind];
+  const answer = await call(request).catch(
+    (error: unknown) =>
+      ({
+        status: 'unknown',
+        reference: null,
+        errorCode: 'no_answer',
+        message: (error as Error).message,
+      }) as GatewayAnswer,
+  );
+  return applyAnswer(ctx.db, row.id, answer);
+}
+
+/** The gateway references a follow-up needs: the opening transaction's and the latest capture's. */
+function referencesOf(history: TransactionRow[]) {
+  const successful = history.filter((t) => t.status === 'success');
+  const opening = successful.find((t) => t.kind === 'authorize' || t.kind === 'purchase');
+  const lastCapture = successful.filter((t) => t.kind === 'capture' || t.kind === 'purchase').at(-1);
+  return { opening: opening?.gateway_reference ?? null, lastCapture: lastCapture?.gateway_reference ?? null };
+}
+
+export interface ThirdPartyInput extends CustomerRef {
+  amount: string | number;
+  currency: string;
+  reference: string;
+  method: string;
+  description?: string;
+}
+
+/**
+ * Seed 004's payments/thirdparty: a payment made elsewhere (cash, wire, a cheque) is recorded
+ * and tops up the balance; no gateway is called. The reference deduplicates: recording the same
+ * third-party payment twice returns the first.
+ */
+export async function recordThirdParty(
+  ctx: PaymentContext,
+  principal: Principal,
+  input: ThirdPartyInput,
+): Promise<TransactionRow> {
+  const customer = await resolveCustomer(ctx.db, principal, input);
+  const currency = currencyCode(input.currency);
+  if (currency !== customer.currency) {
+    throw invalid(
+      `The customer's balance is in ${customer.currency}; cannot record a payment in ${currency}`,
+      'currency',
+    );
+  }
+  const amount = paymentAmount(input.amount, currency);
+  const gatewayReference = `${customer.id}:${input.method}:${input.reference}`;
+  const existing = await ctx.db
+    .selectFrom('payment_transactions')
+    .selectAll()
+    .where('gateway_key', '=', 'thirdparty')
+    .where('kind', '=', 'purchase')
+    .where('gateway_reference', '=', gatewayReference)
+    .executeTakeFirst();
+  if (existing) {
+    if (formatAmount(existing.amount) !== formatAmount(amount)) {
+      throw conflict(
+        `Third-party payment '${input.reference}' was already recorded with another amount`,
+        'reference',
+      );
+    }
+    return existing;
+  }
+  const row = await ctx.db.transaction().execute(async (trx) => {
+    const payment = await trx
+      .insertInto('payments')
+      .values({
+        id: newId('payment'),
+        customer_id: customer.id,
+        profile_id: null,
+        gateway_id: null,
+        method: 'thirdparty',
+        currency,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    const inserted = await insertInFlight(
+      trx,
+      payment.id,
+      customer.id,
+      'purchase',
+      amount,
+      currency,
+      'thirdparty',
+      input.description ?? input.method,
+    );
+    return trx
+      .updateTable('payment_transactions')
+      .set({ reference: input.reference })
+      .where('id', '=', inserted.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
+  return applyAnswer(ctx.db, row.id, { status: 'success', reference: gatewayReference });
+}
+
+export interface TransactionFilter extends CustomerRef {
+  limit: number;
+  startingAfter?: string;
+  status?: string;
+  paymentId?: string;
+}
+
+/** Transactions of one customer (seed 004: "for a given contact"), or all visible ones. */
+export async function listTransactions(db: Db, principal: Principal, filter: TransactionFilter) {
+  let query = db.selectFrom('payment_transactions').selectAll();
+  if (filter.customer_id || filter.account_number || principal.role === 'customer') {
+    const customer = await resolveCustomer(db, principal, filter);
+    query = query.where('customer_id', '=', customer.id);
+  } else {
+    query = query.where('customer_id', 'in', visibleCustomers(db, principal).clearSelect().select('id'));
+  }
+  if (filter.status) query = query.where('status', '=', filter.status as TransactionRow['status']);
+  if (filter.paymentId) query = query.where('payment_id', '=', filter.paymentId);
+  if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
+}
