@@ -15,18 +15,26 @@ async function card(body: Record<string, unknown>) {
 }
 
 const csvImport = (cardId: string, csv: string, query = '') =>
-  t.request('POST', `/api/v1/ratecards/${cardId}/import${query}`, { body: csv, headers: { 'content-type': 'text/csv' } });
+  t.request('POST', `/api/v1/ratecards/${cardId}/import${query}`, {
+    body: csv,
+    headers: { 'content-type': 'text/csv' },
+  });
 
 test('a customer with a sell card gets rates by longest prefix, in every format', async () => {
   const sell = await card({ name: 'Retail', direction: 'sell', initial_increment: 60, increment: 6 });
-  for (const [prefix, rate, destination] of [['44', '0.02', 'UK'], ['447', '0.1', 'UK mobile']]) {
+  for (const [prefix, rate, destination] of [
+    ['44', '0.02', 'UK'],
+    ['447', '0.1', 'UK mobile'],
+  ]) {
     const created = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, {
       body: { prefix, rate, destination, effective_from: '2024-01-01 00:00:00' },
     });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.body.data.initial_increment, 60, 'card default');
   }
-  const customer = await t.request('POST', '/api/v1/customers', { body: { name: 'Caller', currency: 'USD', ratecard_id: sell } });
+  const customer = await t.request('POST', '/api/v1/customers', {
+    body: { name: 'Caller', currency: 'USD', ratecard_id: sell },
+  });
   assert.equal(customer.status, 201, customer.text);
   assert.equal(customer.body.data.ratecard_id, sell);
   const id = customer.body.data.id;
@@ -42,7 +50,10 @@ test('a customer with a sell card gets rates by longest prefix, in every format'
   assert.equal(xml.status, 200);
   assert.match(xml.text, /<prefix>44<\/prefix>/);
 
-  const before2024 = await t.request('GET', `/api/v1/rates/lookup?number=447911123456&ratecard_id=${sell}&at=2023-12-31T23:59:59Z`);
+  const before2024 = await t.request(
+    'GET',
+    `/api/v1/rates/lookup?number=447911123456&ratecard_id=${sell}&at=2023-12-31T23:59:59Z`,
+  );
   assert.equal(before2024.status, 404);
   assert.equal(before2024.body.error.type, 'not_found');
   assert.match(before2024.body.error.reason, /no_rate/);
@@ -64,21 +75,33 @@ test('lookup errors: missing number, not a number, a card with no rates', async 
 test('a customer cannot be given a buy card or a card in another currency', async () => {
   const buy = await card({ name: 'Carrier A', direction: 'buy' });
   const eur = await card({ name: 'Euro retail', direction: 'sell', currency: 'EUR' });
-  const withBuy = await t.request('POST', '/api/v1/customers', { body: { name: 'X', currency: 'USD', ratecard_id: buy } });
+  const withBuy = await t.request('POST', '/api/v1/customers', {
+    body: { name: 'X', currency: 'USD', ratecard_id: buy },
+  });
   assert.equal(withBuy.status, 400);
-  const withEur = await t.request('POST', '/api/v1/customers', { body: { name: 'Y', currency: 'USD', ratecard_id: eur } });
+  const withEur = await t.request('POST', '/api/v1/customers', {
+    body: { name: 'Y', currency: 'USD', ratecard_id: eur },
+  });
   assert.equal(withEur.status, 409);
 });
 
 test('rates CRUD: list with filters, update, conflicting version, delete, changes take effect at once', async () => {
   const sell = await card({ name: 'CRUD', direction: 'sell' });
-  const first = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '33', rate: '0.05', effective_from: '2024-01-01' } });
+  const first = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, {
+    body: { prefix: '33', rate: '0.05', effective_from: '2024-01-01' },
+  });
   assert.equal(first.status, 201);
-  const clash = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '33', rate: '0.06', effective_from: '2024-01-01' } });
+  const clash = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, {
+    body: { prefix: '33', rate: '0.06', effective_from: '2024-01-01' },
+  });
   assert.equal(clash.status, 409);
-  const negative = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '34', rate: '-0.06' } });
+  const negative = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, {
+    body: { prefix: '34', rate: '-0.06' },
+  });
   assert.equal(negative.status, 400);
-  const badPrefix = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, { body: { prefix: '3a', rate: '0.06' } });
+  const badPrefix = await t.request('POST', `/api/v1/ratecards/${sell}/rates`, {
+    body: { prefix: '3a', rate: '0.06' },
+  });
   assert.equal(badPrefix.status, 400);
 
   const patched = await t.request('PATCH', `/api/v1/rates/${first.body.data.id}`, { body: { rate: '0.07' } });
@@ -122,23 +145,40 @@ test('LCR ranks active carriers by buy cost, then priority; blocked, inactive an
     ['cheap', 'tie-first', 'tie-second', 'dear'],
   );
   assert.equal(lcr.body.data.routes[0].margin, '0.04');
-  const profitable = await t.request('GET', `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}&profitable_only=true`);
+  const profitable = await t.request(
+    'GET',
+    `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}&profitable_only=true`,
+  );
   assert.equal(profitable.body.data.routes.length, 3);
-  const byPriority = await t.request('GET', `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}&strategy=priority`);
-  assert.deepEqual(byPriority.body.data.routes.map((r: { priority: number }) => r.priority), [1, 1, 2, 5]);
-  const sellCardAsCarrier = await t.request('POST', '/api/v1/carriers', { body: { name: 'wrong', ratecard_id: sell } });
+  const byPriority = await t.request(
+    'GET',
+    `/api/v1/routes/lcr?number=447911123456&ratecard_id=${sell}&strategy=priority`,
+  );
+  assert.deepEqual(
+    byPriority.body.data.routes.map((r: { priority: number }) => r.priority),
+    [1, 1, 2, 5],
+  );
+  const sellCardAsCarrier = await t.request('POST', '/api/v1/carriers', {
+    body: { name: 'wrong', ratecard_id: sell },
+  });
   assert.equal(sellCardAsCarrier.status, 400);
 });
 
 test('rating routes are the operator’s: a customer key may only look up its own rate', async () => {
   const sell = await card({ name: 'Own', direction: 'sell' });
   await csvImport(sell, 'prefix,rate\n1,0.01\n');
-  const customer = await t.request('POST', '/api/v1/customers', { body: { name: 'Self', currency: 'USD', ratecard_id: sell } });
-  const key = await t.request('POST', '/api/v1/api-keys', { body: { role: 'customer', customer_id: customer.body.data.id } });
+  const customer = await t.request('POST', '/api/v1/customers', {
+    body: { name: 'Self', currency: 'USD', ratecard_id: sell },
+  });
+  const key = await t.request('POST', '/api/v1/api-keys', {
+    body: { role: 'customer', customer_id: customer.body.data.id },
+  });
   const secret = key.body.data.key;
   const own = await t.request('GET', '/api/v1/rates/lookup?number=12125550100', { key: secret });
   assert.equal(own.status, 200, own.text);
-  const direct = await t.request('GET', `/api/v1/rates/lookup?number=12125550100&ratecard_id=${sell}`, { key: secret });
+  const direct = await t.request('GET', `/api/v1/rates/lookup?number=12125550100&ratecard_id=${sell}`, {
+    key: secret,
+  });
   assert.equal(direct.status, 403);
   const cards = await t.request('GET', '/api/v1/ratecards', { key: secret });
   assert.equal(cards.status, 403);

@@ -9,35 +9,59 @@ before(async () => {
 after(async () => t.close());
 
 async function sellCard(currency = 'USD') {
-  const response = await t.request('POST', '/api/v1/ratecards', { body: { name: 'Deck', currency, direction: 'sell', initial_increment: 60, increment: 6 } });
+  const response = await t.request('POST', '/api/v1/ratecards', {
+    body: { name: 'Deck', currency, direction: 'sell', initial_increment: 60, increment: 6 },
+  });
   return response.body.data.id as string;
 }
 
 const upload = (cardId: string, csv: string | Buffer, query = '') =>
-  t.request('POST', `/api/v1/ratecards/${cardId}/import${query}`, { body: csv, headers: { 'content-type': 'text/csv' } });
+  t.request('POST', `/api/v1/ratecards/${cardId}/import${query}`, {
+    body: csv,
+    headers: { 'content-type': 'text/csv' },
+  });
 
 const HEADER = 'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from';
 
 async function rateOf(cardId: string, number: string, at?: string) {
   const when = at ? `&at=${at}` : '';
-  const response = await t.request('GET', `/api/v1/rates/lookup?number=${number}&ratecard_id=${cardId}${when}`);
+  const response = await t.request(
+    'GET',
+    `/api/v1/rates/lookup?number=${number}&ratecard_id=${cardId}${when}`,
+  );
   return response.status === 200 ? response.body.data : null;
 }
 
 test('merge then replace: counts of added, changed, unchanged and closed', async () => {
   const id = await sellCard();
-  const first = await upload(id, `${HEADER}\n44,UK,0.02,,,,2024-01-01\n447,UK mobile,0.1,0.01,,60/6,2024-01-01\n33,France,0.03,,,,2024-01-01\n`);
+  const first = await upload(
+    id,
+    `${HEADER}\n44,UK,0.02,,,,2024-01-01\n447,UK mobile,0.1,0.01,,60/6,2024-01-01\n33,France,0.03,,,,2024-01-01\n`,
+  );
   assert.equal(first.status, 200, first.text);
   assert.deepEqual(
     { ...first.body.data, duration_ms: 0 },
-    { object: 'deck_import', ratecard_id: id, mode: 'merge', rows: 3, added: 3, changed: 0, unchanged: 0, closed: 0, duration_ms: 0 },
+    {
+      object: 'deck_import',
+      ratecard_id: id,
+      mode: 'merge',
+      rows: 3,
+      added: 3,
+      changed: 0,
+      unchanged: 0,
+      closed: 0,
+      duration_ms: 0,
+    },
   );
   const mobile = await rateOf(id, '447911');
   assert.equal(mobile.initial_increment, 60, "'60/6' in the increment column sets both");
   assert.equal(mobile.increment, 6);
   assert.equal(mobile.connection_fee, '0.01');
 
-  const merged = await upload(id, `${HEADER}\n44,UK,0.025,,,,2024-01-01\n447,UK mobile,0.1,0.01,,60/6,2024-01-01\n`);
+  const merged = await upload(
+    id,
+    `${HEADER}\n44,UK,0.025,,,,2024-01-01\n447,UK mobile,0.1,0.01,,60/6,2024-01-01\n`,
+  );
   assert.equal(merged.body.data.changed, 1);
   assert.equal(merged.body.data.unchanged, 1);
   assert.equal((await rateOf(id, '4420')).rate, '0.025');
@@ -70,7 +94,15 @@ test('a deck with bad rows changes nothing and reports every bad row', async () 
   assert.equal(response.status, 400, response.text);
   assert.equal(response.body.error.type, 'invalid_request');
   const problems = response.body.errors.map((e: { line: number; column: string }) => `${e.line}:${e.column}`);
-  assert.deepEqual(problems, ['2:prefix', '3:prefix', '4:rate', '5:initial_increment', '6:increment', '7:increment', '9:prefix']);
+  assert.deepEqual(problems, [
+    '2:prefix',
+    '3:prefix',
+    '4:rate',
+    '5:initial_increment',
+    '6:increment',
+    '7:increment',
+    '9:prefix',
+  ]);
   assert.match(response.body.errors[6].reason, /already appears on line 8/);
   assert.equal((await rateOf(id, '1555')).rate, '0.01', 'the good row was not applied either');
 });
@@ -109,7 +141,10 @@ test('file shape problems: unknown column, wrong delimiter, empty file, ragged r
 
 test('BOM, CRLF, quoted commas, column mapping without a header', async () => {
   const id = await sellCard();
-  const windows = await upload(id, Buffer.from(`\ufeffprefix,destination,rate\r\n49,"Germany, fixed",0.01\r\n`));
+  const windows = await upload(
+    id,
+    Buffer.from(`\ufeffprefix,destination,rate\r\n49,"Germany, fixed",0.01\r\n`),
+  );
   assert.equal(windows.status, 200, windows.text);
   assert.equal((await rateOf(id, '4930')).destination, 'Germany, fixed');
   const mapped = await upload(id, '0.2,-,39\n', '?columns=rate,-,prefix&header=false');
@@ -142,7 +177,10 @@ test('multipart upload streams the file part; export.csv gives the card back', a
   assert.equal(exported.status, 200);
   assert.match(String(exported.headers['content-type']), /text\/csv/);
   const lines = exported.text.trim().split('\n');
-  assert.equal(lines[0], 'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from,effective_to,blocked');
+  assert.equal(
+    lines[0],
+    'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from,effective_to,blocked',
+  );
   assert.equal(lines[1], '61,Australia,0.04,0,60,6,2024-01-01T00:00:00.000Z,,false');
   assert.equal(lines.length, 3);
   const reimport = await upload(id, exported.text);

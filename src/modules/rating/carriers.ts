@@ -16,16 +16,26 @@ export interface CarrierInput {
 async function assertBuyCard(db: Db, id: string): Promise<void> {
   const card = await db.selectFrom('ratecards').select('direction').where('id', '=', id).executeTakeFirst();
   if (!card) throw invalid(`ratecard_id '${id}' does not name a rate card`, 'ratecard_id');
-  if (card.direction !== 'buy') throw invalid('a carrier needs a buy card (what the carrier charges us)', 'ratecard_id');
+  if (card.direction !== 'buy')
+    throw invalid('a carrier needs a buy card (what the carrier charges us)', 'ratecard_id');
 }
 
-export async function createCarrier(db: Db, input: CarrierInput & { name: string; ratecard_id: string }): Promise<Carrier> {
+export async function createCarrier(
+  db: Db,
+  input: CarrierInput & { name: string; ratecard_id: string },
+): Promise<Carrier> {
   await assertBuyCard(db, input.ratecard_id);
   const name = input.name.trim();
   if (!name) throw invalid("Missing required parameter 'name'", 'name');
   return db
     .insertInto('carriers')
-    .values({ id: newId('carrier'), name, ratecard_id: input.ratecard_id, status: input.status, priority: input.priority })
+    .values({
+      id: newId('carrier'),
+      name,
+      ratecard_id: input.ratecard_id,
+      status: input.status,
+      priority: input.priority,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -36,11 +46,17 @@ export async function getCarrier(db: Db, id: string): Promise<Carrier> {
   return carrier;
 }
 
-export async function listCarriers(db: Db, filter: { status?: CarrierStatus; limit: number; startingAfter?: string }) {
+export async function listCarriers(
+  db: Db,
+  filter: { status?: CarrierStatus; limit: number; startingAfter?: string },
+) {
   let query = db.selectFrom('carriers').selectAll();
   if (filter.status) query = query.where('status', '=', filter.status);
   if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
-  return query.orderBy('id').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 /** Every active carrier: the candidates LCR ranks. */
@@ -60,5 +76,10 @@ export async function updateCarrier(db: Db, id: string, input: CarrierInput): Pr
     ...(input.priority !== undefined ? { priority: input.priority } : {}),
   };
   if (Object.keys(fields).length === 0) return current;
-  return db.updateTable('carriers').set({ ...fields, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return db
+    .updateTable('carriers')
+    .set({ ...fields, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }

@@ -4,7 +4,10 @@ import fc from 'fast-check';
 import { formatAmount } from '../../money/index.js';
 import { billedSeconds, callCost } from './charging.js';
 
-const inc = (initialIncrementSeconds: number, incrementSeconds: number) => ({ initialIncrementSeconds, incrementSeconds });
+const inc = (initialIncrementSeconds: number, incrementSeconds: number) => ({
+  initialIncrementSeconds,
+  incrementSeconds,
+});
 
 test('billed seconds follow the worked examples of the issue (ConnexCS docs)', () => {
   const table: [string, number, number, number, number][] = [
@@ -37,13 +40,22 @@ test('0.005 per minute for 108 s at 6/6 costs exactly 0.009', () => {
 });
 
 test('the connection fee is added and the sum is rounded once, with the card mode', () => {
-  const base = { durationSeconds: 61, ratePerMinute: '0.0101', connectionFee: '0.0005', ...inc(60, 6), roundingDecimals: 4 };
+  const base = {
+    durationSeconds: 61,
+    ratePerMinute: '0.0101',
+    connectionFee: '0.0005',
+    ...inc(60, 6),
+    roundingDecimals: 4,
+  };
   // 0.0005 + 0.0101 × 66 / 60 = 0.0005 + 0.01111 = 0.01161
   assert.equal(formatAmount(callCost({ ...base, roundingMode: 'half_up' }).cost), '0.0116');
   assert.equal(formatAmount(callCost({ ...base, roundingMode: 'up' }).cost), '0.0117');
   assert.equal(formatAmount(callCost({ ...base, roundingMode: 'down' }).cost), '0.0116');
   // A zero-second call still pays the connection fee (the fee is for connecting).
-  assert.equal(formatAmount(callCost({ ...base, durationSeconds: 0, roundingMode: 'half_up' }).cost), '0.0005');
+  assert.equal(
+    formatAmount(callCost({ ...base, durationSeconds: 0, roundingMode: 'half_up' }).cost),
+    '0.0005',
+  );
 });
 
 test('malformed durations and increments are programmer errors, not silent zeros', () => {
@@ -53,7 +65,10 @@ test('malformed durations and increments are programmer errors, not silent zeros
   assert.throws(() => billedSeconds(10, inc(60, 0)), RangeError);
 });
 
-const increments = fc.record({ initialIncrementSeconds: fc.integer({ min: 1, max: 600 }), incrementSeconds: fc.integer({ min: 1, max: 600 }) });
+const increments = fc.record({
+  initialIncrementSeconds: fc.integer({ min: 1, max: 600 }),
+  incrementSeconds: fc.integer({ min: 1, max: 600 }),
+});
 const duration = fc.integer({ min: 0, max: 86_400 });
 
 test('property: billed ≥ duration, and once past the initial increment billed − d < pulse', () => {
@@ -71,14 +86,31 @@ test('property: billed ≥ duration, and once past the initial increment billed 
 
 test('property: cost never decreases as the call gets longer', () => {
   const rate = fc.tuple(fc.integer({ min: 0, max: 9_999_999 }), fc.integer({ min: 0, max: 99_999_999 }));
-  const mode = fc.constantFrom('half_up', 'half_even', 'up', 'down') as fc.Arbitrary<'half_up' | 'half_even' | 'up' | 'down'>;
+  const mode = fc.constantFrom('half_up', 'half_even', 'up', 'down') as fc.Arbitrary<
+    'half_up' | 'half_even' | 'up' | 'down'
+  >;
   fc.assert(
-    fc.property(increments, duration, duration, rate, mode, fc.integer({ min: 0, max: 8 }), (incs, a, b, [whole, frac], roundingMode, roundingDecimals) => {
-      const ratePerMinute = `${whole}.${String(frac).padStart(8, '0')}`;
-      const at = (durationSeconds: number) =>
-        callCost({ durationSeconds, ratePerMinute, connectionFee: '0.01', ...incs, roundingDecimals, roundingMode }).cost;
-      const [short, long] = a <= b ? [a, b] : [b, a];
-      assert.ok(at(short).lessThanOrEqualTo(at(long)));
-    }),
+    fc.property(
+      increments,
+      duration,
+      duration,
+      rate,
+      mode,
+      fc.integer({ min: 0, max: 8 }),
+      (incs, a, b, [whole, frac], roundingMode, roundingDecimals) => {
+        const ratePerMinute = `${whole}.${String(frac).padStart(8, '0')}`;
+        const at = (durationSeconds: number) =>
+          callCost({
+            durationSeconds,
+            ratePerMinute,
+            connectionFee: '0.01',
+            ...incs,
+            roundingDecimals,
+            roundingMode,
+          }).cost;
+        const [short, long] = a <= b ? [a, b] : [b, a];
+        assert.ok(at(short).lessThanOrEqualTo(at(long)));
+      },
+    ),
   );
 });

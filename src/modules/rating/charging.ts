@@ -26,7 +26,8 @@ export interface Cost {
 }
 
 function assertWholeSeconds(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be a whole number ≥ ${min}, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min)
+    throw new RangeError(`${name} must be a whole number ≥ ${min}, got ${value}`);
 }
 
 export function billedSeconds(durationSeconds: number, increments: Increments): number {

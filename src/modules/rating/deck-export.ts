@@ -6,14 +6,34 @@ import { getRatecard } from './ratecards.js';
 
 /** Rows read per query while exporting: the export streams, it never holds the card. */
 const EXPORT_PAGE_ROWS = 10_000;
-export const EXPORT_HEADER = ['prefix', 'destination', 'rate', 'connection_fee', 'initial_increment', 'increment', 'effective_from', 'effective_to', 'blocked'];
+export const EXPORT_HEADER = [
+  'prefix',
+  'destination',
+  'rate',
+  'connection_fee',
+  'initial_increment',
+  'increment',
+  'effective_from',
+  'effective_to',
+  'blocked',
+];
 
 async function* ratesInForce(db: Db, cardId: string, at: Date) {
   let after = '';
   for (;;) {
     const rows = await db
       .selectFrom('rates')
-      .select(['prefix', 'destination', 'rate', 'connection_fee', 'initial_increment', 'increment', 'effective_from', 'effective_to', 'blocked'])
+      .select([
+        'prefix',
+        'destination',
+        'rate',
+        'connection_fee',
+        'initial_increment',
+        'increment',
+        'effective_from',
+        'effective_to',
+        'blocked',
+      ])
       .where('ratecard_id', '=', cardId)
       .where('prefix', '>', after)
       .where('effective_from', '<=', at)
@@ -45,5 +65,7 @@ async function* ratesInForce(db: Db, cardId: string, at: Date) {
 /** The card as it stands at `at`, as CSV in the import's own layout (re-importable as is). */
 export async function exportDeck(db: Db, cardId: string, at: Date): Promise<Readable> {
   await getRatecard(db, cardId);
-  return Readable.from(ratesInForce(db, cardId, at)).pipe(stringify({ header: true, columns: EXPORT_HEADER }));
+  return Readable.from(ratesInForce(db, cardId, at)).pipe(
+    stringify({ header: true, columns: EXPORT_HEADER }),
+  );
 }

@@ -1,10 +1,17 @@
-import { Transform, type Readable } from 'node:stream';
-import { CsvError, parse } from 'csv-parse';
+import { type Readable, Transform } from 'node:stream';
+import { CsvError, type Options as CsvOptions, parse } from 'csv-parse';
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { DomainError } from '../../errors.js';
 import { newId } from '../../ids.js';
-import { type DeckLayout, type DeckProblem, type DeckRate, DEFAULT_HEADER, parseDeckRow, resolveLayout } from './deck-row.js';
+import {
+  DEFAULT_HEADER,
+  type DeckLayout,
+  type DeckProblem,
+  type DeckRate,
+  parseDeckRow,
+  resolveLayout,
+} from './deck-row.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /**
@@ -51,7 +58,10 @@ export class DeckRejectedError extends DomainError {
   ) {
     const first = problems[0]!;
     const where = first.column ? `line ${first.line}, column ${first.column}` : `line ${first.line}`;
-    super('invalid', `Deck rejected, nothing imported: ${problems.length}${truncated ? '+' : ''} problem(s); first at ${where}: ${first.reason}`);
+    super(
+      'invalid',
+      `Deck rejected, nothing imported: ${problems.length}${truncated ? '+' : ''} problem(s); first at ${where}: ${first.reason}`,
+    );
   }
 }
 
@@ -60,7 +70,13 @@ function byteLimit(maxBytes: number): Transform {
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
-      if (seen > maxBytes) done(new DeckRejectedError([{ line: 0, column: null, reason: `deck is larger than ${maxBytes} bytes` }], false));
+      if (seen > maxBytes)
+        done(
+          new DeckRejectedError(
+            [{ line: 0, column: null, reason: `deck is larger than ${maxBytes} bytes` }],
+            false,
+          ),
+        );
       else done(null, chunk);
     },
   });
@@ -97,11 +113,22 @@ class Chunk {
   }
 }
 
-async function stage(trx: Db, chunk: Chunk): Promise<void> {
-  await sql`insert into rate_import
-    select * from unnest(${chunk.ids}::text[], ${chunk.prefixes}::text[], ${chunk.destinations}::text[],
+/**
+ * Where good rows go: the temporary staging table, merged at the end, or, when the card has no
+ * rates yet, straight into `rates` (nothing to merge with, so one copy of each row, not two).
+ */
+type Target = { kind: 'staging' } | { kind: 'rates'; cardId: string };
+
+async function stage(trx: Db, chunk: Chunk, target: Target): Promise<void> {
+  const rows = sql`select * from unnest(${chunk.ids}::text[], ${chunk.prefixes}::text[], ${chunk.destinations}::text[],
       ${chunk.rates}::numeric[], ${chunk.fees}::numeric[], ${chunk.initials}::int[], ${chunk.increments}::int[],
-      ${chunk.froms}::timestamptz[], ${chunk.tos}::timestamptz[], ${chunk.blocked}::bool[])`.execute(trx);
+      ${chunk.froms}::timestamptz[], ${chunk.tos}::timestamptz[], ${chunk.blocked}::bool[])
+      as s (id, prefix, destination, rate, connection_fee, initial_increment, increment, effective_from, effective_to, blocked)`;
+  if (target.kind === 'staging') return void (await sql`insert into rate_import ${rows}`.execute(trx));
+  await sql`insert into rates (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
+      effective_from, effective_to, blocked)
+    select s.id, ${target.cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
+      s.effective_from, s.effective_to, s.blocked from (${rows}) s`.execute(trx);
 }
 
 interface ReadState {
@@ -129,7 +156,13 @@ function csvProblem(error: CsvError): DeckProblem {
 }
 
 /** Reads and checks the whole deck, staging good rows while the deck is still clean. */
-async function readDeck(trx: Db, input: Readable, card: Ratecard, options: ImportOptions): Promise<ReadState> {
+async function readDeck(
+  trx: Db,
+  input: Readable,
+  card: Ratecard,
+  options: ImportOptions,
+  target: Target,
+): Promise<ReadState> {
   const state: ReadState = { layout: null, rows: 0, problems: [], truncated: false, versions: new Map() };
   const defaults = {
     connectionFee: card.connection_fee.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, ''),
@@ -138,14 +171,17 @@ async function readDeck(trx: Db, input: Readable, card: Ratecard, options: Impor
     effectiveFrom: new Date(),
     currency: card.currency,
   };
-  const parser = parse({
+  const csvOptions: CsvOptions<unknown, string[]> = {
     bom: true,
     delimiter: options.delimiter ?? ',',
-    info: true,
+    // The line a record ends on, without info: true's copy of the whole info object per record.
+    on_record: (record: string[], context: { lines: number }) => ({ record, line: context.lines }),
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: DECK_LIMITS.maxLineBytes,
-  });
+  };
+  // parse() overloads type on_record only together with `columns`; the options are checked above.
+  const parser = parse(csvOptions as CsvOptions);
   // pipe(), not pipeline(): on a rejected deck the request must stay open for the answer, so the
   // source is drained below instead of destroyed.
   const limiter = byteLimit(DECK_LIMITS.maxBytes);
@@ -155,15 +191,19 @@ async function readDeck(trx: Db, input: Readable, card: Ratecard, options: Impor
   let headerPending = options.header !== false;
   if (options.columns) {
     const resolved = resolveLayout(options.columns, 0);
-    if ('problems' in resolved) report(state, resolved.problems.map((p) => ({ ...p, reason: `columns parameter: ${p.reason}` })));
+    if ('problems' in resolved)
+      report(
+        state,
+        resolved.problems.map((p) => ({ ...p, reason: `columns parameter: ${p.reason}` })),
+      );
     else state.layout = resolved.layout;
   }
   try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
+    for await (const { record, line } of parser as AsyncIterable<{ record: string[]; line: number }>) {
       if (headerPending) {
         headerPending = false;
         if (!state.layout) {
-          const resolved = resolveLayout(record, info.lines);
+          const resolved = resolveLayout(record, line);
           if ('problems' in resolved) {
             report(state, resolved.problems);
             break;
@@ -174,7 +214,7 @@ async function readDeck(trx: Db, input: Readable, card: Ratecard, options: Impor
       }
       if (!state.layout) break;
       state.rows++;
-      const parsed = parseDeckRow(record, state.layout, defaults, info.lines);
+      const parsed = parseDeckRow(record, state.layout, defaults, line);
       if ('problems' in parsed) {
         report(state, parsed.problems);
         if (state.truncated) break;
@@ -183,14 +223,20 @@ async function readDeck(trx: Db, input: Readable, card: Ratecard, options: Impor
       const key = `${parsed.rate.prefix}@${parsed.rate.effectiveFrom.getTime()}`;
       const earlier = state.versions.get(key);
       if (earlier !== undefined) {
-        report(state, [{ line: info.lines, column: 'prefix', reason: `prefix ${parsed.rate.prefix} with this effective_from already appears on line ${earlier}` }]);
+        report(state, [
+          {
+            line: line,
+            column: 'prefix',
+            reason: `prefix ${parsed.rate.prefix} with this effective_from already appears on line ${earlier}`,
+          },
+        ]);
         continue;
       }
-      state.versions.set(key, info.lines);
+      state.versions.set(key, line);
       if (state.problems.length) continue;
       chunk.push(parsed.rate);
       if (chunk.size >= DECK_LIMITS.chunkRows) {
-        await stage(trx, chunk);
+        await stage(trx, chunk, target);
         chunk = new Chunk();
         options.onProgress?.(state.rows);
       }
@@ -202,7 +248,7 @@ async function readDeck(trx: Db, input: Readable, card: Ratecard, options: Impor
     input.unpipe(limiter);
     input.resume();
   }
-  if (chunk.size && !state.problems.length) await stage(trx, chunk);
+  if (chunk.size && !state.problems.length) await stage(trx, chunk, target);
   options.onProgress?.(state.rows);
   return state;
 }
@@ -211,7 +257,9 @@ const CHANGED_COLUMNS = sql`(r.destination, r.rate, r.connection_fee, r.initial_
   is distinct from (s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment, s.effective_to, s.blocked)`;
 
 async function count(trx: Db, statement: ReturnType<typeof sql>): Promise<number> {
-  const result = await sql<{ n: number }>`with done as (${statement} returning 1) select count(*)::int as n from done`.execute(trx);
+  const result = await sql<{
+    n: number;
+  }>`with done as (${statement} returning 1) select count(*)::int as n from done`.execute(trx);
   return Number(result.rows[0]?.n ?? 0);
 }
 
@@ -258,22 +306,51 @@ async function mergeStaged(trx: Db, cardId: string): Promise<{ added: number; ch
   return { added, changed };
 }
 
-export async function importDeck(db: Db, cardId: string, input: Readable, options: ImportOptions): Promise<ImportResult> {
+export async function importDeck(
+  db: Db,
+  cardId: string,
+  input: Readable,
+  options: ImportOptions,
+): Promise<ImportResult> {
   const card = await getRatecard(db, cardId);
   if (options.currency && options.currency.toUpperCase() !== card.currency) {
     input.resume();
-    throw new DeckRejectedError([{ line: 0, column: 'currency', reason: `the deck is in ${options.currency}, the card in ${card.currency}` }], false);
+    throw new DeckRejectedError(
+      [
+        {
+          line: 0,
+          column: 'currency',
+          reason: `the deck is in ${options.currency}, the card in ${card.currency}`,
+        },
+      ],
+      false,
+    );
   }
   return db.transaction().execute(async (trx) => {
     await sql`create temp table rate_import (
       id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
       initial_increment int, increment int, effective_from timestamptz, effective_to timestamptz, blocked bool
     ) on commit drop`.execute(trx);
-    const state = await readDeck(trx, input, card, options);
+    const hasRates = await trx
+      .selectFrom('rates')
+      .select('id')
+      .where('ratecard_id', '=', card.id)
+      .limit(1)
+      .executeTakeFirst();
+    const target: Target = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
+    const state = await readDeck(trx, input, card, options, target);
     if (!state.problems.length && state.rows === 0) {
-      report(state, [{ line: 1, column: null, reason: `the file has no rate rows (expected a header such as ${DEFAULT_HEADER}, then one rate per line)` }]);
+      report(state, [
+        {
+          line: 1,
+          column: null,
+          reason: `the file has no rate rows (expected a header such as ${DEFAULT_HEADER}, then one rate per line)`,
+        },
+      ]);
     }
     if (state.problems.length) throw new DeckRejectedError(state.problems, state.truncated);
+    if (target.kind === 'rates')
+      return { rows: state.rows, added: state.rows, changed: 0, unchanged: 0, closed: 0 };
     await sql`analyze rate_import`.execute(trx);
     const closed = options.mode === 'replace' ? await closeMissing(trx, card.id) : 0;
     const { added, changed } = await mergeStaged(trx, card.id);

@@ -17,7 +17,8 @@ export const DECK_FIELDS = [
   'currency',
 ] as const;
 export type DeckField = (typeof DECK_FIELDS)[number];
-export const DEFAULT_HEADER = 'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from';
+export const DEFAULT_HEADER =
+  'prefix,destination,rate,connection_fee,initial_increment,increment,effective_from';
 /** Marks a file column the import should ignore in a `columns` mapping. */
 export const SKIP_COLUMN = '-';
 
@@ -57,14 +58,19 @@ const isField = (name: string): name is DeckField => (DECK_FIELDS as readonly st
  * '-' to skip one). Problems name the column; a header that is one long cell with ';' or tabs
  * in it is most likely the wrong delimiter, and the reason says so.
  */
-export function resolveLayout(names: string[], line: number): { layout: DeckLayout } | { problems: DeckProblem[] } {
+export function resolveLayout(
+  names: string[],
+  line: number,
+): { layout: DeckLayout } | { problems: DeckProblem[] } {
   const problems: DeckProblem[] = [];
   const seen = new Set<string>();
   const layout: DeckLayout = names.map((raw) => {
     const name = raw.trim().toLowerCase();
     if (name === SKIP_COLUMN) return null;
     if (!isField(name)) {
-      const hint = /[;\t|]/.test(name) ? "; is the file delimited by ';', tab or '|'? pass delimiter=" : `; known columns: ${DECK_FIELDS.join(', ')}`;
+      const hint = /[;\t|]/.test(name)
+        ? "; is the file delimited by ';', tab or '|'? pass delimiter="
+        : `; known columns: ${DECK_FIELDS.join(', ')}`;
       problems.push({ line, column: raw, reason: `unknown column '${raw}'${hint}` });
       return null;
     }
@@ -73,7 +79,8 @@ export function resolveLayout(names: string[], line: number): { layout: DeckLayo
     return name;
   });
   for (const required of ['prefix', 'rate'] as const) {
-    if (!seen.has(required) && problems.length === 0) problems.push({ line, column: required, reason: `missing required column '${required}'` });
+    if (!seen.has(required) && problems.length === 0)
+      problems.push({ line, column: required, reason: `missing required column '${required}'` });
   }
   return problems.length ? { problems } : { layout };
 }
@@ -97,7 +104,9 @@ export function parseDeckRow(
   const problems: DeckProblem[] = [];
   const problem = (column: string, reason: string) => problems.push({ line, column, reason });
   if (cells.length !== layout.length) {
-    return { problems: [{ line, column: null, reason: `expected ${layout.length} columns, found ${cells.length}` }] };
+    return {
+      problems: [{ line, column: null, reason: `expected ${layout.length} columns, found ${cells.length}` }],
+    };
   }
   const value: Partial<Record<DeckField, string>> = {};
   layout.forEach((field, position) => {
@@ -117,14 +126,16 @@ export function parseDeckRow(
   let pulse = defaults.increment;
   if (value.increment) {
     const parsed = parseIncrements(value.increment);
-    if (!parsed) problem('increment', `increment '${value.increment}' must be seconds (6) or initial/increment (60/6)`);
+    if (!parsed)
+      problem('increment', `increment '${value.increment}' must be seconds (6) or initial/increment (60/6)`);
     else {
       pulse = parsed.pulse;
       if (parsed.initial !== undefined) initial = parsed.initial;
     }
   }
   if (value.initial_increment) {
-    if (!/^\d{1,6}$/.test(value.initial_increment)) problem('initial_increment', `initial_increment '${value.initial_increment}' is not a whole number`);
+    if (!/^\d{1,6}$/.test(value.initial_increment))
+      problem('initial_increment', `initial_increment '${value.initial_increment}' is not a whole number`);
     else initial = Number(value.initial_increment);
   }
   const initialIssue = incrementProblem(initial);
@@ -133,13 +144,20 @@ export function parseDeckRow(
   if (pulseIssue) problem('increment', `increment ${pulse} ${pulseIssue}`);
 
   const from = value.effective_from ? parseTimestamp(value.effective_from) : defaults.effectiveFrom;
-  if (!from) problem('effective_from', `effective_from '${value.effective_from}' is not a timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`);
+  if (!from)
+    problem(
+      'effective_from',
+      `effective_from '${value.effective_from}' is not a timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`,
+    );
   const to = value.effective_to ? parseTimestamp(value.effective_to) : null;
-  if (value.effective_to && !to) problem('effective_to', `effective_to '${value.effective_to}' is not a timestamp`);
-  if (from && to && to.getTime() <= from.getTime()) problem('effective_to', 'effective_to must be after effective_from');
+  if (value.effective_to && !to)
+    problem('effective_to', `effective_to '${value.effective_to}' is not a timestamp`);
+  if (from && to && to.getTime() <= from.getTime())
+    problem('effective_to', 'effective_to must be after effective_from');
 
   const blockedText = (value.blocked ?? '').toLowerCase();
-  if (!TRUE_TEXT.has(blockedText) && !FALSE_TEXT.has(blockedText)) problem('blocked', `blocked '${value.blocked}' must be true or false`);
+  if (!TRUE_TEXT.has(blockedText) && !FALSE_TEXT.has(blockedText))
+    problem('blocked', `blocked '${value.blocked}' must be true or false`);
   if (value.currency && value.currency.toUpperCase() !== defaults.currency) {
     problem('currency', `currency ${value.currency} does not match the card's ${defaults.currency}`);
   }

@@ -27,7 +27,12 @@ export interface LcrCandidate {
   rateUnits: number;
 }
 
-export function rankRoutes(number: string, atMs: number, routes: readonly CarrierRoute[], options: LcrOptions): LcrCandidate[] {
+export function rankRoutes(
+  number: string,
+  atMs: number,
+  routes: readonly CarrierRoute[],
+  options: LcrOptions,
+): LcrCandidate[] {
   const candidates: LcrCandidate[] = [];
   for (const route of routes) {
     if (route.carrier.status !== 'active') continue;
@@ -37,7 +42,12 @@ export function rankRoutes(number: string, atMs: number, routes: readonly Carrie
     if (options.maxRateUnits !== undefined && rateUnits > options.maxRateUnits) continue;
     candidates.push({ route, version, rateUnits });
   }
-  const byPriority = (a: LcrCandidate, b: LcrCandidate) => a.route.carrier.priority - b.route.carrier.priority;
+  const byPriority = (a: LcrCandidate, b: LcrCandidate) =>
+    a.route.carrier.priority - b.route.carrier.priority;
   const byRate = (a: LcrCandidate, b: LcrCandidate) => a.rateUnits - b.rateUnits;
-  return candidates.sort(options.strategy === 'lcr' ? (a, b) => byRate(a, b) || byPriority(a, b) : (a, b) => byPriority(a, b) || byRate(a, b));
+  return candidates.sort(
+    options.strategy === 'lcr'
+      ? (a, b) => byRate(a, b) || byPriority(a, b)
+      : (a, b) => byPriority(a, b) || byRate(a, b),
+  );
 }

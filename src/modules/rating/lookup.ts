@@ -28,7 +28,8 @@ export interface Match {
 
 export function requireNumber(text: string): string {
   const number = normaliseNumber(text);
-  if (!number) throw invalid(`number '${text}' is not a phone number (digits, optionally with a leading +)`, 'number');
+  if (!number)
+    throw invalid(`number '${text}' is not a phone number (digits, optionally with a leading +)`, 'number');
   return number;
 }
 
@@ -37,24 +38,36 @@ export function requireNumber(text: string): string {
  * a customer's card (any caller who may see that customer). A customer key defaults to itself.
  */
 export async function selectSellCard(db: Db, principal: Principal, selector: CardSelector): Promise<string> {
-  if (selector.ratecard_id && selector.customer_id) throw invalid('Give customer_id or ratecard_id, not both', 'ratecard_id');
+  if (selector.ratecard_id && selector.customer_id)
+    throw invalid('Give customer_id or ratecard_id, not both', 'ratecard_id');
   if (selector.ratecard_id) {
-    if (principal.role !== 'admin') throw forbidden('Only the operator may look up a rate card directly; use customer_id');
+    if (principal.role !== 'admin')
+      throw forbidden('Only the operator may look up a rate card directly; use customer_id');
     return selector.ratecard_id;
   }
   const customerId = selector.customer_id ?? principal.customerId;
-  if (!customerId) throw invalid("Missing required parameter 'customer_id' (or 'ratecard_id')", 'customer_id');
+  if (!customerId)
+    throw invalid("Missing required parameter 'customer_id' (or 'ratecard_id')", 'customer_id');
   const customer = await getCustomer(db, principal, customerId);
-  if (!customer.ratecard_id) throw invalid('This customer has no rate card (set ratecard_id on the customer)', 'customer_id');
+  if (!customer.ratecard_id)
+    throw invalid('This customer has no rate card (set ratecard_id on the customer)', 'customer_id');
   return customer.ratecard_id;
 }
 
 function noRate(number: string, loaded: LoadedCard, at: Date): DomainError {
-  const why = loaded.index.versionCount === 0 ? 'the card has no rates' : `no prefix of ${number} has a rate in force at ${at.toISOString()}`;
+  const why =
+    loaded.index.versionCount === 0
+      ? 'the card has no rates'
+      : `no prefix of ${number} has a rate in force at ${at.toISOString()}`;
   return new DomainError('not_found', `no_rate: ${why} (rate card ${loaded.card.id})`, 'number');
 }
 
-export async function lookupRate(db: Db, index: RatingIndex, principal: Principal, query: RateQuery): Promise<Match> {
+export async function lookupRate(
+  db: Db,
+  index: RatingIndex,
+  principal: Principal,
+  query: RateQuery,
+): Promise<Match> {
   const number = requireNumber(query.number);
   const at = query.at ? requireTimestamp(query.at, 'at') : new Date();
   const loaded = await index.get(await selectSellCard(db, principal, query));
@@ -76,7 +89,12 @@ export interface LcrAnswer {
   otherCurrency: string[];
 }
 
-export async function leastCostRoutes(db: Db, index: RatingIndex, principal: Principal, query: LcrQuery): Promise<LcrAnswer> {
+export async function leastCostRoutes(
+  db: Db,
+  index: RatingIndex,
+  principal: Principal,
+  query: LcrQuery,
+): Promise<LcrAnswer> {
   const sell = await lookupRate(db, index, principal, query);
   const currency = sell.loaded.card.currency;
   const routes: CarrierRoute[] = [];

@@ -31,13 +31,23 @@ function referenceMatch(versions: RateVersionInput[], number: string, atMs: numb
   let best: RateVersionInput | null = null;
   for (const v of versions) {
     if (!number.startsWith(v.prefix) || v.effectiveFromMs > atMs || atMs >= v.effectiveToMs) continue;
-    if (!best || v.prefix.length > best.prefix.length || (v.prefix === best.prefix && v.effectiveFromMs > best.effectiveFromMs)) best = v;
+    if (
+      !best ||
+      v.prefix.length > best.prefix.length ||
+      (v.prefix === best.prefix && v.effectiveFromMs > best.effectiveFromMs)
+    )
+      best = v;
   }
   return best;
 }
 
 test('longest prefix wins, and a shorter prefix answers when the longer one is not in force', () => {
-  const index = build([version('44', 0, null, 10), version('447', 0, null, 20), version('4479', 5, 10, 30), version('1', 0, null, 40)]);
+  const index = build([
+    version('44', 0, null, 10),
+    version('447', 0, null, 20),
+    version('4479', 5, 10, 30),
+    version('1', 0, null, 40),
+  ]);
   const rateAt = (number: string, day: number) => {
     const v = index.match(number, day * DAY);
     return v === NO_MATCH ? null : index.rateUnitsOf(v);
@@ -68,12 +78,20 @@ test('an empty card matches nothing', () => {
 test('property: the index agrees with a brute-force matcher on random decks with effective dates', () => {
   const digit = fc.constantFrom('1', '2', '3', '4');
   const prefix = fc.array(digit, { minLength: 1, maxLength: 6 }).map((d) => d.join(''));
-  const span = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.option(fc.integer({ min: 1, max: 20 }), { nil: null }));
+  const span = fc.tuple(
+    fc.integer({ min: 0, max: 20 }),
+    fc.option(fc.integer({ min: 1, max: 20 }), { nil: null }),
+  );
   const deck = fc.uniqueArray(
-    fc.tuple(prefix, span, fc.integer({ min: 0, max: 1000 })).map(([p, [from, length], rate]) => version(p, from, length === null ? null : from + length, rate)),
+    fc
+      .tuple(prefix, span, fc.integer({ min: 0, max: 1000 }))
+      .map(([p, [from, length], rate]) => version(p, from, length === null ? null : from + length, rate)),
     { maxLength: 120, selector: (v) => `${v.prefix}@${v.effectiveFromMs}` },
   );
-  const query = fc.tuple(fc.array(digit, { minLength: 0, maxLength: 9 }).map((d) => d.join('')), fc.integer({ min: 0, max: 45 }));
+  const query = fc.tuple(
+    fc.array(digit, { minLength: 0, maxLength: 9 }).map((d) => d.join('')),
+    fc.integer({ min: 0, max: 45 }),
+  );
   fc.assert(
     fc.property(deck, fc.array(query, { minLength: 1, maxLength: 30 }), (versions, queries) => {
       const index = build([...versions].reverse());
@@ -104,9 +122,13 @@ test('units hold numeric(15,8) values exactly', () => {
   assert.equal(toUnits('-1'), null);
   assert.equal(toUnits('0.123456789'), null);
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: 9_999_999 }), fc.integer({ min: 0, max: 99_999_999 }), (whole, frac) => {
-      const text = `${whole}.${String(frac).padStart(8, '0')}`;
-      assert.equal(toUnits(fromUnits(toUnits(text)!)), toUnits(text));
-    }),
+    fc.property(
+      fc.integer({ min: 0, max: 9_999_999 }),
+      fc.integer({ min: 0, max: 99_999_999 }),
+      (whole, frac) => {
+        const text = `${whole}.${String(frac).padStart(8, '0')}`;
+        assert.equal(toUnits(fromUnits(toUnits(text)!)), toUnits(text));
+      },
+    ),
   );
 });

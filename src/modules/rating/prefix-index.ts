@@ -184,8 +184,19 @@ export class PrefixIndex {
   /** Bytes held by the typed arrays plus a rough figure for the destination names. */
   get approximateBytes(): number {
     const arrays: ArrayBufferView[] = [
-      this.digits, this.prefixStart, this.parent, this.versionStart, this.versionPrefix, this.fromMs, this.toMs,
-      this.rateUnits, this.feeUnits, this.initial, this.pulse, this.blocked, this.destinationOf,
+      this.digits,
+      this.prefixStart,
+      this.parent,
+      this.versionStart,
+      this.versionPrefix,
+      this.fromMs,
+      this.toMs,
+      this.rateUnits,
+      this.feeUnits,
+      this.initial,
+      this.pulse,
+      this.blocked,
+      this.destinationOf,
     ];
     const bytes = arrays.reduce((sum, array) => sum + array.byteLength, 0);
     const names = this.destinations.reduce((sum, name) => sum + 32 + name.length * 2, 0);

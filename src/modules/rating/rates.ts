@@ -40,18 +40,27 @@ function normalise(input: RateInput) {
     ...(input.prefix !== undefined ? { prefix: requirePrefix(input.prefix) } : {}),
     ...(input.destination !== undefined ? { destination: input.destination.trim() } : {}),
     ...(input.rate !== undefined ? { rate: requireAmount(input.rate, 'rate') } : {}),
-    ...(input.connection_fee !== undefined ? { connection_fee: requireAmount(input.connection_fee, 'connection_fee') } : {}),
-    ...(input.initial_increment !== undefined ? { initial_increment: requireIncrement(input.initial_increment, 'initial_increment') } : {}),
+    ...(input.connection_fee !== undefined
+      ? { connection_fee: requireAmount(input.connection_fee, 'connection_fee') }
+      : {}),
+    ...(input.initial_increment !== undefined
+      ? { initial_increment: requireIncrement(input.initial_increment, 'initial_increment') }
+      : {}),
     ...(input.increment !== undefined ? { increment: requireIncrement(input.increment, 'increment') } : {}),
-    ...(input.effective_from !== undefined ? { effective_from: requireTimestamp(input.effective_from, 'effective_from') } : {}),
-    ...(input.effective_to != null ? { effective_to: requireTimestamp(input.effective_to, 'effective_to') } : {}),
+    ...(input.effective_from !== undefined
+      ? { effective_from: requireTimestamp(input.effective_from, 'effective_from') }
+      : {}),
+    ...(input.effective_to != null
+      ? { effective_to: requireTimestamp(input.effective_to, 'effective_to') }
+      : {}),
     ...(input.effective_to === null ? { effective_to: null } : {}),
     ...(input.blocked !== undefined ? { blocked: input.blocked } : {}),
   };
 }
 
 function checkPeriod(from: Date, to: Date | null): void {
-  if (to && to.getTime() <= from.getTime()) throw invalid('effective_to must be after effective_from', 'effective_to');
+  if (to && to.getTime() <= from.getTime())
+    throw invalid('effective_to must be after effective_from', 'effective_to');
 }
 
 async function assertFreeVersion(db: Db, cardId: string, prefix: string, from: Date, exceptId?: string) {
@@ -63,11 +72,19 @@ async function assertFreeVersion(db: Db, cardId: string, prefix: string, from: D
     .where('effective_from', '=', from);
   if (exceptId) query = query.where('id', '!=', exceptId);
   const clash = await query.executeTakeFirst();
-  if (clash) throw conflict(`Prefix ${prefix} already has a version from ${from.toISOString()} (${clash.id})`, 'effective_from');
+  if (clash)
+    throw conflict(
+      `Prefix ${prefix} already has a version from ${from.toISOString()} (${clash.id})`,
+      'effective_from',
+    );
 }
 
 /** A new version of a prefix; fields not given take the card's defaults, effective_from defaults to now. */
-export async function createRate(db: Db, cardId: string, input: RateInput & { prefix: string; rate: string }): Promise<Rate> {
+export async function createRate(
+  db: Db,
+  cardId: string,
+  input: RateInput & { prefix: string; rate: string },
+): Promise<Rate> {
   const card: Ratecard = await getRatecard(db, cardId);
   const fields = normalise(input);
   const values = {
@@ -99,10 +116,15 @@ export async function listRates(db: Db, cardId: string, filter: RateListFilter):
   if (filter.destination) query = query.where('destination', '=', filter.destination);
   if (filter.at) {
     const at = requireTimestamp(filter.at, 'at');
-    query = query.where('effective_from', '<=', at).where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>', at)]));
+    query = query
+      .where('effective_from', '<=', at)
+      .where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>', at)]));
   }
   if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
-  return query.orderBy('id').limit(filter.limit + 1).execute();
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
 }
 
 export async function updateRate(db: Db, id: string, input: RateInput): Promise<Rate> {
@@ -112,7 +134,12 @@ export async function updateRate(db: Db, id: string, input: RateInput): Promise<
   const from = fields.effective_from ?? current.effective_from;
   checkPeriod(from, fields.effective_to === undefined ? current.effective_to : fields.effective_to);
   await assertFreeVersion(db, current.ratecard_id, fields.prefix ?? current.prefix, from, id);
-  return db.updateTable('rates').set({ ...fields, updated_at: new Date() }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  return db
+    .updateTable('rates')
+    .set({ ...fields, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 export async function deleteRate(db: Db, id: string): Promise<Rate> {

@@ -116,7 +116,9 @@ export class RatingIndex {
   /** Active carriers with their loaded buy cards (LCR), cached until a carrier or card changes. */
   carrierRoutes(): Promise<CarrierRoute[]> {
     this.routes ??= activeCarriers(this.db).then((carriers) =>
-      Promise.all(carriers.map(async (carrier) => ({ carrier, loaded: await this.get(carrier.ratecard_id) }))),
+      Promise.all(
+        carriers.map(async (carrier) => ({ carrier, loaded: await this.get(carrier.ratecard_id) })),
+      ),
     );
     const routes = this.routes;
     routes.catch(() => {

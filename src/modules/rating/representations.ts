@@ -1,11 +1,17 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, ErrorEnvelope, Links, Timestamp, TimestampInput } from '../../http/schemas.js';
+import {
+  CurrencyCode,
+  DecimalString,
+  ErrorEnvelope,
+  Links,
+  Timestamp,
+  TimestampInput,
+} from '../../http/schemas.js';
 import { Decimal, formatAmount } from '../../money/index.js';
 import type { Carrier } from './carriers.js';
-import type { LcrAnswer } from './lookup.js';
-import type { Match } from './lookup.js';
+import type { LcrAnswer, Match } from './lookup.js';
 import type { RateVersion } from './prefix-index.js';
 import type { Ratecard } from './ratecards.js';
 import type { Rate } from './rates.js';
@@ -13,9 +19,15 @@ import { fromUnits } from './units.js';
 
 /** How rating looks on the wire: schemas (validation and OpenAPI) and presenters. */
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
 const Direction = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
-const RoundingMode = Type.Union([Type.Literal('half_up'), Type.Literal('half_even'), Type.Literal('up'), Type.Literal('down')]);
+const RoundingMode = Type.Union([
+  Type.Literal('half_up'),
+  Type.Literal('half_even'),
+  Type.Literal('up'),
+  Type.Literal('down'),
+]);
 const Seconds = (description: string) => Type.Integer({ minimum: 1, maximum: 86_400, description });
 const Prefix = Type.String({ pattern: '^[0-9]{1,16}$', description: 'Digits only, 1 to 16' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -48,7 +60,12 @@ export const RatecardCreateBody = Type.Object(
   { additionalProperties: false },
 );
 export const RatecardUpdateBody = Type.Object(
-  { name: Type.Optional(Name), currency: Type.Optional(CurrencyCode), direction: Type.Optional(Direction), ...ratecardWritable },
+  {
+    name: Type.Optional(Name),
+    currency: Type.Optional(CurrencyCode),
+    direction: Type.Optional(Direction),
+    ...ratecardWritable,
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 
@@ -79,7 +96,10 @@ const rateWritable = {
   effective_to: Type.Optional(Nullable(TimestampInput)),
   blocked: Type.Optional(Type.Boolean()),
 };
-export const RateCreateBody = Type.Object({ prefix: Prefix, rate: DecimalString('Price per minute'), ...rateWritable }, { additionalProperties: false });
+export const RateCreateBody = Type.Object(
+  { prefix: Prefix, rate: DecimalString('Price per minute'), ...rateWritable },
+  { additionalProperties: false },
+);
 export const RateUpdateBody = Type.Object(
   { prefix: Type.Optional(Prefix), rate: Type.Optional(DecimalString('Price per minute')), ...rateWritable },
   { additionalProperties: false, minProperties: 1 },
@@ -98,14 +118,24 @@ export const CarrierSchema = Type.Object({
 });
 const carrierWritable = {
   status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('inactive')])),
-  priority: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Lower is preferred on equal cost' })),
+  priority: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Lower is preferred on equal cost' }),
+  ),
 };
 export const CarrierCreateBody = Type.Object(
-  { name: Name, ratecard_id: Type.String({ maxLength: 64, description: 'The carrier’s buy card' }), ...carrierWritable },
+  {
+    name: Name,
+    ratecard_id: Type.String({ maxLength: 64, description: 'The carrier’s buy card' }),
+    ...carrierWritable,
+  },
   { additionalProperties: false },
 );
 export const CarrierUpdateBody = Type.Object(
-  { name: Type.Optional(Name), ratecard_id: Type.Optional(Type.String({ maxLength: 64 })), ...carrierWritable },
+  {
+    name: Type.Optional(Name),
+    ratecard_id: Type.Optional(Type.String({ maxLength: 64 })),
+    ...carrierWritable,
+  },
   { additionalProperties: false, minProperties: 1 },
 );
 
@@ -122,7 +152,13 @@ const matchedFields = {
   currency: Type.String(),
   ratecard_id: Type.String(),
 };
-export const RateLookupSchema = Type.Object({ object: Type.Literal('rate_lookup'), number: Type.String(), at: Timestamp, ...matchedFields, links: Links });
+export const RateLookupSchema = Type.Object({
+  object: Type.Literal('rate_lookup'),
+  number: Type.String(),
+  at: Timestamp,
+  ...matchedFields,
+  links: Links,
+});
 
 export const LcrSchema = Type.Object({
   object: Type.Literal('lcr'),
@@ -139,7 +175,9 @@ export const LcrSchema = Type.Object({
       margin: DecimalString('Sell rate minus this buy rate, per minute'),
     }),
   ),
-  excluded_other_currency: Type.Array(Type.String(), { description: 'Carriers whose buy card is in another currency' }),
+  excluded_other_currency: Type.Array(Type.String(), {
+    description: 'Carriers whose buy card is in another currency',
+  }),
   links: Links,
 });
 

@@ -24,10 +24,10 @@ import {
   presentLookup,
   presentRate,
   presentRatecard,
+  RateCreateBody,
   RatecardCreateBody,
   RatecardSchema,
   RatecardUpdateBody,
-  RateCreateBody,
   RateLookupSchema,
   RateSchema,
   RateUpdateBody,
@@ -41,7 +41,11 @@ export interface RatingRoutesOptions {
 }
 
 const ADMIN = { roles: ['admin' as const] };
-const Number_ = Type.String({ minLength: 1, maxLength: 64, description: 'Dialled number, E.164 with or without +' });
+const Number_ = Type.String({
+  minLength: 1,
+  maxLength: 64,
+  description: 'Dialled number, E.164 with or without +',
+});
 const CardSelectorQuery = {
   customer_id: Type.Optional(Type.String({ maxLength: 64, description: 'Use this customer’s sell card' })),
   ratecard_id: Type.Optional(Type.String({ maxLength: 64, description: 'Use this card (operator only)' })),
@@ -55,7 +59,10 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
     schema: {
       tags,
       summary: 'List rate cards',
-      querystring: Type.Object({ ...PageQuery, direction: Type.Optional(Type.Union([Type.Literal('sell'), Type.Literal('buy')])) }, { additionalProperties: false }),
+      querystring: Type.Object(
+        { ...PageQuery, direction: Type.Optional(Type.Union([Type.Literal('sell'), Type.Literal('buy')])) },
+        { additionalProperties: false },
+      ),
       response: { 200: ListEnvelope(RatecardSchema) },
     },
     handler: async (request) => {
@@ -67,7 +74,12 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
 
   app.post('/ratecards', {
     config: ADMIN,
-    schema: { tags, summary: 'Create a rate card', body: RatecardCreateBody, response: { 201: Envelope(RatecardSchema) } },
+    schema: {
+      tags,
+      summary: 'Create a rate card',
+      body: RatecardCreateBody,
+      response: { 201: Envelope(RatecardSchema) },
+    },
     handler: async (request, reply) => {
       const card = await createRatecard(db, request.body);
       await index.reload(card.id);
@@ -78,13 +90,25 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
 
   app.get('/ratecards/:id', {
     config: ADMIN,
-    schema: { tags, summary: 'Get a rate card', params: IdParams('rc'), response: { 200: Envelope(RatecardSchema) } },
-    handler: async (request) => ok(request, presentRatecard(request, await getRatecard(db, request.params.id))),
+    schema: {
+      tags,
+      summary: 'Get a rate card',
+      params: IdParams('rc'),
+      response: { 200: Envelope(RatecardSchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentRatecard(request, await getRatecard(db, request.params.id))),
   });
 
   app.patch('/ratecards/:id', {
     config: ADMIN,
-    schema: { tags, summary: 'Update a rate card', params: IdParams('rc'), body: RatecardUpdateBody, response: { 200: Envelope(RatecardSchema) } },
+    schema: {
+      tags,
+      summary: 'Update a rate card',
+      params: IdParams('rc'),
+      body: RatecardUpdateBody,
+      response: { 200: Envelope(RatecardSchema) },
+    },
     handler: async (request) => {
       const card = await updateRatecard(db, request.params.id, request.body);
       await index.reload(card.id);
@@ -99,21 +123,36 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
       summary: 'List a card’s rates (all versions, or those in force at ?at=)',
       params: IdParams('rc'),
       querystring: Type.Object(
-        { ...PageQuery, prefix: Type.Optional(Type.String({ maxLength: 32 })), destination: Type.Optional(Type.String({ maxLength: 200 })), at: Type.Optional(TimestampInput) },
+        {
+          ...PageQuery,
+          prefix: Type.Optional(Type.String({ maxLength: 32 })),
+          destination: Type.Optional(Type.String({ maxLength: 200 })),
+          at: Type.Optional(TimestampInput),
+        },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(RateSchema) },
     },
     handler: async (request) => {
       const { limit = 20, starting_after, ...filter } = request.query;
-      const rows = await listRates(db, request.params.id, { ...filter, limit, startingAfter: starting_after });
+      const rows = await listRates(db, request.params.id, {
+        ...filter,
+        limit,
+        startingAfter: starting_after,
+      });
       return okList(request, toPage(rows, limit), (row) => presentRate(request, row));
     },
   });
 
   app.post('/ratecards/:id/rates', {
     config: ADMIN,
-    schema: { tags, summary: 'Add a rate (a new version of a prefix)', params: IdParams('rc'), body: RateCreateBody, response: { 201: Envelope(RateSchema) } },
+    schema: {
+      tags,
+      summary: 'Add a rate (a new version of a prefix)',
+      params: IdParams('rc'),
+      body: RateCreateBody,
+      response: { 201: Envelope(RateSchema) },
+    },
     handler: async (request, reply) => {
       const rate = await createRate(db, request.params.id, request.body);
       await index.reload(rate.ratecard_id);
@@ -134,7 +173,10 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
     handler: async (request, reply) => {
       const at = request.query.at ? requireTimestamp(request.query.at, 'at') : new Date();
       const csv = await exportDeck(db, request.params.id, at);
-      return reply.type('text/csv; charset=utf-8').header('content-disposition', `attachment; filename="${request.params.id}.csv"`).send(csv);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${request.params.id}.csv"`)
+        .send(csv);
     },
   });
 
@@ -150,10 +192,21 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
         params: IdParams('rc'),
         querystring: Type.Object(
           {
-            mode: Type.Optional(Type.Union([Type.Literal('merge'), Type.Literal('replace')], { default: 'merge' })),
-            columns: Type.Optional(Type.String({ maxLength: 500, description: 'Fields in file order, comma separated; - skips a column' })),
-            header: Type.Optional(Type.Boolean({ description: 'Whether the first row is a header (default true)' })),
-            delimiter: Type.Optional(Type.Union([Type.Literal(','), Type.Literal(';'), Type.Literal('\t'), Type.Literal('|')])),
+            mode: Type.Optional(
+              Type.Union([Type.Literal('merge'), Type.Literal('replace')], { default: 'merge' }),
+            ),
+            columns: Type.Optional(
+              Type.String({
+                maxLength: 500,
+                description: 'Fields in file order, comma separated; - skips a column',
+              }),
+            ),
+            header: Type.Optional(
+              Type.Boolean({ description: 'Whether the first row is a header (default true)' }),
+            ),
+            delimiter: Type.Optional(
+              Type.Union([Type.Literal(','), Type.Literal(';'), Type.Literal('\t'), Type.Literal('|')]),
+            ),
             currency: Type.Optional(Type.String({ pattern: '^[A-Za-z]{3}$' })),
           },
           { additionalProperties: false },
@@ -163,7 +216,11 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
       handler: async (request, reply) => {
         const upload = request.body;
         if (!(upload instanceof CsvUpload)) {
-          throw new ApiError(415, 'unsupported_media_type', 'Send the deck as text/csv or as a multipart/form-data file');
+          throw new ApiError(
+            415,
+            'unsupported_media_type',
+            'Send the deck as text/csv or as a multipart/form-data file',
+          );
         }
         const { mode = 'merge', columns, header, delimiter, currency } = request.query;
         const started = performance.now();
@@ -177,11 +234,23 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
           });
           await index.reload(request.params.id);
           const duration_ms = Math.round(performance.now() - started);
-          return ok(request, { object: 'deck_import' as const, ratecard_id: request.params.id, mode, ...result, duration_ms });
+          return ok(request, {
+            object: 'deck_import' as const,
+            ratecard_id: request.params.id,
+            mode,
+            ...result,
+            duration_ms,
+          });
         } catch (error) {
           if (!(error instanceof DeckRejectedError)) throw error;
           return reply.code(400).send({
-            ...errorBody(request, 400, 'invalid_request', error.message, error.problems[0]?.column ?? undefined),
+            ...errorBody(
+              request,
+              400,
+              'invalid_request',
+              error.message,
+              error.problems[0]?.column ?? undefined,
+            ),
             errors: error.problems,
             errors_truncated: error.truncated,
           });
@@ -200,7 +269,8 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
       querystring: Type.Object({ number: Number_, ...CardSelectorQuery }, { additionalProperties: false }),
       response: { 200: Envelope(RateLookupSchema) },
     },
-    handler: async (request) => ok(request, presentLookup(request, await lookupRate(db, index, principalOf(request), request.query))),
+    handler: async (request) =>
+      ok(request, presentLookup(request, await lookupRate(db, index, principalOf(request), request.query))),
   });
 
   app.get('/rates/:id', {
@@ -211,7 +281,13 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
 
   app.patch('/rates/:id', {
     config: ADMIN,
-    schema: { tags, summary: 'Change a rate version', params: IdParams('rt'), body: RateUpdateBody, response: { 200: Envelope(RateSchema) } },
+    schema: {
+      tags,
+      summary: 'Change a rate version',
+      params: IdParams('rt'),
+      body: RateUpdateBody,
+      response: { 200: Envelope(RateSchema) },
+    },
     handler: async (request) => {
       const rate = await updateRate(db, request.params.id, request.body);
       await index.reload(rate.ratecard_id);
@@ -221,7 +297,12 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
 
   app.delete('/rates/:id', {
     config: ADMIN,
-    schema: { tags, summary: 'Delete a rate version', params: IdParams('rt'), response: { 200: Envelope(RateSchema) } },
+    schema: {
+      tags,
+      summary: 'Delete a rate version',
+      params: IdParams('rt'),
+      response: { 200: Envelope(RateSchema) },
+    },
     handler: async (request) => {
       const rate = await deleteRate(db, request.params.id);
       await index.reload(rate.ratecard_id);
@@ -239,8 +320,12 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
           number: Number_,
           ...CardSelectorQuery,
           strategy: Type.Optional(Type.Union([Type.Literal('lcr'), Type.Literal('priority')])),
-          max_cost: Type.Optional(Type.String({ maxLength: 32, description: 'Drop carriers whose rate per minute is above this' })),
-          profitable_only: Type.Optional(Type.Boolean({ description: 'Drop carriers costing more than the sell rate' })),
+          max_cost: Type.Optional(
+            Type.String({ maxLength: 32, description: 'Drop carriers whose rate per minute is above this' }),
+          ),
+          profitable_only: Type.Optional(
+            Type.Boolean({ description: 'Drop carriers costing more than the sell rate' }),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -260,7 +345,13 @@ export const carrierRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asy
     schema: {
       tags,
       summary: 'List carriers',
-      querystring: Type.Object({ ...PageQuery, status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('inactive')])) }, { additionalProperties: false }),
+      querystring: Type.Object(
+        {
+          ...PageQuery,
+          status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('inactive')])),
+        },
+        { additionalProperties: false },
+      ),
       response: { 200: ListEnvelope(CarrierSchema) },
     },
     handler: async (request) => {
@@ -272,7 +363,12 @@ export const carrierRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asy
 
   app.post('/carriers', {
     config: ADMIN,
-    schema: { tags, summary: 'Create a carrier with its buy card', body: CarrierCreateBody, response: { 201: Envelope(CarrierSchema) } },
+    schema: {
+      tags,
+      summary: 'Create a carrier with its buy card',
+      body: CarrierCreateBody,
+      response: { 201: Envelope(CarrierSchema) },
+    },
     handler: async (request, reply) => {
       const carrier = await createCarrier(db, request.body);
       index.forgetCarriers();
@@ -283,13 +379,24 @@ export const carrierRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asy
 
   app.get('/carriers/:id', {
     config: ADMIN,
-    schema: { tags, summary: 'Get a carrier', params: IdParams('car'), response: { 200: Envelope(CarrierSchema) } },
+    schema: {
+      tags,
+      summary: 'Get a carrier',
+      params: IdParams('car'),
+      response: { 200: Envelope(CarrierSchema) },
+    },
     handler: async (request) => ok(request, presentCarrier(request, await getCarrier(db, request.params.id))),
   });
 
   app.patch('/carriers/:id', {
     config: ADMIN,
-    schema: { tags, summary: 'Update a carrier', params: IdParams('car'), body: CarrierUpdateBody, response: { 200: Envelope(CarrierSchema) } },
+    schema: {
+      tags,
+      summary: 'Update a carrier',
+      params: IdParams('car'),
+      body: CarrierUpdateBody,
+      response: { 200: Envelope(CarrierSchema) },
+    },
     handler: async (request) => {
       const carrier = await updateCarrier(db, request.params.id, request.body);
       index.forgetCarriers();

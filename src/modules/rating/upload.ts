@@ -26,7 +26,9 @@ export class CsvUpload {
       const parser = Busboy({ headers: this.#headers as never, limits: { files: 1, fields: 20 } });
       parser.on('file', (_field: string, file: Readable) => resolve(file));
       parser.on('error', reject);
-      parser.on('finish', () => reject(invalid('The multipart form has no file part; send the deck as a file field', 'file')));
+      parser.on('finish', () =>
+        reject(invalid('The multipart form has no file part; send the deck as a file field', 'file')),
+      );
       this.#source.pipe(parser);
     });
   }

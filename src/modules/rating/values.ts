@@ -35,6 +35,16 @@ const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})
 
 /** ISO 8601 or `YYYY-MM-DD[ HH:MM:SS]` (seed 003), UTC unless an offset is given. Null when invalid. */
 export function parseTimestamp(text: string): Date | null {
+  // A deck repeats one effective_from on most of its lines: remember the last answer.
+  if (text === lastTimestamp.text) return lastTimestamp.date;
+  const date = parseTimestampText(text);
+  lastTimestamp = { text, date };
+  return date;
+}
+
+let lastTimestamp: { text: string; date: Date | null } = { text: '', date: null };
+
+function parseTimestampText(text: string): Date | null {
   const match = TIMESTAMP.exec(text.trim());
   if (!match) return null;
   const [, day, time = '00:00:00', zone = 'Z'] = match;
@@ -47,7 +57,8 @@ export function parseTimestamp(text: string): Date | null {
 
 export function requireTimestamp(text: string, param: string): Date {
   const date = parseTimestamp(text);
-  if (!date) throw invalid(`${param} '${text}' is not a valid timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`, param);
+  if (!date)
+    throw invalid(`${param} '${text}' is not a valid timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`, param);
   return date;
 }
 
@@ -65,6 +76,9 @@ export function requireIncrement(value: number, param: string): number {
 
 /** A dialled number as the index wants it: digits only, E.164 without '+'. Null when it is not a number. */
 export function normaliseNumber(text: string): string | null {
-  const digits = text.trim().replace(/^\+/, '').replace(/[\s().-]/g, '');
+  const digits = text
+    .trim()
+    .replace(/^\+/, '')
+    .replace(/[\s().-]/g, '');
   return /^\d{1,32}$/.test(digits) ? digits : null;
 }

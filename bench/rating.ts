@@ -1,0 +1,341 @@
+/**
+ * npm run bench:rating — the rating engine at the scale of issue 4, in one run, on PostgreSQL.
+ *
+ *   1. import: a generated 1,000,000-prefix CSV deck through importDeck (CSV file → database),
+ *      and the same file through PostgreSQL COPY (psql \copy) into a table of the same shape as
+ *      the baseline; rows/s and ratio;
+ *   2. index: build time and memory of the 1M card loaded from the database;
+ *   3. in-process lookups/s and p99 over random numbers;
+ *   4. LCR over 8 carrier cards of 400,000 prefixes (imported the same way): p99 in-process;
+ *   5. HTTP: GET /api/v1/rates/lookup requests/s and p99 against a bare Fastify hello-world
+ *      (each its own process), and GET /api/v1/routes/lcr p99 on one connection.
+ * Goals: import ≥ 100k rows/s; lookup p99 < 5 µs; LCR p99 < 50 µs in-process, < 1 ms over HTTP;
+ * HTTP ratio ≥ 0.6; index ≤ 400 MB.
+ *
+ * Uses DATABASE_URL when set (a database it may write to), otherwise creates and drops a fresh
+ * database on postgres://postgres@127.0.0.1:5432.
+ *   npm run bench:rating -- [--prefixes 1000000] [--carriers 8] [--carrier-prefixes 400000] [--seconds 5]
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { openDatabase } from '../src/db/index.js';
+import { migrate } from '../src/db/migrate.js';
+import { ensureAdminKey } from '../src/modules/accounts/api-keys.js';
+import { createCarrier } from '../src/modules/rating/carriers.js';
+import { importDeck } from '../src/modules/rating/deck-import.js';
+import { rankRoutes } from '../src/modules/rating/lcr.js';
+import { NO_MATCH } from '../src/modules/rating/prefix-index.js';
+import { createRatecard } from '../src/modules/rating/ratecards.js';
+import { loadCardIndex, RatingIndex } from '../src/modules/rating/rating-index.js';
+import { OPERATOR } from '../src/tenancy.js';
+import { summarise } from './latency.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { values: args } = parseArgs({
+  options: {
+    prefixes: { type: 'string', default: '1000000' },
+    carriers: { type: 'string', default: '8' },
+    'carrier-prefixes': { type: 'string', default: '400000' },
+    seconds: { type: 'string', default: '5' },
+  },
+});
+const PREFIXES = Number(args.prefixes);
+const CARRIERS = Number(args.carriers);
+const CARRIER_PREFIXES = Number(args['carrier-prefixes']);
+const SECONDS = Number(args.seconds);
+const QUERIES = 200_000;
+
+/** A deterministic generator, so every run benchmarks the same decks. */
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function digits(next: () => number, count: number): string {
+  let text = '';
+  for (let i = 0; i < count; i++) text += String(Math.floor(next() * 10));
+  return text;
+}
+
+/** Unique prefixes of 4 to 9 digits under ~200 country codes: a deck shaped like a real one. */
+function generatePrefixes(count: number): string[] {
+  const next = random(1);
+  const countries = Array.from({ length: 200 }, () => String(1 + Math.floor(next() * 998)));
+  const seen = new Set<string>();
+  while (seen.size < count) {
+    const country = countries[Math.floor(next() * countries.length)]!;
+    seen.add(country + digits(next, 2 + Math.floor(next() * 5)));
+  }
+  return [...seen];
+}
+
+const rateText = (next: () => number) => (next() * 0.5).toFixed(5);
+
+async function writeDeck(path: string, prefixes: string[], seed: number): Promise<void> {
+  const next = random(seed);
+  const out = createWriteStream(path);
+  out.write('prefix,destination,rate,connection_fee,initial_increment,increment,effective_from\n');
+  let buffer = '';
+  for (const prefix of prefixes) {
+    buffer += `${prefix},Destination ${prefix.slice(0, 3)},${rateText(next)},0,60,6,2024-01-01 00:00:00\n`;
+    if (buffer.length > 1 << 20) {
+      if (!out.write(buffer)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      buffer = '';
+    }
+  }
+  out.end(buffer);
+  await new Promise<void>((resolve) => out.once('finish', () => resolve()));
+}
+
+async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, drop: async () => {} };
+  const adminUrl = 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `tg_bench_rating_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      await client.query(`drop database if exists ${name} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+function copyBaseline(url: string, file: string): number {
+  const create = `create table copy_baseline (prefix text collate "C", destination text, rate numeric(15, 8),
+    connection_fee numeric(15, 8), initial_increment int, increment int, effective_from timestamptz,
+    unique (prefix, effective_from))`;
+  spawnSync('psql', [url, '-q', '-c', 'drop table if exists copy_baseline', '-c', create], {
+    stdio: 'inherit',
+  });
+  const started = performance.now();
+  const run = spawnSync(
+    'psql',
+    [url, '-q', '-c', `\\copy copy_baseline from '${file}' with (format csv, header true)`],
+    { stdio: 'inherit' },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (run.status !== 0) throw new Error('psql \\copy failed');
+  spawnSync('psql', [url, '-q', '-c', 'drop table copy_baseline'], { stdio: 'inherit' });
+  return seconds;
+}
+
+const microseconds = (ms: number) => `${(ms * 1000).toFixed(2)} µs`;
+const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+const rate = (n: number) => `${Math.round(n).toLocaleString('en')}/s`;
+
+function heapNow(): number {
+  global.gc?.();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+/** Times each call: per-call samples for the p99, the whole loop for the throughput. */
+function measure(count: number, call: (i: number) => void) {
+  const samples = new Float64Array(count);
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    call(i);
+    samples[i] = performance.now() - t0;
+  }
+  const totalMs = performance.now() - started;
+  return { perSecond: (count / totalMs) * 1000, latency: summarise(samples) };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(
+  script: string,
+  env: Record<string, string>,
+  readyPath: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', script, ...(script.endsWith('main.ts') ? ['serve'] : [])],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      if ((await fetch(url + readyPath)).ok) return { url, child };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${script} did not come up`);
+}
+
+/** One closed-loop autocannon run; latencies from every response (its own histogram has 1 ms steps). */
+async function cannon(url: string, headers: Record<string, string>, connections: number) {
+  const samples: number[] = [];
+  const instance = autocannon({ url, connections, duration: SECONDS, headers });
+  instance.on('response', (_client, status, _bytes, ms) => {
+    if (status === 200) samples.push(ms);
+  });
+  const result = await instance;
+  if (result.non2xx + result.errors + result.timeouts > 0)
+    throw new Error(`${url}: failed requests ${JSON.stringify(result.statusCodeStats)}`);
+  return { perSecond: result.requests.total / result.duration, latency: summarise(samples) };
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-rating-'));
+  const database = await freshDatabase();
+  const handle = await openDatabase({ databaseUrl: database.url, dataDir: dir });
+  const children: ChildProcess[] = [];
+  try {
+    await migrate(handle);
+    const db = handle.db;
+    console.log(
+      `bench:rating on PostgreSQL; ${PREFIXES.toLocaleString('en')} prefixes, ${CARRIERS} carriers × ${CARRIER_PREFIXES.toLocaleString('en')}`,
+    );
+    console.log('(figures depend on the machine and on whatever else runs on it)\n');
+
+    const prefixes = generatePrefixes(PREFIXES);
+    const deckFile = join(dir, 'deck.csv');
+    await writeDeck(deckFile, prefixes, 2);
+
+    // 1. import vs COPY
+    const sell = await createRatecard(db, { name: 'bench sell', currency: 'USD', direction: 'sell' });
+    let started = performance.now();
+    const imported = await importDeck(db, sell.id, createReadStream(deckFile), { mode: 'merge' });
+    const importSeconds = (performance.now() - started) / 1000;
+    const copySeconds = copyBaseline(database.url, deckFile);
+    const importRate = imported.added / importSeconds;
+    const copyRate = PREFIXES / copySeconds;
+    console.log(
+      `import   ${rate(importRate)} (${importSeconds.toFixed(1)} s, ${imported.added} added) | COPY ${rate(copyRate)} (${copySeconds.toFixed(1)} s) | ratio ${(importRate / copyRate).toFixed(2)} | goal ≥ 100,000/s`,
+    );
+
+    // 2. index build and memory
+    const heapBefore = heapNow();
+    const loaded = await loadCardIndex(db, sell);
+    const heapDelta = heapNow() - heapBefore;
+    console.log(
+      `index    built in ${(loaded.buildMs / 1000).toFixed(2)} s | ${megabytes(heapDelta)} heap+buffers (typed arrays ${megabytes(loaded.index.approximateBytes)}) | goal ≤ 400 MB`,
+    );
+
+    // 3. in-process lookups
+    const next = random(3);
+    const numbers = Array.from(
+      { length: QUERIES },
+      () => prefixes[Math.floor(next() * prefixes.length)]! + digits(next, 6),
+    );
+    const now = Date.now();
+    let misses = 0;
+    const lookups = measure(QUERIES, (i) => {
+      if (loaded.index.match(numbers[i]!, now) === NO_MATCH) misses++;
+    });
+    console.log(
+      `lookup   ${rate(lookups.perSecond)} | p50 ${microseconds(lookups.latency.p50Ms)} p99 ${microseconds(lookups.latency.p99Ms)} | ${misses} misses | goal p99 < 5 µs`,
+    );
+
+    // 4. carriers and LCR
+    started = performance.now();
+    for (let c = 0; c < CARRIERS; c++) {
+      const pick = random(100 + c);
+      const subset = Array.from(
+        { length: CARRIER_PREFIXES },
+        () => prefixes[Math.floor(pick() * prefixes.length)]!,
+      );
+      const file = join(dir, `carrier-${c}.csv`);
+      await writeDeck(file, [...new Set(subset)], 200 + c);
+      const buy = await createRatecard(db, { name: `carrier ${c}`, currency: 'USD', direction: 'buy' });
+      await importDeck(db, buy.id, createReadStream(file), { mode: 'merge' });
+      await createCarrier(db, { name: `carrier ${c}`, ratecard_id: buy.id, priority: c });
+    }
+    console.log(
+      `carriers ${CARRIERS} buy cards imported in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const index = new RatingIndex(db);
+    started = performance.now();
+    const routes = await index.carrierRoutes();
+    console.log(`carriers indexes loaded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    let routed = 0;
+    const lcr = measure(QUERIES, (i) => {
+      routed += rankRoutes(numbers[i]!, now, routes, { strategy: 'lcr' }).length;
+    });
+    console.log(
+      `LCR      ${rate(lcr.perSecond)} | p50 ${microseconds(lcr.latency.p50Ms)} p99 ${microseconds(lcr.latency.p99Ms)} | ${(routed / QUERIES).toFixed(1)} routes per number | goal p99 < 50 µs`,
+    );
+    global.gc?.();
+
+    // 5. HTTP, each server its own process
+    const adminKey = `tgk_${randomBytes(24).toString('base64url')}`;
+    await ensureAdminKey(db, OPERATOR, adminKey);
+    const hello = await startServer('bench/hello-world.ts', {}, '/');
+    children.push(hello.child);
+    started = performance.now();
+    const tollgate = await startServer(
+      'src/main.ts',
+      { DATABASE_URL: database.url, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000' },
+      '/ready',
+    );
+    children.push(tollgate.child);
+    console.log(
+      `server   up with every card indexed in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const auth = { authorization: `Bearer ${adminKey}` };
+    const lookupUrl = `${tollgate.url}/api/v1/rates/lookup?number=${numbers[0]}&ratecard_id=${sell.id}`;
+    await cannon(lookupUrl, auth, 10);
+    const base = await cannon(`${hello.url}/`, {}, 10);
+    const http = await cannon(lookupUrl, auth, 10);
+    console.log(
+      `HTTP     hello-world ${rate(base.perSecond)} p99 ${base.latency.p99Ms} ms | rates/lookup ${rate(http.perSecond)} p99 ${http.latency.p99Ms} ms | ratio ${(http.perSecond / base.perSecond).toFixed(2)} | goal ≥ 0.6`,
+    );
+    const httpLcr = await cannon(
+      `${tollgate.url}/api/v1/routes/lcr?number=${numbers[0]}&ratecard_id=${sell.id}`,
+      auth,
+      1,
+    );
+    console.log(
+      `HTTP LCR ${rate(httpLcr.perSecond)} on 1 connection | p50 ${httpLcr.latency.p50Ms} ms p99 ${httpLcr.latency.p99Ms} ms | goal p99 < 1 ms`,
+    );
+  } finally {
+    for (const child of children) child.kill('SIGTERM');
+    await handle.close();
+    await database.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
