@@ -28,8 +28,11 @@ export function pacedLoad(
   headers: Record<string, string>,
   ratePerSecond: number,
   seconds: number,
+  /** POST and the like: every request sends this method and body (default GET, no body). */
+  requestOptions: { method?: string; body?: string } = {},
 ) {
   const target = new URL(url);
+  const { method = 'GET', body } = requestOptions;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   const total = Math.round(ratePerSecond * seconds);
   const intervalMs = 1000 / ratePerSecond;
@@ -67,6 +70,7 @@ export function pacedLoad(
           host: target.hostname,
           port: target.port,
           path: target.pathname,
+          method,
           headers,
           timeout: REQUEST_TIMEOUT_MS,
         },
@@ -79,7 +83,7 @@ export function pacedLoad(
       request.on('close', () => pending.delete(request));
       request.on('timeout', () => request.destroy(new Error('timeout')));
       request.on('error', () => complete(index, sentAt, false));
-      request.end();
+      request.end(body);
     };
     let sent = 0;
     const timer = setInterval(() => {

@@ -4,7 +4,7 @@ import { DomainError, forbidden, tooLarge } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { Decimal, formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
-import { postTransaction } from '../ledger/posting.js';
+import { MAX_POSTINGS, postTransaction } from '../ledger/posting.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
@@ -13,7 +13,8 @@ import { resolveParties } from './parties.js';
 /**
  * CDR ingestion: check every record, price the good ones, then in ONE database transaction
  * store them (a CDR already stored under the same switch and call id is a duplicate and is
- * skipped) and charge each customer once for the batch through the ledger. Storing and
+ * skipped) and charge each customer once for the batch through the ledger (one posting per
+ * customer, up to 99 customers per ledger transaction). Storing and
  * charging commit together, so a retried batch can neither double-charge nor lose a charge.
  * Charging always posts, even past the credit limit: the calls already happened.
  */
@@ -40,9 +41,6 @@ export interface IngestResult {
   charged: { customer_id: string; amount: string; currency: string; transaction_id: string }[];
   rejected: Rejection[];
 }
-
-/** Rows per INSERT statement: one jsonb parameter each, so no bind-parameter limit applies. */
-const INSERT_CHUNK_ROWS = 2_000;
 
 async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>, maxRecords: number) {
   const accepted: { index: number; cdr: CdrInput }[] = [];
@@ -82,42 +80,83 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
   return { accepted, rejected, received };
 }
 
+/** Rows per INSERT statement (each column travels as one array parameter). */
+const INSERT_CHUNK_ROWS = 5_000;
+/** Most customers charged in one ledger transaction: their postings plus one revenue posting. */
+const CUSTOMERS_PER_CHARGE = MAX_POSTINGS - 1;
+
+type CdrRow = ReturnType<typeof cdrRow>;
+
+/** Every stored column and its SQL type, in one place: the INSERT is built from this list. */
+const COLUMN_TYPES: Record<keyof CdrRow, string> = {
+  id: 'text',
+  switch_id: 'text',
+  call_id: 'text',
+  batch_id: 'text',
+  customer_id: 'text',
+  customer_ref: 'text',
+  partner_id: 'text',
+  carrier_id: 'text',
+  caller: 'text',
+  callee: 'text',
+  start_time: 'timestamptz',
+  answer_time: 'timestamptz',
+  end_time: 'timestamptz',
+  duration: 'int',
+  billsec: 'int',
+  disposition: 'text',
+  hangup_cause: 'text',
+  pdd_ms: 'int',
+  tags: 'jsonb',
+  rating_state: 'text',
+  unrated_reason: 'text',
+  currency: 'text',
+  sell_ratecard_id: 'text',
+  sell_prefix: 'text',
+  destination: 'text',
+  sell_rate: 'numeric',
+  billed_seconds: 'int',
+  sell_cost: 'numeric',
+  buy_ratecard_id: 'text',
+  buy_rate: 'numeric',
+  buy_cost: 'numeric',
+  buy_currency: 'text',
+  margin: 'numeric',
+  charged_amount: 'numeric',
+};
+const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof CdrRow)[];
+
 interface StoredRow {
-  id: string;
   customer_id: string | null;
   charged_amount: string;
   currency: string | null;
   rating_state: string;
 }
 
-async function insertRows(trx: Db, rows: ReturnType<typeof cdrRow>[]): Promise<StoredRow[]> {
+/** unnest() of one array per column: a 10,000-row insert is one statement with 34 parameters. */
+async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredRow[]> {
   const stored: StoredRow[] = [];
   for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
-    const chunk = JSON.stringify(rows.slice(start, start + INSERT_CHUNK_ROWS));
+    const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
+    const arrays = COLUMNS.map((column) => {
+      const values = chunk.map((row) => (column === 'tags' ? JSON.stringify(row.tags) : row[column]));
+      return sql`${values}::${sql.raw(COLUMN_TYPES[column])}[]`;
+    });
     const result = await sql<StoredRow>`
-      insert into cdrs (id, switch_id, call_id, batch_id, customer_id, customer_ref, partner_id, carrier_id, caller, callee,
-        start_time, answer_time, end_time, duration, billsec, disposition, hangup_cause, pdd_ms, tags, rating_state,
-        unrated_reason, currency, sell_ratecard_id, sell_prefix, destination, sell_rate, billed_seconds, sell_cost,
-        buy_ratecard_id, buy_rate, buy_cost, buy_currency, margin, charged_amount)
-      select id, switch_id, call_id, batch_id, customer_id, customer_ref, partner_id, carrier_id, caller, callee,
-        start_time, answer_time, end_time, duration, billsec, disposition, hangup_cause, pdd_ms, coalesce(tags, '{}'),
-        rating_state, unrated_reason, currency, sell_ratecard_id, sell_prefix, destination, sell_rate, billed_seconds,
-        sell_cost, buy_ratecard_id, buy_rate, buy_cost, buy_currency, margin, charged_amount
-      from jsonb_to_recordset(${chunk}::jsonb) as x(id text, switch_id text, call_id text, batch_id text, customer_id text,
-        customer_ref text, partner_id text, carrier_id text, caller text, callee text, start_time timestamptz,
-        answer_time timestamptz, end_time timestamptz, duration integer, billsec integer, disposition text,
-        hangup_cause text, pdd_ms integer, tags jsonb, rating_state text, unrated_reason text, currency char(3),
-        sell_ratecard_id text, sell_prefix text, destination text, sell_rate numeric, billed_seconds integer,
-        sell_cost numeric, buy_ratecard_id text, buy_rate numeric, buy_cost numeric, buy_currency char(3),
-        margin numeric, charged_amount numeric)
+      insert into cdrs (${sql.join(COLUMNS.map((column) => sql.ref(column)))})
+      select * from unnest(${sql.join(arrays)})
       on conflict (switch_id, call_id) do nothing
-      returning id, customer_id, charged_amount::text as charged_amount, currency, rating_state`.execute(trx);
+      returning customer_id, charged_amount::text as charged_amount, currency, rating_state`.execute(trx);
     stored.push(...result.rows);
   }
   return stored;
 }
 
-/** One call_charge transaction per customer per batch; the batch id makes reposting impossible. */
+/**
+ * Charges what the newly stored CDRs cost: one posting per customer per batch, grouped into
+ * transactions of up to CUSTOMERS_PER_CHARGE customers with the revenue posting balancing them.
+ * The batch id and chunk number make each transaction impossible to repost.
+ */
 async function chargeCustomers(trx: Db, batchId: string, stored: StoredRow[]) {
   const totals = new Map<string, { amount: Decimal; currency: string }>();
   for (const row of stored) {
@@ -126,26 +165,40 @@ async function chargeCustomers(trx: Db, batchId: string, stored: StoredRow[]) {
     total.amount = total.amount.plus(row.charged_amount);
     totals.set(row.customer_id, total);
   }
+  const owed = [...totals]
+    .filter(([, total]) => !total.amount.isZero())
+    .sort(([a], [b]) => a.localeCompare(b));
   const charged: IngestResult['charged'] = [];
-  for (const [customerId, { amount, currency }] of [...totals].sort(([a], [b]) => a.localeCompare(b))) {
-    if (amount.isZero()) continue;
-    const transaction = await postTransaction(trx, {
-      category: 'call_charge',
-      description: `Calls, CDR batch ${batchId}`,
-      reference: batchId,
-      referenceKey: `cdr-batch:${batchId}:${customerId}`,
-      allowOverdraft: true,
-      postings: [
-        { owner: { kind: 'customer', id: customerId }, amount: amount.negated(), currency },
-        { owner: { kind: 'operator', code: 'revenue:calls' }, amount, currency },
-      ],
-    });
-    charged.push({
-      customer_id: customerId,
-      amount: formatAmount(amount),
-      currency,
-      transaction_id: transaction.id,
-    });
+  const currencies = [...new Set(owed.map(([, total]) => total.currency))];
+  for (const currency of currencies) {
+    const inCurrency = owed.filter(([, total]) => total.currency === currency);
+    for (let start = 0; start < inCurrency.length; start += CUSTOMERS_PER_CHARGE) {
+      const group = inCurrency.slice(start, start + CUSTOMERS_PER_CHARGE);
+      const revenue = group.reduce((sum, [, total]) => sum.plus(total.amount), new Decimal(0));
+      const transaction = await postTransaction(trx, {
+        category: 'call_charge',
+        description: `Calls, CDR batch ${batchId}`,
+        reference: batchId,
+        referenceKey: `cdr-batch:${batchId}:${currency}:${start / CUSTOMERS_PER_CHARGE}`,
+        allowOverdraft: true,
+        postings: [
+          ...group.map(([customerId, total]) => ({
+            owner: { kind: 'customer' as const, id: customerId },
+            amount: total.amount.negated(),
+            currency,
+          })),
+          { owner: { kind: 'operator', code: 'revenue:calls' }, amount: revenue, currency },
+        ],
+      });
+      for (const [customerId, total] of group) {
+        charged.push({
+          customer_id: customerId,
+          amount: formatAmount(total.amount),
+          currency,
+          transaction_id: transaction.id,
+        });
+      }
+    }
   }
   return charged;
 }

@@ -1,0 +1,222 @@
+/**
+ * npm run bench:cdrs — CDR rating + storing + charging throughput on PostgreSQL, against COPY.
+ *
+ * In one run, on a scratch PostgreSQL database (dropped afterwards):
+ *   1. `tollgate serve`, a sell card of 1,000 prefixes, 1,000 customers on it;
+ *   2. N generated CDRs (default 1,000,000) over those customers, POSTed as JSON batches of
+ *      10,000 through HTTP, two batches in flight: end-to-end CDRs/s (check, rate, store, charge);
+ *   3. the baseline: the same stored rows exported to CSV and loaded with `COPY` (psql \copy)
+ *      into a plain table of the same columns: rows/s, and the ratio;
+ *   4. call authorization p99 at a steady 1,000 requests/s (open loop, 10 s);
+ *   5. the stats query (group by customer, one day) over all the CDRs: time of 5 runs;
+ *   6. ledger verify.
+ * Goals (issue 5): ≥ 20,000 CDRs/s, ratio ≥ 0.3, authorization p99 < 2 ms, stats < 1 s.
+ *
+ *   npm run bench:cdrs -- [--cdrs 1000000] [--batch 10000] [--auth-seconds 10]
+ * Uses TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/test).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openDatabase } from '../src/db/index.js';
+import { verifyLedger } from '../src/modules/ledger/verify.js';
+import { api, createScratchDatabase, SERVER_ADMIN_KEY, startServer } from '../test/ledger-server.js';
+import { pacedLoad } from './paced-load.js';
+
+const { values: args } = parseArgs({
+  options: {
+    cdrs: { type: 'string', default: '1000000' },
+    batch: { type: 'string', default: '10000' },
+    customers: { type: 'string', default: '1000' },
+    'auth-seconds': { type: 'string', default: '10' },
+    'auth-rate': { type: 'string', default: '1000' },
+  },
+});
+const TOTAL = Math.min(Number(args.cdrs), 2_000_000);
+const BATCH = Number(args.batch);
+const CUSTOMERS = Number(args.customers);
+const AUTH_SECONDS = Math.min(Number(args['auth-seconds']), 30);
+const AUTH_RATE = Number(args['auth-rate']);
+const IN_FLIGHT = 2;
+const DAY = Date.UTC(2026, 10, 2);
+
+const say = (line: string) => console.log(line);
+const fixed = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits });
+
+function deck(): string {
+  const lines = ['prefix,destination,rate,connection_fee,initial_increment,increment,effective_from'];
+  for (let i = 0; i < 1000; i++) {
+    const prefix = String(1000 + i * 7).slice(0, 4);
+    lines.push(`${prefix},Destination ${i},0.0${(i % 90) + 10},0,60,6,2026-01-01`);
+  }
+  return `${[...new Set(lines)].join('\n')}\n`;
+}
+
+function batchBody(from: number, count: number, customerIds: string[]): string {
+  const records = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const n = from + i;
+    const start = DAY + (n % 86_000) * 1000;
+    const answered = n % 3 !== 0;
+    const billsec = answered ? (n * 7919) % 900 : 0;
+    const callee = `${1000 + ((n * 31) % 1000) * 7}`.slice(0, 4) + String(1_000_000 + (n % 8_999_999));
+    records[i] = JSON.stringify({
+      call_id: `bench-${n}`,
+      customer_id: customerIds[n % customerIds.length],
+      caller: '15550001111',
+      callee,
+      start_time: new Date(start).toISOString(),
+      answer_time: answered ? new Date(start + 4000).toISOString() : null,
+      end_time: new Date(start + 4000 + billsec * 1000).toISOString(),
+      disposition: answered ? 'answered' : n % 2 ? 'busy' : 'no_answer',
+      pdd_ms: 800 + (n % 1500),
+    });
+  }
+  return `[${records.join(',')}]`;
+}
+
+async function postBatch(baseUrl: string, body: string): Promise<number> {
+  const response = await fetch(`${baseUrl}/api/v1/cdrs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SERVER_ADMIN_KEY}`, 'content-type': 'application/json' },
+    body,
+  });
+  const envelope = (await response.json()) as { data: { accepted: number }; message?: string };
+  if (!response.ok) throw new Error(`POST /cdrs: ${response.status} ${envelope.message}`);
+  if (process.env.BENCH_DEBUG) console.log(JSON.stringify(envelope.data).slice(0, 400));
+  return envelope.data.accepted;
+}
+
+async function ingestAll(baseUrl: string, customerIds: string[]) {
+  let next = 0;
+  let accepted = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < TOTAL) {
+      const from = next;
+      next += BATCH;
+      const stored = await postBatch(baseUrl, batchBody(from, Math.min(BATCH, TOTAL - from), customerIds));
+      accepted += stored;
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  return { accepted, seconds: (performance.now() - started) / 1000 };
+}
+
+function psql(url: string, command: string): string {
+  const run = spawnSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', command], {
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
+  if (run.status !== 0) throw new Error(`psql failed: ${run.stderr}`);
+  return run.stdout;
+}
+
+function copyBaseline(url: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-cdrs-'));
+  const file = join(dir, 'cdrs.csv');
+  try {
+    psql(url, `\\copy (select * from cdrs) to '${file}' csv`);
+    psql(url, 'create table cdrs_plain as select * from cdrs with no data');
+    const started = performance.now();
+    psql(url, `\\copy cdrs_plain from '${file}' csv`);
+    const seconds = (performance.now() - started) / 1000;
+    return { rows: Number(psql(url, 'select count(*) from cdrs_plain').trim()), seconds };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const database = await createScratchDatabase('tg_bench_cdrs');
+  const server = await startServer(database.url, { CDR_BATCH_MAX: String(BATCH) });
+  try {
+    const call = <T = any>(method: string, path: string, body?: unknown) =>
+      api<T>(server.baseUrl, SERVER_ADMIN_KEY, method, path, body);
+    const card = await call('POST', '/api/v1/ratecards', {
+      name: 'Bench sell',
+      currency: 'USD',
+      direction: 'sell',
+      rounding_decimals: 6,
+    });
+    const imported = await fetch(`${server.baseUrl}/api/v1/ratecards/${card.id}/import`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${SERVER_ADMIN_KEY}`, 'content-type': 'text/csv' },
+      body: deck(),
+    });
+    if (!imported.ok) throw new Error(`deck import: ${await imported.text()}`);
+    const customerIds: string[] = [];
+    for (let i = 0; i < CUSTOMERS; i++) {
+      customerIds.push(
+        (
+          await call('POST', '/api/v1/customers', {
+            name: `Bench ${i}`,
+            currency: 'USD',
+            ratecard_id: card.id,
+            credit_limit: '-1000000',
+          })
+        ).id,
+      );
+    }
+    say(
+      `setup: ${CUSTOMERS} customers, ${deck().split('\n').length - 2} prefixes; ingesting ${fixed(TOTAL)} CDRs in batches of ${fixed(BATCH)}`,
+    );
+
+    const ingest = await ingestAll(server.baseUrl, customerIds);
+    const cdrsPerSecond = ingest.accepted / ingest.seconds;
+    say(
+      `tollgate  rate+store+charge: ${fixed(ingest.accepted)} CDRs in ${ingest.seconds.toFixed(1)} s = ${fixed(cdrsPerSecond)} CDRs/s (goal ≥ 20,000)`,
+    );
+    const copy = copyBaseline(database.url);
+    const copyPerSecond = copy.rows / copy.seconds;
+    say(
+      `baseline  COPY into a plain table: ${fixed(copy.rows)} rows in ${copy.seconds.toFixed(1)} s = ${fixed(copyPerSecond)} rows/s`,
+    );
+    say(`ratio     ${(cdrsPerSecond / copyPerSecond).toFixed(3)} (goal ≥ 0.3)`);
+
+    const authBody = JSON.stringify({
+      customer_id: customerIds[0],
+      caller: '15550001111',
+      callee: '10001234567',
+    });
+    const auth = await pacedLoad(
+      `${server.baseUrl}/api/v1/calls/authorize`,
+      { authorization: `Bearer ${SERVER_ADMIN_KEY}`, 'content-type': 'application/json' },
+      AUTH_RATE,
+      AUTH_SECONDS,
+      { method: 'POST', body: authBody },
+    );
+    say(
+      `call authorization at ${AUTH_RATE}/s for ${AUTH_SECONDS} s: p50 ${auth.scheduled.p50Ms.toFixed(2)} ms, ` +
+        `p99 ${auth.scheduled.p99Ms.toFixed(2)} ms (service p99 ${auth.service.p99Ms.toFixed(2)} ms), failed ${auth.failed} (goal p99 < 2 ms)`,
+    );
+
+    const statsTimes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      await call('GET', '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=customer');
+      statsTimes.push(performance.now() - started);
+    }
+    statsTimes.sort((a, b) => a - b);
+    say(
+      `stats over ${fixed(ingest.accepted)} CDRs (group_by=customer, 1 day): median ${statsTimes[2]!.toFixed(0)} ms, max ${statsTimes[4]!.toFixed(0)} ms (goal < 1 s)`,
+    );
+
+    const handle = await openDatabase({ databaseUrl: database.url, dataDir: 'memory://' });
+    const report = await verifyLedger(handle.db);
+    await handle.close();
+    say(
+      `ledger verify: ${report.problems.length === 0 ? 'ok' : `${report.problems.length} problem(s)`} over ${fixed(report.transactions)} transactions`,
+    );
+  } finally {
+    await server.stop();
+    await database.drop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
