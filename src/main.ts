@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createApiKey } from './modules/accounts/api-keys.js';
 import { runLedgerVerify } from './modules/ledger/cli.js';
+import { runRatesImport } from './modules/rating/cli.js';
 import { openMigrated, serve } from './server.js';
 import { OPERATOR, type Role } from './tenancy.js';
 
@@ -15,6 +16,8 @@ Commands:
                                      create an operator admin key and print it once
   ledger verify                      check the ledger's invariants over the whole database;
                                      exits 1 on any break
+  rates import <card> <file.csv> [--mode merge|replace] [--delimiter ';'] [--columns f1,f2] [--no-header]
+                                     import a rate deck into a card, all or nothing; exits 1 when rejected
 
 Settings come from environment variables; see README.md.`;
 
@@ -60,6 +63,35 @@ async function ledgerCommand(args: string[]) {
   }
 }
 
+async function ratesCommand(args: string[]) {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      mode: { type: 'string', default: 'merge' },
+      delimiter: { type: 'string' },
+      columns: { type: 'string' },
+      'no-header': { type: 'boolean', default: false },
+    },
+  });
+  const [action, cardId, file] = positionals;
+  if (action !== 'import' || !cardId || !file || positionals.length > 3) {
+    throw new UsageError('rates: usage is "rates import <card> <file.csv>"');
+  }
+  if (values.mode !== 'merge' && values.mode !== 'replace') throw new UsageError('rates import: --mode is merge or replace');
+  const handle = await openMigrated(loadConfig());
+  try {
+    process.exitCode = await runRatesImport(handle.db, cardId, file, {
+      mode: values.mode,
+      header: !values['no-header'],
+      ...(values.delimiter ? { delimiter: values.delimiter } : {}),
+      ...(values.columns ? { columns: values.columns.split(',') } : {}),
+    });
+  } finally {
+    await handle.close();
+  }
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]) {
@@ -73,6 +105,8 @@ async function main(argv: string[]) {
       return keysCommand(rest);
     case 'ledger':
       return ledgerCommand(rest);
+    case 'rates':
+      return ratesCommand(rest);
     case 'help':
     case '--help':
       console.log(USAGE);
