@@ -18,6 +18,8 @@ export interface Config {
   rateLimitMax: number;
   rateLimitWindowMs: number;
   idempotencyTtlHours: number;
+  /** A request still 'running' after this is taken to have died with its process (IDEMPOTENCY_ABANDON_SECONDS). */
+  idempotencyAbandonSeconds: number;
   pageLimitMax: number;
   shutdownGraceMs: number;
   /** Most CDRs one POST /cdrs may carry (CDR_BATCH_MAX). */
@@ -111,6 +113,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),
     rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),
     idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 365),
+    idempotencyAbandonSeconds: integer(env, 'IDEMPOTENCY_ABANDON_SECONDS', 60, 1, 3600),
     pageLimitMax: 100,
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     cdrBatchMax: integer(env, 'CDR_BATCH_MAX', 10_000, 1, 1_000_000),

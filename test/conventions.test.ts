@@ -250,6 +250,30 @@ describe('idempotency', () => {
     assert.equal(clash.body.error.type, 'idempotency');
   });
 
+  test('a request left running by a dead process is taken over after the abandon window', async () => {
+    const headers = { 'idempotency-key': 'crashed-mid-request' };
+    const first = await t.request('POST', '/api/v1/partners', { body: partner('Crash Ltd'), headers });
+    assert.equal(first.status, 201);
+    // Make it look like the process died while handling it, 10 s ago: still 409.
+    const markRunning = (secondsAgo: number) =>
+      t.handle.db
+        .updateTable('idempotency_keys')
+        .set({ state: 'running', body: null, created_at: new Date(Date.now() - secondsAgo * 1000) })
+        .where('key', '=', 'crashed-mid-request')
+        .execute();
+    await markRunning(10);
+    const tooSoon = await t.request('POST', '/api/v1/partners', { body: partner('Crash Ltd'), headers });
+    assert.equal(tooSoon.status, 409);
+    // Past the 60 s abandon window the retry runs (and is then stored and replayed as usual).
+    await markRunning(120);
+    const retried = await t.request('POST', '/api/v1/partners', { body: partner('Crash Ltd'), headers });
+    assert.equal(retried.status, 201);
+    assert.equal(retried.headers['idempotency-hit'], undefined);
+    const replay = await t.request('POST', '/api/v1/partners', { body: partner('Crash Ltd'), headers });
+    assert.equal(replay.headers['idempotency-hit'], 'true');
+    assert.equal(replay.body.data.id, retried.body.data.id);
+  });
+
   test('an error answer is replayed too, and an over-long key is 400', async () => {
     const headers = { 'idempotency-key': 'bad-partner' };
     const first = await t.request('POST', '/api/v1/partners', {

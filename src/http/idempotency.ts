@@ -12,8 +12,6 @@ import { ApiError } from './errors.js';
  * reference keys inside their transactions, which covers a crash between commit and storing.
  */
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-/** A 'running' entry older than this belonged to a process that died; a retry may take it over. */
-const ABANDONED_AFTER_MS = 60_000;
 const MAX_KEY_LENGTH = 255;
 
 interface IdempotencyState {
@@ -54,13 +52,12 @@ interface StoredEntry {
   created_at: Date;
 }
 
-async function claim(
-  db: Db,
-  scope: string,
-  key: string,
-  fingerprint: string,
-  ttlMs: number,
-): Promise<StoredEntry | null> {
+interface Windows {
+  ttlMs: number;
+  abandonedAfterMs: number;
+}
+
+async function claim(db: Db, scope: string, key: string, fingerprint: string, windows: Windows): Promise<StoredEntry | null> {
   const inserted = await db
     .insertInto('idempotency_keys')
     .values({ scope, key, fingerprint, state: 'running' })
@@ -68,37 +65,41 @@ async function claim(
     .returning('key')
     .executeTakeFirst();
   if (inserted) return null;
+  // Take over an expired entry, or a 'running' one its process abandoned (it died): one
+  // conditional UPDATE, judged by the database clock, so only one retry can win it.
+  const taken = await db
+    .updateTable('idempotency_keys')
+    .set({ fingerprint, state: 'running', status_code: null, body: null, content_type: null, created_at: sql`now()` })
+    .where('scope', '=', scope)
+    .where('key', '=', key)
+    .where((eb) =>
+      eb.or([
+        eb('created_at', '<', sql<Date>`now() - make_interval(secs => ${windows.ttlMs / 1000})`),
+        eb.and([
+          eb('state', '=', 'running'),
+          eb('created_at', '<', sql<Date>`now() - make_interval(secs => ${windows.abandonedAfterMs / 1000})`),
+        ]),
+      ]),
+    )
+    .returning('key')
+    .executeTakeFirst();
+  if (taken) return null;
   const entry = await db
     .selectFrom('idempotency_keys')
     .select(['fingerprint', 'state', 'status_code', 'content_type', 'body', 'created_at'])
     .where('scope', '=', scope)
     .where('key', '=', key)
     .executeTakeFirst();
-  if (!entry) return claim(db, scope, key, fingerprint, ttlMs);
-  const age = Date.now() - entry.created_at.getTime();
-  const stale = age > ttlMs || (entry.state === 'running' && age > ABANDONED_AFTER_MS);
-  if (!stale) return entry;
-  // Take over an expired or abandoned entry atomically: only one retry wins the update.
-  const taken = await db
-    .updateTable('idempotency_keys')
-    .set({
-      fingerprint,
-      state: 'running',
-      status_code: null,
-      body: null,
-      content_type: null,
-      created_at: sql`now()`,
-    })
-    .where('scope', '=', scope)
-    .where('key', '=', key)
-    .where('created_at', '=', entry.created_at)
-    .returning('key')
-    .executeTakeFirst();
-  return taken ? null : { ...entry, state: 'running' };
+  // Deleted between our statements (its first request failed with a 5xx): try again.
+  return entry ?? claim(db, scope, key, fingerprint, windows);
 }
 
-export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: number): void {
-  const ttlMs = ttlHours * 3_600_000;
+/**
+ * `abandonedAfterSeconds`: a 'running' entry older than this belonged to a process that died
+ * mid-request; a retry may take it over (IDEMPOTENCY_ABANDON_SECONDS).
+ */
+export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: number, abandonedAfterSeconds: number): void {
+  const windows: Windows = { ttlMs: ttlHours * 3_600_000, abandonedAfterMs: abandonedAfterSeconds * 1000 };
   app.decorateRequest('idempotency', null);
 
   app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -114,7 +115,7 @@ export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: numb
     }
     const scope = request.principal?.keyId ?? `ip:${request.ip}`;
     const fingerprint = requestFingerprint(request);
-    const entry = await claim(db, scope, header, fingerprint, ttlMs);
+    const entry = await claim(db, scope, header, fingerprint, windows);
     if (!entry) {
       request.idempotency = { scope, key: header };
       return;

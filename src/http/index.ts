@@ -53,7 +53,7 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
         },
       ),
   });
-  registerIdempotency(app, options.db, options.config.idempotencyTtlHours);
+  registerIdempotency(app, options.db, options.config.idempotencyTtlHours, options.config.idempotencyAbandonSeconds);
   app.addHook('onSend', renderResponseFormat);
   const metrics = registerMetrics(app);
 
