@@ -23,27 +23,17 @@ import {
  *
  * A request cut off by the crash may have committed its ledger transaction without its
  * idempotency entry being finished; the HTTP layer treats such 'running' entries as abandoned
- * only after 60 s, so retries answer 409 until then and this test waits that long. The ledger's
+ * after IDEMPOTENCY_ABANDON_SECONDS (3 s here, 60 s by default), answering 409 until then. The ledger's
  * reference key (taken from the Idempotency-Key) is what makes the late retry return the
  * committed transaction instead of posting again.
  */
-// Opt-in (LEDGER_CRASH_TEST=1) until the blockers below are fixed: the suite's 120 s file limit would fail it.
-const skip = TEST_DB !== 'postgres' || !process.env.LEDGER_CRASH_TEST;
-/**
- * Known blockers, so this test is opt-in and marked todo:
- * 1. src/http/idempotency.ts takes over an abandoned 'running' entry with
- *    `where created_at = <JS Date>`; the column keeps microseconds and the Date only
- *    milliseconds, so the takeover never matches and a retry after a crash answers 409 forever
- *    (seen here: "operation 705 still unanswered (409)" after 150 s).
- * 2. scripts/test.mjs limits a test file to 120 s; the 60 s abandonment window plus two server
- *    starts on this machine need more. Run it with:
- *    LEDGER_CRASH_TEST=1 TEST_DB=postgres node --import tsx --test --test-timeout=400000 test/ledger-crash.test.ts
- */
-const todo = 'blocked by the idempotency takeover bug and the 120 s per-file limit (see above)';
-const OPERATIONS = 2000;
+const skip = TEST_DB !== 'postgres';
+// The restarted server treats a claim older than this as abandoned by the killed process.
+const ABANDON_SECONDS = 3;
+const OPERATIONS = 1000;
 const IN_FLIGHT = 32;
-const KILL_AFTER_ANSWERS = 700;
-const RETRY_DEADLINE_MS = 150_000;
+const KILL_AFTER_ANSWERS = 300;
+const RETRY_DEADLINE_MS = 60_000;
 
 let database: ScratchDatabase | null = null;
 let server: ServerProcess | null = null;
@@ -135,14 +125,13 @@ async function retryUntilAnswered(baseUrl: string, op: Operation): Promise<numbe
     // 409 idempotency: the killed process's claim on this key is not yet considered abandoned.
     if (status !== null && status !== 409) return status;
     if (Date.now() > deadline) throw new Error(`operation ${op.n} still unanswered (${status})`);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
 test('kill -9 mid-burst, restart, retry with the same keys: every operation exactly once', {
   skip,
-  todo,
-  timeout: 400_000,
+  timeout: 115_000,
 }, async () => {
   database = await createScratchDatabase('ledger_crash');
   server = await startServer(database.url);
@@ -168,7 +157,7 @@ test('kill -9 mid-burst, restart, retry with the same keys: every operation exac
     [],
   );
 
-  server = await startServer(database.url);
+  server = await startServer(database.url, { IDEMPOTENCY_ABANDON_SECONDS: String(ABANDON_SECONDS) });
   const retried = new Map<number, number>();
   for (let i = 0; i < unanswered.length; i += IN_FLIGHT) {
     const slice = unanswered.slice(i, i + IN_FLIGHT);
