@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { Decimal } from '../src/money/index.js';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
+import { Decimal } from '../src/money/index.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 
 /**
@@ -22,13 +22,19 @@ async function data(method: string, url: string, body?: unknown) {
 
 before(async () => {
   t = await startTestApp();
-  const card = await data('POST', '/api/v1/ratecards', { name: 'Props', currency: 'EUR', direction: 'sell', rounding_decimals: 5 });
+  const card = await data('POST', '/api/v1/ratecards', {
+    name: 'Props',
+    currency: 'EUR',
+    direction: 'sell',
+    rounding_decimals: 5,
+  });
   const rates = [
     { prefix: '33', rate: '0.0137', initial_increment: 60, increment: 6 },
     { prefix: '336', rate: '0.091', initial_increment: 30, increment: 6 },
     { prefix: '49', rate: '0.0049', initial_increment: 1, increment: 1, connection_fee: '0.01' },
   ];
-  for (const rate of rates) await data('POST', `/api/v1/ratecards/${card.id}/rates`, { ...rate, effective_from: '2026-01-01' });
+  for (const rate of rates)
+    await data('POST', `/api/v1/ratecards/${card.id}/rates`, { ...rate, effective_from: '2026-01-01' });
   for (const name of ['P1', 'P2', 'P3']) {
     customers.push(await data('POST', '/api/v1/customers', { name, currency: 'EUR', ratecard_id: card.id }));
   }
@@ -74,7 +80,11 @@ function toCdr(spec: {
 }
 
 async function chargedByCdrs(customerId: string): Promise<Decimal> {
-  const rows = await t.handle.db.selectFrom('cdrs').select('charged_amount').where('customer_id', '=', customerId).execute();
+  const rows = await t.handle.db
+    .selectFrom('cdrs')
+    .select('charged_amount')
+    .where('customer_id', '=', customerId)
+    .execute();
   return rows.reduce((sum, row) => sum.plus(row.charged_amount), new Decimal(0));
 }
 
@@ -84,9 +94,19 @@ test('CDR charges equal ledger call charges; re-rating unchanged rates posts not
       const result = await data('POST', '/api/v1/cdrs', specs.map(toCdr));
       assert.equal(result.accepted + result.rejected.length, specs.length);
       for (const customer of customers) {
-        const statement = await data('GET', `/api/v1/customer/balance?account_number=${customer.account_number}&from=2000-01-01&to=2100-01-01`);
-        assert.equal(new Decimal(statement.call_charges).toFixed(), (await chargedByCdrs(customer.id)).toFixed());
-        const rerate = await data('POST', '/api/v1/cdrs/rerate', { customer_id: customer.id, from: '2026-10-01', to: '2026-12-31' });
+        const statement = await data(
+          'GET',
+          `/api/v1/customer/balance?account_number=${customer.account_number}&from=2000-01-01&to=2100-01-01`,
+        );
+        assert.equal(
+          new Decimal(statement.call_charges).toFixed(),
+          (await chargedByCdrs(customer.id)).toFixed(),
+        );
+        const rerate = await data('POST', '/api/v1/cdrs/rerate', {
+          customer_id: customer.id,
+          from: '2026-10-01',
+          to: '2026-12-31',
+        });
         assert.equal(rerate.difference, '0');
         assert.equal(rerate.transaction_id, null);
       }
