@@ -41,7 +41,8 @@ export async function loadCardIndex(db: Db, card: Ratecard): Promise<LoadedCard>
   let after: { prefix: string; fromMs: number } | null = null;
   for (;;) {
     const keyset: ReturnType<typeof sql> = after
-      ? sql`and (prefix, effective_from) > (${after.prefix}, to_timestamp(${after.fromMs}::float8 / 1000))`
+      ? // All three columns of the unique index, so each page is one index range scan.
+        sql`and (ratecard_id, prefix, effective_from) > (${card.id}, ${after.prefix}, to_timestamp(${after.fromMs}::float8 / 1000))`
       : sql``;
     const { rows } = await sql<RateRow>`
       select prefix, destination, rate::text as rate, connection_fee::text as connection_fee,
