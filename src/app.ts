@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOpt
 import type { Config } from './config.js';
 import type { Db } from './db/index.js';
 import { rewriteFormatSuffix } from './http/formats.js';
+import type { InFlight } from './http/in-flight.js';
 import { registerHttpConventions } from './http/index.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
@@ -39,6 +40,8 @@ export interface App {
   keys: DbKeyResolver;
   /** Every registered route (the generic cross-tenant test walks them). */
   routes: RouteOptions[];
+  /** Resolves when no request is being handled (graceful shutdown waits for it). */
+  inFlight: InFlight;
 }
 
 /**
@@ -53,7 +56,6 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     bodyLimit: config.bodyLimitBytes,
     // genReqId reads X-Request-Id itself so an unsafe incoming id is replaced, not trusted.
     requestIdHeader: false,
-    requestIdLogLabel: 'request_id',
     genReqId: (req) => {
       const incoming = req.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -71,7 +73,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   const keys = new DbKeyResolver(db);
   // Rate cards are indexed in memory; every card is loaded once the app is ready.
   const ratingIndex = new RatingIndex(db);
-  const { metrics } = await registerHttpConventions(app, { config, db, keys });
+  const { metrics, inFlight } = await registerHttpConventions(app, { config, db, keys });
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
   await app.register(
     async (api) => {
@@ -91,5 +93,5 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   );
   app.addHook('onReady', async () => ratingIndex.loadAll());
   app.addHook('onClose', async () => keys.flush());
-  return { app, keys, routes };
+  return { app, keys, routes, inFlight };
 }

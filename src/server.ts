@@ -49,7 +49,7 @@ export async function openMigrated(config: Config): Promise<DbHandle> {
 export async function serve(config: Config): Promise<void> {
   const handle = await openMigrated(config);
   if (!config.databaseUrl) writeFileSync(pidFile(config), String(process.pid));
-  const { app } = await buildApp(config, handle.db);
+  const { app, inFlight } = await buildApp(config, handle.db);
   if (config.adminKey && (await ensureAdminKey(handle.db, OPERATOR, config.adminKey))) {
     app.log.info('created the operator admin key from TOLLGATE_ADMIN_KEY');
   }
@@ -58,6 +58,10 @@ export async function serve(config: Config): Promise<void> {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
     await app.close();
+    // Requests whose clients hung up may still be running; give them the rest of the grace period.
+    if (!(await inFlight.drain(Math.max(0, config.shutdownGraceMs - 1000)))) {
+      app.log.warn('closing the database with requests still running');
+    }
     await handle.close();
     if (!config.databaseUrl) rmSync(pidFile(config), { force: true });
   });

@@ -11,6 +11,7 @@ import { renderResponseFormat } from './formats.js';
 import { registerIdempotency } from './idempotency.js';
 import { registerMetrics } from './metrics.js';
 import { ErrorEnvelope } from './schemas.js';
+import { trackInFlight } from './in-flight.js';
 import { installVisibility } from './visibility.js';
 
 export interface HttpOptions {
@@ -30,6 +31,7 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
   await registerBodyParsers(app, options.config.bodyLimitBytes);
   requireSchemasAndDocumentErrors(app);
 
+  const inFlight = trackInFlight(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -83,7 +85,7 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  return { metrics };
+  return { metrics, inFlight };
 }
 
 /**

@@ -1,0 +1,38 @@
+import type { FastifyInstance } from 'fastify';
+
+/**
+ * Counts requests between arrival and the end of their response. Graceful shutdown waits for
+ * the count to reach zero before closing the database: a request whose client hung up keeps
+ * running on the server (Fastify's close does not wait for it), and it must not find the
+ * database gone halfway through its work.
+ */
+export interface InFlight {
+  drain(timeoutMs: number): Promise<boolean>;
+}
+
+export function trackInFlight(app: FastifyInstance): InFlight {
+  let count = 0;
+  let waiters: Array<() => void> = [];
+  app.addHook('onRequest', async () => {
+    count++;
+  });
+  app.addHook('onResponse', async () => {
+    count--;
+    if (count === 0) {
+      for (const wake of waiters) wake();
+      waiters = [];
+    }
+  });
+  return {
+    drain(timeoutMs) {
+      if (count === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        waiters.push(() => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+    },
+  };
+}
