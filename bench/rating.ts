@@ -342,10 +342,16 @@ async function main(): Promise<void> {
       '/ready',
     );
     children.push(tollgate.child);
-    console.log(
-      `server   up with every card indexed in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    );
     const auth = { authorization: `Bearer ${adminKey}` };
+    // The server indexes its cards in the background; the first LCR waits for all it needs.
+    const warm = await fetch(
+      `${tollgate.url}/api/v1/routes/lcr?number=${numbers[0]}&ratecard_id=${sell.id}`,
+      { headers: auth },
+    );
+    if (!warm.ok) throw new Error(`first LCR: ${warm.status} ${await warm.text()}`);
+    console.log(
+      `server   up and every card indexed in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
     const lookupUrl = `${tollgate.url}/api/v1/rates/lookup?number=${numbers[0]}&ratecard_id=${sell.id}`;
     await cannon(lookupUrl, auth, 10);
     const base = await cannon(`${hello.url}/`, {}, 10);

@@ -71,7 +71,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => void routes.push(route));
   const keys = new DbKeyResolver(db);
-  // Rate cards are indexed in memory; every card is loaded once the app is ready.
+  // Rate cards are indexed in memory; every card starts loading once the app is ready.
   const ratingIndex = new RatingIndex(db);
   const { metrics, inFlight } = await registerHttpConventions(app, { config, db, keys });
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
@@ -91,7 +91,11 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     },
     { prefix: '/api/v1' },
   );
-  app.addHook('onReady', async () => ratingIndex.loadAll());
+  app.addHook('onReady', async () => {
+    // Warm every card in the background: a million-rate deck takes longer than Fastify's hook
+    // timeout, and a lookup that arrives first just waits for its own card's build.
+    ratingIndex.loadAll().catch((err) => app.log.error({ err }, 'loading rate cards failed'));
+  });
   app.addHook('onClose', async () => keys.flush());
   return { app, keys, routes, inFlight };
 }
