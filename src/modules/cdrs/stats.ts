@@ -5,7 +5,7 @@ import type { Principal } from '../../tenancy.js';
 
 /**
  * Quality statistics carriers are judged by, computed in SQL over indexed columns
- * (cdrs_start, cdrs_customer_start, cdrs_partner_start, cdrs_carrier_start):
+ * (cdrs_start (BRIN), cdrs_customer_start, cdrs_partner_start, cdrs_carrier_start):
  *   ASR = answered / attempts; NER = (answered + busy + no_answer) / attempts;
  *   ACD = answered seconds / answered calls (seconds); PDD = mean post-dial delay (ms).
  * Ratios are exact decimals rounded to 4 places; money sums are exact.
