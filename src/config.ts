@@ -17,6 +17,8 @@ export interface Config {
   bodyLimitBytes: number;
   rateLimitMax: number;
   rateLimitWindowMs: number;
+  /** Failed authentications one address may make per minute before it gets 429 (AUTH_FAILURES_PER_MINUTE). */
+  authFailuresPerMinute: number;
   idempotencyTtlHours: number;
   /** A request still 'running' after this is taken to have died with its process (IDEMPOTENCY_ABANDON_SECONDS). */
   idempotencyAbandonSeconds: number;
@@ -112,6 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 1_073_741_824),
     rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),
     rateLimitWindowMs: integer(env, 'RATE_LIMIT_WINDOW_MS', 60_000, 1000, 86_400_000),
+    authFailuresPerMinute: integer(env, 'AUTH_FAILURES_PER_MINUTE', 60, 1, 1_000_000),
     idempotencyTtlHours: integer(env, 'IDEMPOTENCY_TTL_HOURS', 24, 24, 24 * 365),
     idempotencyAbandonSeconds: integer(env, 'IDEMPOTENCY_ABANDON_SECONDS', 60, 1, 3600),
     pageLimitMax: 100,

@@ -5,6 +5,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { type DbHandle, openDatabase } from './db/index.js';
 import { migrate } from './db/migrate.js';
+import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { ensureAdminKey } from './modules/accounts/api-keys.js';
 import { OPERATOR } from './tenancy.js';
 
@@ -12,7 +13,9 @@ import { OPERATOR } from './tenancy.js';
  * PGlite is one connection in one process: a second process opening the same data directory
  * would corrupt it. The server holds a pid file there; the CLI refuses while it is alive.
  */
-export function pidFile(config: Config): string {
+export function pidFile(config: Config): string | null {
+  // PostgreSQL needs no guard, and an in-memory PGlite has no directory to share.
+  if (config.databaseUrl || config.dataDir === 'memory://') return null;
   return join(config.dataDir, 'tollgate.pid');
 }
 
@@ -26,9 +29,8 @@ function processAlive(pid: number): boolean {
 }
 
 export function assertDataDirFree(config: Config): void {
-  if (config.databaseUrl) return;
   const file = pidFile(config);
-  if (!existsSync(file)) return;
+  if (!file || !existsSync(file)) return;
   const pid = Number(readFileSync(file, 'utf8'));
   if (pid !== process.pid && processAlive(pid)) {
     throw new Error(
@@ -48,8 +50,15 @@ export async function openMigrated(config: Config): Promise<DbHandle> {
 
 export async function serve(config: Config): Promise<void> {
   const handle = await openMigrated(config);
-  if (!config.databaseUrl) writeFileSync(pidFile(config), String(process.pid));
+  const lock = pidFile(config);
+  if (lock) writeFileSync(lock, String(process.pid));
   const { app, inFlight } = await buildApp(config, handle.db);
+  // Stored idempotent answers are kept IDEMPOTENCY_TTL_HOURS; prune older ones hourly.
+  const purge = setInterval(() => {
+    purgeExpiredIdempotencyKeys(handle.db, config.idempotencyTtlHours).catch((err) =>
+      app.log.warn({ err }, 'could not prune idempotency keys'),
+    );
+  }, 3_600_000).unref();
   if (config.adminKey && (await ensureAdminKey(handle.db, OPERATOR, config.adminKey))) {
     app.log.info('created the operator admin key from TOLLGATE_ADMIN_KEY');
   }
@@ -57,13 +66,14 @@ export async function serve(config: Config): Promise<void> {
   closeWithGrace({ delay: config.shutdownGraceMs, logger: app.log }, async ({ err, signal }) => {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
+    clearInterval(purge);
     await app.close();
     // Requests whose clients hung up may still be running; give them the rest of the grace period.
     if (!(await inFlight.drain(Math.max(0, config.shutdownGraceMs - 1000)))) {
       app.log.warn('closing the database with requests still running');
     }
     await handle.close();
-    if (!config.databaseUrl) rmSync(pidFile(config), { force: true });
+    if (lock) rmSync(lock, { force: true });
   });
   await app.listen({ port: config.port, host: config.host });
 }

@@ -329,6 +329,22 @@ describe('discovery and operations', () => {
 });
 
 describe('rate limiting', () => {
+  test('an address guessing keys gets 429 after too many failed authentications', async () => {
+    const guarded = await startTestApp({ AUTH_FAILURES_PER_MINUTE: '3' });
+    try {
+      const guess = (n: number) =>
+        guarded.request('GET', '/api/v1/customers', { key: `tgk_guess_${n}_aaaaaaaaaaaaaaaa`, remoteAddress: '198.51.100.7' });
+      assert.deepEqual([(await guess(1)).status, (await guess(2)).status, (await guess(3)).status], [401, 401, 401]);
+      const blocked = await guess(4);
+      assert.equal(blocked.status, 429);
+      assert.ok(Number(blocked.headers['retry-after']) > 0);
+      const elsewhere = await guarded.request('GET', '/api/v1/customers', { remoteAddress: '198.51.100.8' });
+      assert.equal(elsewhere.status, 200, 'other addresses are unaffected');
+    } finally {
+      await guarded.close();
+    }
+  });
+
   test('a key over its limit gets 429 with Retry-After and RateLimit headers', async () => {
     const limited = await startTestApp({ RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
     try {

@@ -64,26 +64,69 @@ export function extractSecret(headers: FastifyRequest['headers']): string | null
   return secret;
 }
 
-export function registerAuth(app: FastifyInstance, resolver: KeyResolver): void {
+/**
+ * Failed authentications per client address, in fixed one-minute windows. The per-key rate
+ * limit cannot see a caller without a valid key, so guessing keys is limited here: past the
+ * limit an address gets 429 before its key is even looked up.
+ */
+class AuthFailureLimiter {
+  private readonly windows = new Map<string, { startedAt: number; failures: number }>();
+  private static readonly WINDOW_MS = 60_000;
+  private static readonly MAX_TRACKED = 100_000;
+
+  constructor(private readonly maxFailures: number) {}
+
+  check(ip: string): void {
+    const window = this.windows.get(ip);
+    if (!window || Date.now() - window.startedAt >= AuthFailureLimiter.WINDOW_MS) return;
+    if (window.failures >= this.maxFailures) {
+      const retryAfter = Math.ceil((window.startedAt + AuthFailureLimiter.WINDOW_MS - Date.now()) / 1000);
+      throw new ApiError(429, 'rate_limited', `Too many failed authentications from ${ip}`, undefined, {
+        'retry-after': String(Math.max(retryAfter, 1)),
+      });
+    }
+  }
+
+  fail(ip: string): void {
+    const now = Date.now();
+    const window = this.windows.get(ip);
+    if (window && now - window.startedAt < AuthFailureLimiter.WINDOW_MS) window.failures++;
+    else {
+      if (this.windows.size >= AuthFailureLimiter.MAX_TRACKED) this.windows.clear();
+      this.windows.set(ip, { startedAt: now, failures: 1 });
+    }
+  }
+}
+
+async function authenticate(request: FastifyRequest, resolver: KeyResolver): Promise<Principal> {
+  const secret = extractSecret(request.headers);
+  if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
+  const key = await resolver.resolve(secret);
+  if (!key) throw unauthorised('unknown API key');
+  if (key.revokedAt) throw unauthorised('API key revoked');
+  if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorised('API key expired');
+  if (!key.ipAllowed(request.ip)) throw unauthorised(`address ${request.ip} is not on this key's allow-list`);
+  return key.principal;
+}
+
+export function registerAuth(app: FastifyInstance, resolver: KeyResolver, maxFailuresPerMinute: number): void {
+  const failures = new AuthFailureLimiter(maxFailuresPerMinute);
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
     if (!request.routeOptions.url?.startsWith('/api/') || config.auth === false) return;
-    const secret = extractSecret(request.headers);
-    if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
-    const key = await resolver.resolve(secret);
-    if (!key) throw unauthorised('unknown API key');
-    if (key.revokedAt) throw unauthorised('API key revoked');
-    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorised('API key expired');
-    if (!key.ipAllowed(request.ip))
-      throw unauthorised(`address ${request.ip} is not on this key's allow-list`);
-    request.principal = key.principal;
-    resolver.touch(key.principal.keyId);
+    failures.check(request.ip);
+    const principal = await authenticate(request, resolver).catch((error) => {
+      if (error instanceof ApiError && error.statusCode === 401) failures.fail(request.ip);
+      throw error;
+    });
+    request.principal = principal;
+    resolver.touch(principal.keyId);
     const roles = config.roles;
-    if (roles && !roles.includes(key.principal.role)) {
+    if (roles && !roles.includes(principal.role)) {
       // An object route the role can never see: its objects do not exist for this caller.
       if (request.routeOptions.url.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
-      throw new ApiError(403, 'permission', `A ${key.principal.role} key cannot do this`);
+      throw new ApiError(403, 'permission', `A ${principal.role} key cannot do this`);
     }
   });
 }

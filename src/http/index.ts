@@ -35,7 +35,7 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  registerAuth(app, options.keys);
+  registerAuth(app, options.keys, options.config.authFailuresPerMinute);
   installVisibility(app);
   await app.register(rateLimit, {
     global: true,
