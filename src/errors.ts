@@ -10,7 +10,9 @@ export type DomainErrorKind =
   | 'forbidden'
   | 'insufficient_funds'
   | 'payment_declined'
-  | 'too_large';
+  | 'too_large'
+  /** A provider we depend on (a payment gateway) did not answer; the client may retry. */
+  | 'unavailable';
 
 export class DomainError extends Error {
   constructor(

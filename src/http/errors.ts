@@ -14,6 +14,7 @@ export type ErrorType =
   | 'insufficient_funds'
   | 'unsupported_media_type'
   | 'payload_too_large'
+  | 'gateway_unavailable'
   | 'internal';
 
 /** An error that already knows its HTTP answer (raised by the HTTP layer itself). */
@@ -40,6 +41,7 @@ const DOMAIN_STATUS: Record<DomainErrorKind, { status: number; type: ErrorType }
   insufficient_funds: { status: 402, type: 'insufficient_funds' },
   payment_declined: { status: 402, type: 'payment_declined' },
   too_large: { status: 413, type: 'payload_too_large' },
+  unavailable: { status: 503, type: 'gateway_unavailable' },
 };
 
 export interface ErrorBody {

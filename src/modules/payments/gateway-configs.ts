@@ -26,7 +26,17 @@ const REQUIRED_CREDENTIALS: Record<GatewayType, string[]> = {
   paypal: ['client_id', 'client_secret'],
   moneris: ['store_id', 'api_token'],
 };
-const KNOWN_SETTINGS = ['base_url', 'ipn_verify_url', 'receiver_email', 'public_key', 'processing_country'];
+const KNOWN_SETTINGS = [
+  'base_url',
+  'ipn_verify_url',
+  'receiver_email',
+  'public_key',
+  'processing_country',
+  'timeout_seconds',
+];
+/** How long a call to a provider may take before its outcome is `unknown` (settings.timeout_seconds). */
+export const DEFAULT_GATEWAY_TIMEOUT_SECONDS = 30;
+const MAX_GATEWAY_TIMEOUT_SECONDS = 120;
 
 export interface GatewayInput {
   type?: GatewayType;
@@ -48,6 +58,15 @@ function checkSettings(settings: Record<string, string>): void {
     if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url))
       throw invalid(`settings.${name} must be an http(s) URL`, `settings.${name}`);
   }
+  const timeout = settings.timeout_seconds;
+  if (
+    timeout !== undefined &&
+    !(/^\d+(\.\d+)?$/.test(timeout) && Number(timeout) > 0 && Number(timeout) <= MAX_GATEWAY_TIMEOUT_SECONDS)
+  )
+    throw invalid(
+      `settings.timeout_seconds must be a number of seconds above 0, at most ${MAX_GATEWAY_TIMEOUT_SECONDS}`,
+      'settings.timeout_seconds',
+    );
 }
 
 function checkCredentials(type: GatewayType, credentials: Record<string, string>): void {
@@ -163,6 +182,8 @@ export async function defaultGateway(db: Db, currency: string): Promise<GatewayR
     .where('currency', '=', currency)
     .where('is_default', '=', true)
     .where('status', '=', 'active')
+    // PayPal money arrives through its own checkout and IPN: never the card gateway.
+    .where('type', '!=', 'paypal')
     .executeTakeFirst();
   return row ?? null;
 }

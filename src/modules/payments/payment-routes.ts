@@ -4,6 +4,7 @@ import { type TSchema, Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { CurrencyCode, Envelope, ErrorEnvelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { recordThirdParty } from './external-payments.js';
 import { changeRecurring, listRecurring, registerRecurring } from './recurring.js';
 import {
   Amount,
@@ -18,13 +19,7 @@ import {
 import { bankOf, cardOf, idempotencyKeyOf } from './request-fields.js';
 import { contextOf, type PaymentRoutesOptions } from './routes.js';
 import type { TransactionRow } from './settle.js';
-import {
-  followUp,
-  listTransactions,
-  type OpeningKind,
-  recordThirdParty,
-  startPayment,
-} from './transactions.js';
+import { followUp, listTransactions, type OpeningKind, startPayment } from './transactions.js';
 
 const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$` });
 const Description = Type.Optional(Type.String({ maxLength: 500 }));

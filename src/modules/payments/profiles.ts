@@ -82,7 +82,11 @@ export async function tokenise(
   } catch (error) {
     if (error instanceof MethodRefused)
       throw new DomainError('payment_declined', error.message, 'card_number');
-    throw error;
+    // Nothing was stored on our side; the client may try again.
+    throw new DomainError(
+      'unavailable',
+      `The gateway could not store the payment method: ${(error as Error).message}`,
+    );
   }
 }
 

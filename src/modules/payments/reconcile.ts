@@ -18,7 +18,17 @@ export async function reconcileTransactions(
   const rows = await ctx.db
     .selectFrom('payment_transactions as t')
     .innerJoin('payments as p', 'p.id', 't.payment_id')
-    .select(['t.id', 't.kind', 't.gateway_reference', 't.amount', 'p.gateway_id', 'p.method'])
+    .select(['t.id', 't.kind', 't.gateway_reference', 't.gateway_request_key', 'p.gateway_id'])
+    .select((eb) =>
+      eb
+        .selectFrom('payment_transactions as o')
+        .select('o.gateway_reference')
+        .whereRef('o.payment_id', '=', 't.payment_id')
+        .where('o.kind', 'in', ['authorize', 'purchase'])
+        .orderBy('o.id')
+        .limit(1)
+        .as('opening_reference'),
+    )
     .where('t.status', 'in', ['pending', 'unknown'])
     .where('t.updated_at', '<', cutoff)
     .where('p.method', 'in', ['card', 'bank'])
@@ -29,7 +39,12 @@ export async function reconcileTransactions(
   for (const row of rows) {
     const gateway = row.gateway_id ? await getGateway(ctx.db, row.gateway_id) : null;
     const answer = await adapterFor(gateway, ctx.secrets)
-      .lookup(row.kind, row.gateway_reference, row.id)
+      .lookup({
+        kind: row.kind,
+        reference: row.gateway_reference,
+        requestKey: row.gateway_request_key ?? row.id,
+        openingReference: row.opening_reference ?? null,
+      })
       .catch(() => null);
     if (!answer || answer.status === 'pending' || answer.status === 'unknown') continue;
     const after = await applyAnswer(ctx.db, row.id, answer);

@@ -74,6 +74,8 @@ export interface PaymentTransactionsTable {
   status: TransactionStatus;
   gateway_key: string;
   gateway_reference: string | null;
+  /** The idempotency key sent to the gateway (migrations/0007). */
+  gateway_request_key: ColumnType<string | null, string | null | undefined, string | null>;
   error_code: string | null;
   error_message: string | null;
   reference: string | null;

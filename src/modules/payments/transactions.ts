@@ -106,6 +106,8 @@ export async function startPayment(
   const amount = paymentAmount(input.amount, currency);
   const { source, gateway, profileId } = await sourceOf(ctx, customer.id, currency, input);
   if (input.kind === 'credit') await checkBalanceCovers(ctx.db, customer.id, amount);
+  // Before anything is written: a gateway that cannot take this payment refuses it with nothing left behind.
+  const adapter = adapterFor(gateway, ctx.secrets);
   const row = await ctx.db.transaction().execute(async (trx) => {
     const payment = await trx
       .insertInto('payments')
@@ -119,24 +121,23 @@ export async function startPayment(
       })
       .returningAll()
       .executeTakeFirstOrThrow();
-    return insertInFlight(
-      trx,
-      payment.id,
-      customer.id,
-      input.kind,
+    return insertInFlight(trx, {
+      paymentId: payment.id,
+      customerId: customer.id,
+      kind: input.kind,
       amount,
       currency,
-      gatewayKey(gateway),
-      input.description,
-    );
+      gatewayKey: gatewayKey(gateway),
+      description: input.description,
+      clientKey: input.idempotencyKey,
+    });
   });
-  const adapter = adapterFor(gateway, ctx.secrets);
   const call = gatewayCall(adapter, input.kind, input.method);
   const answer = await call({
     amount,
     currency,
     source,
-    idempotencyKey: forwardedKey(row, input.idempotencyKey),
+    idempotencyKey: row.gateway_request_key!,
     description: input.description,
   }).catch(
     (error: unknown) =>
@@ -150,36 +151,47 @@ export async function startPayment(
   return applyAnswer(ctx.db, row.id, answer);
 }
 
-/** The client's key when it sent one (a retry is then one charge at the gateway too), else ours. */
-const forwardedKey = (row: TransactionRow, clientKey: string | undefined) =>
-  clientKey ? `${row.kind}:${clientKey}` : row.id;
+export interface InFlightInput {
+  paymentId: string;
+  customerId: string;
+  kind: TransactionKind;
+  amount: Decimal;
+  currency: string;
+  gatewayKey: string;
+  description?: string;
+  /** The client's Idempotency-Key, when it sent one. */
+  clientKey?: string;
+  /** Known up front for payments reported by the gateway itself (PayPal, third-party). */
+  gatewayReference?: string;
+  reference?: string;
+}
 
-async function insertInFlight(
-  trx: Db,
-  paymentId: string,
-  customerId: string,
-  kind: TransactionKind,
-  amount: Decimal,
-  currency: string,
-  key: string,
-  description?: string,
-): Promise<TransactionRow> {
+/**
+ * Writes a transaction as `unknown` before anything is asked of the gateway. Its gateway
+ * request key is the client's key when it sent one (a retry is then one charge at the gateway
+ * too), else our id; it is stored so reconciliation can find an unanswered call by it.
+ */
+export async function insertInFlight(trx: Db, input: InFlightInput): Promise<TransactionRow> {
+  const id = newId('paymentTransaction');
   const row = await trx
     .insertInto('payment_transactions')
     .values({
-      id: newId('paymentTransaction'),
-      payment_id: paymentId,
-      customer_id: customerId,
-      kind,
-      amount: formatAmount(amount),
-      currency,
+      id,
+      payment_id: input.paymentId,
+      customer_id: input.customerId,
+      kind: input.kind,
+      amount: formatAmount(input.amount),
+      currency: input.currency,
       status: 'unknown',
-      gateway_key: key,
-      description: description ?? null,
+      gateway_key: input.gatewayKey,
+      gateway_reference: input.gatewayReference ?? null,
+      gateway_request_key: input.clientKey ? `${input.kind}:${input.clientKey}` : id,
+      reference: input.reference ?? null,
+      description: input.description ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  await refreshPayment(trx, paymentId);
+  await refreshPayment(trx, input.paymentId);
   return row;
 }
 
@@ -315,15 +327,15 @@ export async function followUp(
     const decision = decide(view, input.kind, amount);
     if (!decision.allowed) throw refusalError(decision.refusal);
     if (input.kind === 'refund') await checkBalanceCovers(trx, payment.customer_id, amount);
-    const inserted = await insertInFlight(
-      trx,
-      payment.id,
-      payment.customer_id,
-      input.kind,
+    const inserted = await insertInFlight(trx, {
+      paymentId: payment.id,
+      customerId: payment.customer_id,
+      kind: input.kind,
       amount,
-      payment.currency,
-      history[0]!.gateway_key,
-    );
+      currency: payment.currency,
+      gatewayKey: history[0]!.gateway_key,
+      clientKey: input.idempotencyKey,
+    });
     return { row: inserted, references: referencesOf(history) };
   });
   const gateway = payment.gateway_id ? await getGateway(ctx.db, payment.gateway_id) : null;
@@ -333,7 +345,7 @@ export async function followUp(
     captureReference: references.lastCapture,
     amount: new Decimal(row.amount),
     currency: row.currency,
-    idempotencyKey: forwardedKey(row, input.idempotencyKey),
+    idempotencyKey: row.gateway_request_key!,
   };
   const call = { capture: adapter.capture, void: adapter.void, refund: adapter.refund }[input.kind];
   const answer = await call(request).catch(
@@ -354,83 +366,6 @@ function referencesOf(history: TransactionRow[]) {
   const opening = successful.find((t) => t.kind === 'authorize' || t.kind === 'purchase');
   const lastCapture = successful.filter((t) => t.kind === 'capture' || t.kind === 'purchase').at(-1);
   return { opening: opening?.gateway_reference ?? null, lastCapture: lastCapture?.gateway_reference ?? null };
-}
-
-export interface ThirdPartyInput extends CustomerRef {
-  amount: string | number;
-  currency: string;
-  reference: string;
-  method: string;
-  description?: string;
-}
-
-/**
- * Seed 004's payments/thirdparty: a payment made elsewhere (cash, wire, a cheque) is recorded
- * and tops up the balance; no gateway is called. The reference deduplicates: recording the same
- * third-party payment twice returns the first.
- */
-export async function recordThirdParty(
-  ctx: PaymentContext,
-  principal: Principal,
-  input: ThirdPartyInput,
-): Promise<TransactionRow> {
-  const customer = await resolveCustomer(ctx.db, principal, input);
-  const currency = currencyCode(input.currency);
-  if (currency !== customer.currency) {
-    throw invalid(
-      `The customer's balance is in ${customer.currency}; cannot record a payment in ${currency}`,
-      'currency',
-    );
-  }
-  const amount = paymentAmount(input.amount, currency);
-  const gatewayReference = `${customer.id}:${input.method}:${input.reference}`;
-  const existing = await ctx.db
-    .selectFrom('payment_transactions')
-    .selectAll()
-    .where('gateway_key', '=', 'thirdparty')
-    .where('kind', '=', 'purchase')
-    .where('gateway_reference', '=', gatewayReference)
-    .executeTakeFirst();
-  if (existing) {
-    if (formatAmount(existing.amount) !== formatAmount(amount)) {
-      throw conflict(
-        `Third-party payment '${input.reference}' was already recorded with another amount`,
-        'reference',
-      );
-    }
-    return existing;
-  }
-  const row = await ctx.db.transaction().execute(async (trx) => {
-    const payment = await trx
-      .insertInto('payments')
-      .values({
-        id: newId('payment'),
-        customer_id: customer.id,
-        profile_id: null,
-        gateway_id: null,
-        method: 'thirdparty',
-        currency,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    const inserted = await insertInFlight(
-      trx,
-      payment.id,
-      customer.id,
-      'purchase',
-      amount,
-      currency,
-      'thirdparty',
-      input.description ?? input.method,
-    );
-    return trx
-      .updateTable('payment_transactions')
-      .set({ reference: input.reference })
-      .where('id', '=', inserted.id)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-  });
-  return applyAnswer(ctx.db, row.id, { status: 'success', reference: gatewayReference });
 }
 
 export interface TransactionFilter extends CustomerRef {

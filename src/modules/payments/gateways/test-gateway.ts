@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { cardBrand, normaliseCardNumber } from '../card.js';
-import type { TransactionKind } from '../state-machine.js';
 import type { FollowUpRequest, GatewayAdapter, GatewayAnswer, MoneyRequest, PaymentSource } from './types.js';
 
 /**
@@ -100,7 +99,7 @@ export const testGateway: GatewayAdapter = {
   },
   async deletePaymentMethod() {},
   /** What was pending or unanswered has, by the time anyone asks again, gone through. */
-  async lookup(_kind: TransactionKind, ref: string | null) {
-    return { status: 'success', reference: ref ?? reference() };
+  async lookup(query) {
+    return { status: 'success', reference: query.reference ?? reference() };
   },
 };

@@ -53,6 +53,17 @@ export interface StoredMethod {
   brand: string | null;
 }
 
+/** What reconciliation knows about a transaction it asks the gateway about again. */
+export interface LookupQuery {
+  kind: TransactionKind;
+  /** The transaction's own gateway reference; null when the first call never got an answer. */
+  reference: string | null;
+  /** The idempotency key the transaction was sent with: names it when reference is null. */
+  requestKey: string;
+  /** The payment's opening (authorize/purchase) reference: what refunds and captures hang on. */
+  openingReference: string | null;
+}
+
 export interface GatewayAdapter {
   readonly type: GatewayType;
   authorize(request: MoneyRequest): Promise<GatewayAnswer>;
@@ -69,12 +80,8 @@ export interface GatewayAdapter {
     customerRef: string,
   ): Promise<StoredMethod>;
   deletePaymentMethod(token: string): Promise<void>;
-  /**
-   * Asks the gateway again about a transaction left `pending` or `unknown` (reconciliation).
-   * `reference` is null when the first call never got an answer; the idempotency key it was
-   * sent with then names it.
-   */
-  lookup(kind: TransactionKind, reference: string | null, idempotencyKey: string): Promise<GatewayAnswer>;
+  /** Asks the gateway again about a transaction left `pending` or `unknown` (reconciliation). */
+  lookup(query: LookupQuery): Promise<GatewayAnswer>;
 }
 
 /** Network failures become `unknown`: the money may or may not have moved. */

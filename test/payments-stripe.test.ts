@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { verifyLedger } from '../src/modules/ledger/verify.js';
+import { reconcileTransactions } from '../src/modules/payments/reconcile.js';
+import { StripeFake } from './fakes/stripe-fake.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { balanceOf, CARD, contextAhead, created, movedSince, transactionRow } from './payments-fixtures.js';
+
+/**
+ * The stripe adapter through the real app over HTTP against test/fakes/stripe-fake.ts (never
+ * Stripe itself): stored cards by SetupIntent, authorize → partial capture → partial refunds,
+ * void, declines, a lost answer left `unknown` and settled by reconciliation, and Stripe webhooks.
+ */
+let t: TestApp;
+const fake = new StripeFake();
+const WEBHOOK_SECRET = 'whsec_fake_secret';
+const ids = {} as Record<'gateway' | 'customer' | 'profile', string>;
+
+before(async () => {
+  await fake.start();
+  t = await startTestApp();
+  ids.gateway = (
+    await created(t, '/api/v1/gateways', {
+      type: 'stripe',
+      currency: 'USD',
+      credentials: { secret_key: fake.secretKey, webhook_secret: WEBHOOK_SECRET },
+      settings: { base_url: fake.url, timeout_seconds: '1' },
+      is_default: true,
+    })
+  ).id;
+  const registered = await created(t, '/api/v1/customer/register', {
+    name: 'Ada',
+    currency: 'USD',
+    card_number: '4242424242424242',
+    ...CARD,
+    gateway_id: ids.gateway,
+  });
+  ids.customer = registered.customer_id;
+  ids.profile = registered.profile.id;
+});
+after(async () => {
+  const report = await verifyLedger(t.handle.db);
+  assert.deepEqual(report.problems, [], 'ledger invariants hold after the suite');
+  await t.close();
+  await fake.stop();
+});
+
+const charge = (body: Record<string, unknown>, path = '/api/v1/profiles/charge') =>
+  t.request('POST', path, { body: { customer_id: ids.customer, currency: 'USD', ...body } });
+
+test('stripe: a stored card is a Stripe customer and PaymentMethod, never the number', async () => {
+  const profile = await t.handle.db
+    .selectFrom('payment_profiles')
+    .selectAll()
+    .where('id', '=', ids.profile)
+    .executeTakeFirstOrThrow();
+  assert.match(profile.token, /^cus_[0-9a-f]+\/pm_[0-9a-f]+$/);
+  assert.equal(profile.last4, '4242');
+  const setup = fake.requests.find((r) => r.path === '/v1/setup_intents');
+  assert.ok(setup, 'a SetupIntent stored the card');
+  assert.match(
+    setup.body,
+    /payment_method=pm_card_visa/,
+    'test mode sends the test PaymentMethod, not the number',
+  );
+  assert.ok(!fake.requests.some((r) => r.body.includes('4242424242424242')));
+  const refused = await t.request('POST', '/api/v1/customer/payments/register', {
+    body: { customer_id: ids.customer, card_number: '4000000000000002', ...CARD, gateway_id: ids.gateway },
+  });
+  assert.equal(refused.status, 402, refused.text);
+});
+
+test('stripe: authorize, capture part, refund in two parts; Stripe holds one capture per intent', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const auth = await charge({ profile_id: ids.profile, amount: '50.00' }, '/api/v1/profiles/authorize');
+  assert.equal(auth.status, 201, auth.text);
+  assert.equal(auth.body.data.status, 'success');
+  const intentId = auth.body.data.gateway_reference;
+  assert.equal(fake.intents.get(intentId)?.status, 'requires_capture');
+  assert.equal(fake.intents.get(intentId)?.capture_method, 'manual');
+  assert.equal(await movedSince(t, ids.customer, start), '0', 'an authorization moves nothing');
+
+  const capture = await created(t, '/api/v1/profiles/settle', {
+    transaction_id: auth.body.data.transaction_id,
+    amount: '30',
+  });
+  assert.equal(capture.status, 'success');
+  assert.equal(fake.intents.get(intentId)?.amount_received, 3000);
+  assert.equal(await movedSince(t, ids.customer, start), '30');
+
+  // Our state machine allows another capture up to 50; Stripe released the rest: `error`, nothing moves.
+  const second = await t.request('POST', '/api/v1/profiles/settle', {
+    body: { transaction_id: auth.body.data.transaction_id, amount: '10' },
+  });
+  assert.equal(second.status, 402, second.text);
+  assert.equal(second.body.data.status, 'error');
+  assert.equal(second.body.data.error_code, 'payment_intent_unexpected_state');
+
+  const refund = await created(t, '/api/v1/profiles/refund', {
+    transaction_id: auth.body.data.transaction_id,
+    amount: '12.5',
+  });
+  assert.equal(refund.status, 'success');
+  assert.match(refund.gateway_reference, /^re_/);
+  await created(t, '/api/v1/profiles/refund', {
+    transaction_id: auth.body.data.transaction_id,
+    amount: '17.5',
+  });
+  assert.equal(await movedSince(t, ids.customer, start), '0');
+  const over = await t.request('POST', '/api/v1/profiles/refund', {
+    body: { transaction_id: auth.body.data.transaction_id, amount: '0.01' },
+  });
+  assert.equal(over.status, 400, 'nothing left to refund: refused before Stripe is asked');
+});
+
+test('stripe: void cancels the intent; a card number in test mode becomes a test PaymentMethod', async () => {
+  const auth = await charge(
+    { amount: '20', card_number: '4242424242424242', ...CARD },
+    '/api/v1/payments/creditcard/authorize',
+  );
+  assert.equal(auth.status, 201, auth.text);
+  const voided = await created(t, '/api/v1/payments/creditcard/transaction/void', {
+    transaction_id: auth.body.data.transaction_id,
+  });
+  assert.equal(voided.status, 'success');
+  assert.equal(fake.intents.get(auth.body.data.gateway_reference)?.status, 'canceled');
+});
+
+test('stripe: declines are `failed` with Stripe’s decline code, and move nothing', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const cases: [string, string][] = [
+    ['4000000000000002', 'generic_decline'],
+    ['4000000000009995', 'insufficient_funds'],
+    ['4000000000000127', 'incorrect_cvc'],
+  ];
+  for (const [number, code] of cases) {
+    const res = await charge(
+      { amount: '10', card_number: number, ...CARD },
+      '/api/v1/payments/creditcard/charge',
+    );
+    assert.equal(res.status, 402, res.text);
+    assert.equal(res.body.data.status, 'failed');
+    assert.equal(res.body.data.error_code, code);
+    assert.match(res.body.data.gateway_reference, /^pi_/, 'the declined PaymentIntent is named');
+  }
+  const bank = await t.request('POST', '/api/v1/payments/b2b/transaction/debit', {
+    body: {
+      customer_id: ids.customer,
+      amount: '5',
+      currency: 'USD',
+      bank_account_number: '000123456789',
+      routing_number: '110000000',
+      account_holder: 'Ada',
+    },
+  });
+  assert.equal(bank.status, 402, bank.text);
+  assert.equal(bank.body.data.error_code, 'not_supported');
+  assert.equal(await movedSince(t, ids.customer, start), '0');
+});
+
+test('stripe: a lost answer is `unknown`; reconciliation finds the intent by its key and posts it once', async () => {
+  const start = await balanceOf(t, ids.customer);
+  fake.dropAnswers = 1;
+  const res = await charge({ profile_id: ids.profile, amount: '15' }, '/api/v1/profiles/charge');
+  assert.equal(res.status, 201, res.text);
+  assert.equal(res.body.data.status, 'unknown');
+  assert.equal(res.body.data.gateway_reference, null);
+  assert.equal(await movedSince(t, ids.customer, start), '0', 'nothing posted while unknown');
+  const summary = await reconcileTransactions(contextAhead(t, 120));
+  assert.ok(summary.settled >= 1, JSON.stringify(summary));
+  const row = await transactionRow(t, res.body.data.transaction_id);
+  assert.equal(row.status, 'success');
+  assert.match(row.gateway_reference ?? '', /^pi_/);
+  assert.equal(await movedSince(t, ids.customer, start), '15');
+  await reconcileTransactions(contextAhead(t, 120));
+  assert.equal(await movedSince(t, ids.customer, start), '15', 'a second run posts nothing more');
+});
