@@ -11,6 +11,7 @@ import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
 import { ledgerRoutes } from './modules/ledger/routes.js';
 import { paymentRoutes } from './modules/payments/payment-routes.js';
+import { paypalRoutes, webhookRoutes } from './modules/payments/provider-routes.js';
 import { customerPaymentRoutes, gatewayRoutes } from './modules/payments/routes.js';
 import { cdrRoutes } from './modules/cdrs/routes.js';
 import { RatingIndex } from './modules/rating/rating-index.js';
@@ -84,6 +85,8 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(gatewayRoutes, { db, config });
       await api.register(customerPaymentRoutes, { db, config });
       await api.register(paymentRoutes, { db, config });
+      await api.register(paypalRoutes, { db, config });
+      await api.register(webhookRoutes, { db, config });
       await api.register(ratecardRoutes, { db, index: ratingIndex });
       await api.register(rateRoutes, { db, index: ratingIndex });
       await api.register(carrierRoutes, { db, index: ratingIndex });

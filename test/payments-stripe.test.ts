@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import Stripe from 'stripe';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
 import { reconcileTransactions } from '../src/modules/payments/reconcile.js';
 import { StripeFake } from './fakes/stripe-fake.js';
@@ -174,4 +175,88 @@ test('stripe: a lost answer is `unknown`; reconciliation finds the intent by its
   assert.equal(await movedSince(t, ids.customer, start), '15');
   await reconcileTransactions(contextAhead(t, 120));
   assert.equal(await movedSince(t, ids.customer, start), '15', 'a second run posts nothing more');
+});
+
+async function deliver(payload: string, header: string | null, gatewayId = ids.gateway) {
+  return t.request('POST', `/api/v1/webhooks/stripe/${gatewayId}`, {
+    key: null,
+    body: payload,
+    headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) },
+  });
+}
+
+/** A charge whose answer gets lost: `unknown`, with the intent Stripe did create. */
+async function unansweredCharge(amount: string) {
+  fake.dropAnswers = 1;
+  const res = await charge({ profile_id: ids.profile, amount });
+  assert.equal(res.body.data.status, 'unknown', res.text);
+  const intent = [...fake.intents.values()].at(-1)!;
+  return { transactionId: res.body.data.transaction_id as string, intent };
+}
+
+test('stripe webhook: a signed payment_intent.succeeded settles the unknown charge once; a replay changes nothing', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const { transactionId, intent } = await unansweredCharge('8');
+  const event = fake.signedEvent('payment_intent.succeeded', intent, WEBHOOK_SECRET);
+  const res = await deliver(event.payload, event.header);
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(
+    { duplicate: res.body.data.duplicate, settled: res.body.data.settled },
+    { duplicate: false, settled: 1 },
+  );
+  assert.equal((await transactionRow(t, transactionId)).status, 'success');
+  assert.equal(await movedSince(t, ids.customer, start), '8');
+  const replay = await deliver(event.payload, event.header);
+  assert.equal(replay.status, 200, replay.text);
+  assert.equal(replay.body.data.duplicate, true);
+  assert.equal(await movedSince(t, ids.customer, start), '8', 'a replayed event posts nothing');
+});
+
+test('stripe webhook: forged, altered or unsigned payloads are 400 and change nothing', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const { transactionId, intent } = await unansweredCharge('9');
+  const forged = fake.signedEvent('payment_intent.succeeded', intent, 'whsec_not_the_secret');
+  const altered = fake.signedEvent('payment_intent.succeeded', { ...intent, amount: 1 }, WEBHOOK_SECRET);
+  const cases: [string, string | null][] = [
+    [forged.payload, forged.header],
+    [altered.payload.replace('"amount":1', '"amount":100000'), altered.header],
+    [altered.payload, null],
+    ['not json', 't=1,v1=abc'],
+  ];
+  for (const [payload, header] of cases) {
+    const res = await deliver(payload, header);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.error.param, 'Stripe-Signature');
+  }
+  const stale = Stripe.webhooks.generateTestHeaderString({
+    payload: altered.payload,
+    secret: WEBHOOK_SECRET,
+    timestamp: Math.floor(Date.now() / 1000) - 301,
+  });
+  assert.equal((await deliver(altered.payload, stale)).status, 400, 'older than the 300 s tolerance');
+  assert.equal((await deliver(forged.payload, forged.header, 'gw_01unknown0000000000000000')).status, 404);
+  assert.equal((await transactionRow(t, transactionId)).status, 'unknown');
+  assert.equal(await movedSince(t, ids.customer, start), '0');
+  await reconcileTransactions(contextAhead(t, 120)); // leave nothing in flight for later suites
+});
+
+test('stripe webhook: refund.updated settles a refund whose answer was lost', async () => {
+  const paid = await created(t, '/api/v1/profiles/charge', {
+    customer_id: ids.customer,
+    profile_id: ids.profile,
+    amount: '40',
+    currency: 'USD',
+  });
+  const start = await balanceOf(t, ids.customer);
+  fake.dropAnswers = 1;
+  const res = await t.request('POST', '/api/v1/profiles/refund', {
+    body: { transaction_id: paid.transaction_id, amount: '4' },
+  });
+  assert.equal(res.body.data.status, 'unknown', res.text);
+  const refund = [...fake.refunds.values()].at(-1)!;
+  const event = fake.signedEvent('refund.updated', refund, WEBHOOK_SECRET);
+  const delivered = await deliver(event.payload, event.header);
+  assert.equal(delivered.body.data.settled, 1, delivered.text);
+  assert.equal((await transactionRow(t, res.body.data.transaction_id)).status, 'success');
+  assert.equal(await movedSince(t, ids.customer, start), '-4');
 });

@@ -28,6 +28,8 @@ export interface ExternalPayment {
   gatewayReference: string;
   reference?: string;
   description?: string;
+  /** `pending`: reported but not yet final (a PayPal capture under review); a later report settles it. */
+  status?: 'success' | 'pending';
 }
 
 async function findReported(
@@ -58,42 +60,47 @@ export async function recordExternalPayment(
 ): Promise<TransactionRow> {
   const what = `Payment '${input.reference ?? input.gatewayReference}'`;
   const existing = await findReported(ctx.db, input.gatewayKey, 'purchase', input.gatewayReference);
-  if (existing) return sameAmount(existing, input.amount, what);
-  const inserted = await ctx.db
-    .transaction()
-    .execute(async (trx) => {
-      const payment = await trx
-        .insertInto('payments')
-        .values({
-          id: newId('payment'),
-          customer_id: input.customer.id,
-          profile_id: null,
-          gateway_id: input.gatewayId,
-          method: input.method,
+  if (existing && existing.status !== 'pending') return sameAmount(existing, input.amount, what);
+  const inserted =
+    existing ??
+    (await ctx.db
+      .transaction()
+      .execute(async (trx) => {
+        const payment = await trx
+          .insertInto('payments')
+          .values({
+            id: newId('payment'),
+            customer_id: input.customer.id,
+            profile_id: null,
+            gateway_id: input.gatewayId,
+            method: input.method,
+            currency: input.currency,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return insertInFlight(trx, {
+          paymentId: payment.id,
+          customerId: input.customer.id,
+          kind: 'purchase',
+          amount: input.amount,
           currency: input.currency,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return insertInFlight(trx, {
-        paymentId: payment.id,
-        customerId: input.customer.id,
-        kind: 'purchase',
-        amount: input.amount,
-        currency: input.currency,
-        gatewayKey: input.gatewayKey,
-        gatewayReference: input.gatewayReference,
-        reference: input.reference,
-        description: input.description,
-      });
-    })
-    .catch(async (error: unknown) => {
-      // A concurrent report of the same payment won the unique (gateway, kind, reference) race.
-      const winner = await findReported(ctx.db, input.gatewayKey, 'purchase', input.gatewayReference);
-      if (winner) return winner;
-      throw error;
-    });
-  if (inserted.status !== 'unknown') return sameAmount(inserted, input.amount, what);
-  return applyAnswer(ctx.db, inserted.id, { status: 'success', reference: input.gatewayReference });
+          gatewayKey: input.gatewayKey,
+          gatewayReference: input.gatewayReference,
+          reference: input.reference,
+          description: input.description,
+        });
+      })
+      .catch(async (error: unknown) => {
+        // A concurrent report of the same payment won the unique (gateway, kind, reference) race.
+        const winner = await findReported(ctx.db, input.gatewayKey, 'purchase', input.gatewayReference);
+        if (winner) return winner;
+        throw error;
+      }));
+  const status = input.status ?? 'success';
+  if (inserted.status !== 'unknown' && inserted.status !== 'pending')
+    return sameAmount(inserted, input.amount, what);
+  sameAmount(inserted, input.amount, what);
+  return applyAnswer(ctx.db, inserted.id, { status, reference: input.gatewayReference });
 }
 
 export interface ExternalRefund {

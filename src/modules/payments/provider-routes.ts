@@ -1,0 +1,127 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import { DomainError, notFound } from '../../errors.js';
+import { principalOf } from '../../http/auth.js';
+import { ok } from '../../http/envelope.js';
+import { Envelope } from '../../http/schemas.js';
+import { getGateway } from './gateway-configs.js';
+import { capturePaypalOrder, getPaypalGateway, handlePaypalIpn, PaypalUnavailable } from './paypal.js';
+import { CustomerRefFields, presentTransaction, TransactionSchema } from './representations.js';
+import { contextOf, type PaymentRoutesOptions } from './routes.js';
+import { handleStripeEvent } from './stripe-events.js';
+
+/** Provider messages are small; anything bigger is not one. */
+const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
+const GatewayParams = Type.Object(
+  {
+    gateway_id: Type.String({
+      pattern: '^gw_[0-9a-z]{1,40}$',
+      description: 'The gateway configuration the provider was given this URL for',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** Signatures are computed over the exact bytes received: keep the body as the raw string. */
+function keepRawBodies(app: FastifyInstance, types: string[]) {
+  for (const type of types) {
+    app.removeContentTypeParser(type);
+    app.addContentTypeParser(
+      type,
+      { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT_BYTES },
+      (_request, body, done) => done(null, body),
+    );
+  }
+}
+
+const rawBodyOf = (body: unknown) => (typeof body === 'string' ? body : '');
+
+/**
+ * Incoming provider notifications: public routes (the providers hold no API key), each
+ * authenticated its provider's way — Stripe's signature, PayPal's post-back verification.
+ */
+export const webhookRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = async (app, { db, config }) => {
+  const ctx = contextOf(db, config);
+  keepRawBodies(app, ['application/json', 'application/x-www-form-urlencoded']);
+  const tags = ['Payment webhooks'];
+
+  app.post('/webhooks/stripe/:gateway_id', {
+    config: { auth: false },
+    schema: {
+      tags,
+      summary:
+        "Stripe events for a stripe gateway (verified by Stripe-Signature with the gateway's webhook secret)",
+      params: GatewayParams,
+      response: {
+        200: Envelope(
+          Type.Object({
+            event_id: Type.String(),
+            type: Type.String(),
+            duplicate: Type.Boolean(),
+            settled: Type.Integer(),
+          }),
+        ),
+      },
+    },
+    handler: async (request) => {
+      const gateway = await getGateway(db, request.params.gateway_id);
+      if (gateway.type !== 'stripe') throw notFound('Stripe gateway');
+      const signature = request.headers['stripe-signature'];
+      const outcome = await handleStripeEvent(
+        ctx,
+        gateway,
+        rawBodyOf(request.body),
+        typeof signature === 'string' ? signature : undefined,
+      );
+      return ok(request, outcome);
+    },
+  });
+
+  app.post('/webhooks/paypal/ipn/:gateway_id', {
+    config: { auth: false },
+    schema: {
+      tags,
+      summary: 'PayPal IPN for a paypal gateway (verified by posting it back to PayPal)',
+      params: GatewayParams,
+      response: { 200: Envelope(Type.Object({ received: Type.Literal(true), result: Type.String() })) },
+    },
+    handler: async (request) => {
+      const gateway = await getPaypalGateway(db, request.params.gateway_id);
+      const outcome = await handlePaypalIpn(ctx, gateway, rawBodyOf(request.body)).catch((error: unknown) => {
+        // 503 makes PayPal send the message again later.
+        if (error instanceof PaypalUnavailable)
+          throw new DomainError('unavailable', `Could not verify the IPN with PayPal: ${error.message}`);
+        throw error;
+      });
+      request.log.info({ gateway: gateway.id, outcome }, 'paypal ipn');
+      // The caller learns the category only ("topped", "ignored", "invalid", "duplicate", …).
+      return ok(request, { received: true as const, result: outcome.split(/[: ]/)[0]! });
+    },
+  });
+};
+
+/** PayPal Instant Checkout: capture an order the customer approved in PayPal's checkout. */
+export const paypalRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = async (app, { db, config }) => {
+  const ctx = contextOf(db, config);
+  app.post('/payments/paypal/capture', {
+    schema: {
+      tags: ['PayPal'],
+      summary: "Capture an approved PayPal order and top up the customer's balance",
+      body: Type.Object(
+        {
+          ...CustomerRefFields,
+          gateway_id: Type.String({ pattern: '^gw_[0-9a-z]{1,40}$' }),
+          order_id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$', description: "PayPal's order id" }),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 201: Envelope(TransactionSchema) },
+    },
+    handler: async (request, reply) => {
+      const row = await capturePaypalOrder(ctx, principalOf(request), request.body);
+      reply.code(201);
+      return ok(request, presentTransaction(request, row), {}, 201);
+    },
+  });
+};
