@@ -3,15 +3,15 @@ import { CsvError, type Options as CsvOptions, parse } from 'csv-parse';
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { DomainError } from '../../errors.js';
-import { newId } from '../../ids.js';
 import {
   DEFAULT_HEADER,
   type DeckLayout,
   type DeckProblem,
-  type DeckRate,
   parseDeckRow,
   resolveLayout,
 } from './deck-row.js';
+import { assertNotDerived, recompileDerivedFrom } from './derivation.js';
+import { insertRateRows, RateRows, type RowsTarget } from './rate-rows.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /**
@@ -82,55 +82,6 @@ function byteLimit(maxBytes: number): Transform {
   });
 }
 
-/** Column arrays for one multi-row insert (unnest): one parameter per column, not per value. */
-class Chunk {
-  ids: string[] = [];
-  prefixes: string[] = [];
-  destinations: string[] = [];
-  rates: string[] = [];
-  fees: string[] = [];
-  initials: number[] = [];
-  increments: number[] = [];
-  froms: string[] = [];
-  tos: (string | null)[] = [];
-  blocked: boolean[] = [];
-
-  push(rate: DeckRate): void {
-    this.ids.push(newId('rate'));
-    this.prefixes.push(rate.prefix);
-    this.destinations.push(rate.destination);
-    this.rates.push(rate.rate);
-    this.fees.push(rate.connectionFee);
-    this.initials.push(rate.initialIncrement);
-    this.increments.push(rate.increment);
-    this.froms.push(rate.effectiveFrom.toISOString());
-    this.tos.push(rate.effectiveTo ? rate.effectiveTo.toISOString() : null);
-    this.blocked.push(rate.blocked);
-  }
-
-  get size(): number {
-    return this.ids.length;
-  }
-}
-
-/**
- * Where good rows go: the temporary staging table, merged at the end, or, when the card has no
- * rates yet, straight into `rates` (nothing to merge with, so one copy of each row, not two).
- */
-type Target = { kind: 'staging' } | { kind: 'rates'; cardId: string };
-
-async function stage(trx: Db, chunk: Chunk, target: Target): Promise<void> {
-  const rows = sql`select * from unnest(${chunk.ids}::text[], ${chunk.prefixes}::text[], ${chunk.destinations}::text[],
-      ${chunk.rates}::numeric[], ${chunk.fees}::numeric[], ${chunk.initials}::int[], ${chunk.increments}::int[],
-      ${chunk.froms}::timestamptz[], ${chunk.tos}::timestamptz[], ${chunk.blocked}::bool[])
-      as s (id, prefix, destination, rate, connection_fee, initial_increment, increment, effective_from, effective_to, blocked)`;
-  if (target.kind === 'staging') return void (await sql`insert into rate_import ${rows}`.execute(trx));
-  await sql`insert into rates (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
-      effective_from, effective_to, blocked)
-    select s.id, ${target.cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
-      s.effective_from, s.effective_to, s.blocked from (${rows}) s`.execute(trx);
-}
-
 interface ReadState {
   layout: DeckLayout | null;
   rows: number;
@@ -161,7 +112,7 @@ async function readDeck(
   input: Readable,
   card: Ratecard,
   options: ImportOptions,
-  target: Target,
+  target: RowsTarget,
 ): Promise<ReadState> {
   const state: ReadState = { layout: null, rows: 0, problems: [], truncated: false, versions: new Map() };
   const defaults = {
@@ -187,7 +138,7 @@ async function readDeck(
   const limiter = byteLimit(DECK_LIMITS.maxBytes);
   for (const source of [input, limiter]) source.on('error', (error) => parser.destroy(error));
   input.pipe(limiter).pipe(parser);
-  let chunk = new Chunk();
+  let chunk = new RateRows();
   let headerPending = options.header !== false;
   if (options.columns) {
     const resolved = resolveLayout(options.columns, 0);
@@ -236,8 +187,8 @@ async function readDeck(
       if (state.problems.length) continue;
       chunk.push(parsed.rate);
       if (chunk.size >= DECK_LIMITS.chunkRows) {
-        await stage(trx, chunk, target);
-        chunk = new Chunk();
+        await insertRateRows(trx, chunk, target);
+        chunk = new RateRows();
         options.onProgress?.(state.rows);
       }
     }
@@ -248,7 +199,7 @@ async function readDeck(
     input.unpipe(limiter);
     input.resume();
   }
-  if (chunk.size && !state.problems.length) await stage(trx, chunk, target);
+  if (chunk.size && !state.problems.length) await insertRateRows(trx, chunk, target);
   options.onProgress?.(state.rows);
   return state;
 }
@@ -326,34 +277,52 @@ export async function importDeck(
       false,
     );
   }
+  try {
+    await assertNotDerived(db, card.id);
+  } catch (error) {
+    input.resume();
+    throw error;
+  }
   return db.transaction().execute(async (trx) => {
-    await sql`create temp table rate_import (
-      id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
-      initial_increment int, increment int, effective_from timestamptz, effective_to timestamptz, blocked bool
-    ) on commit drop`.execute(trx);
-    const hasRates = await trx
-      .selectFrom('rates')
-      .select('id')
-      .where('ratecard_id', '=', card.id)
-      .limit(1)
-      .executeTakeFirst();
-    const target: Target = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
-    const state = await readDeck(trx, input, card, options, target);
-    if (!state.problems.length && state.rows === 0) {
-      report(state, [
-        {
-          line: 1,
-          column: null,
-          reason: `the file has no rate rows (expected a header such as ${DEFAULT_HEADER}, then one rate per line)`,
-        },
-      ]);
-    }
-    if (state.problems.length) throw new DeckRejectedError(state.problems, state.truncated);
-    if (target.kind === 'rates')
-      return { rows: state.rows, added: state.rows, changed: 0, unchanged: 0, closed: 0 };
-    await sql`analyze rate_import`.execute(trx);
-    const closed = options.mode === 'replace' ? await closeMissing(trx, card.id) : 0;
-    const { added, changed } = await mergeStaged(trx, card.id);
-    return { rows: state.rows, added, changed, unchanged: state.rows - added - changed, closed };
+    const result = await importInTransaction(trx, card, input, options);
+    // The cards derived from this one change with it, in the same transaction.
+    await recompileDerivedFrom(trx, card.id);
+    return result;
   });
+}
+
+async function importInTransaction(
+  trx: Db,
+  card: Ratecard,
+  input: Readable,
+  options: ImportOptions,
+): Promise<ImportResult> {
+  await sql`create temp table rate_import (
+    id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
+    initial_increment int, increment int, effective_from timestamptz, effective_to timestamptz, blocked bool
+  ) on commit drop`.execute(trx);
+  const hasRates = await trx
+    .selectFrom('rates')
+    .select('id')
+    .where('ratecard_id', '=', card.id)
+    .limit(1)
+    .executeTakeFirst();
+  const target: RowsTarget = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
+  const state = await readDeck(trx, input, card, options, target);
+  if (!state.problems.length && state.rows === 0) {
+    report(state, [
+      {
+        line: 1,
+        column: null,
+        reason: `the file has no rate rows (expected a header such as ${DEFAULT_HEADER}, then one rate per line)`,
+      },
+    ]);
+  }
+  if (state.problems.length) throw new DeckRejectedError(state.problems, state.truncated);
+  if (target.kind === 'rates')
+    return { rows: state.rows, added: state.rows, changed: 0, unchanged: 0, closed: 0 };
+  await sql`analyze rate_import`.execute(trx);
+  const closed = options.mode === 'replace' ? await closeMissing(trx, card.id) : 0;
+  const { added, changed } = await mergeStaged(trx, card.id);
+  return { rows: state.rows, added, changed, unchanged: state.rows - added - changed, closed };
 }

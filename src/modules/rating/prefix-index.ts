@@ -262,12 +262,33 @@ export class PrefixIndex {
   }
 
   prefixOf(version: number): string {
-    const prefix = this.versionPrefix[version]!;
+    return this.prefixText(this.versionPrefix[version]!);
+  }
+
+  /** The text of the prefix in slot `prefix` (0 ≤ prefix < prefixCount, in byte order). */
+  prefixText(prefix: number): string {
     let text = '';
     for (let i = this.prefixStart[prefix]!; i < this.prefixStart[prefix + 1]!; i++) {
       text += String.fromCharCode(this.digits[i]!);
     }
     return text;
+  }
+
+  /**
+   * Appends to `out` every effective_from and finite effective_to of every version of every
+   * prefix of `number` in this card: the times at which a match for `number` can change.
+   */
+  collectBoundaries(number: string, out: number[]): void {
+    const entry = this.greatestAtMost(number);
+    if (entry === NO_MATCH) return;
+    const common = this.commonLength(entry, number);
+    for (let candidate = entry; candidate !== NO_MATCH; candidate = this.parent[candidate]!) {
+      if (this.prefixStart[candidate + 1]! - this.prefixStart[candidate]! > common) continue;
+      for (let v = this.versionStart[candidate]!; v < this.versionStart[candidate + 1]!; v++) {
+        out.push(this.fromMs[v]!);
+        if (Number.isFinite(this.toMs[v]!)) out.push(this.toMs[v]!);
+      }
+    }
   }
 
   /** Allocation-free accessors for the hot paths (LCR compares costs in units). */
@@ -277,6 +298,22 @@ export class PrefixIndex {
 
   isBlocked(version: number): boolean {
     return this.blocked[version] === 1;
+  }
+
+  feeUnitsOf(version: number): number {
+    return this.feeUnits[version]!;
+  }
+
+  initialIncrementOf(version: number): number {
+    return this.initial[version]!;
+  }
+
+  incrementOf(version: number): number {
+    return this.pulse[version]!;
+  }
+
+  destinationName(version: number): string {
+    return this.destinations[this.destinationOf[version]!]!;
   }
 
   /** The version as a plain object, for answers (allocates; not for inner loops). */

@@ -2,6 +2,7 @@ import type { Selectable } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { conflict, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
+import { assertNotDerived, recompileDerivedFrom } from './derivation.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 import type { RatesTable } from './schema.js';
 import { prefixProblem, requireAmount, requireIncrement, requireTimestamp } from './values.js';
@@ -79,6 +80,19 @@ async function assertFreeVersion(db: Db, cardId: string, prefix: string, from: D
     );
 }
 
+/**
+ * Every rate write runs in one transaction with the recompilation of the cards derived from the
+ * rate's card, so a derived card never lags behind its sources. Derived cards refuse direct writes.
+ */
+function writeRates<T>(db: Db, cardId: string, write: (trx: Db) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    await assertNotDerived(trx, cardId);
+    const result = await write(trx);
+    await recompileDerivedFrom(trx, cardId);
+    return result;
+  });
+}
+
 /** A new version of a prefix; fields not given take the card's defaults, effective_from defaults to now. */
 export async function createRate(
   db: Db,
@@ -99,8 +113,10 @@ export async function createRate(
     rate: fields.rate!,
   };
   checkPeriod(values.effective_from, values.effective_to ?? null);
-  await assertFreeVersion(db, card.id, values.prefix, values.effective_from);
-  return db.insertInto('rates').values(values).returningAll().executeTakeFirstOrThrow();
+  return writeRates(db, card.id, async (trx) => {
+    await assertFreeVersion(trx, card.id, values.prefix, values.effective_from);
+    return trx.insertInto('rates').values(values).returningAll().executeTakeFirstOrThrow();
+  });
 }
 
 export async function getRate(db: Db, id: string): Promise<Rate> {
@@ -133,17 +149,21 @@ export async function updateRate(db: Db, id: string, input: RateInput): Promise<
   if (Object.keys(fields).length === 0) return current;
   const from = fields.effective_from ?? current.effective_from;
   checkPeriod(from, fields.effective_to === undefined ? current.effective_to : fields.effective_to);
-  await assertFreeVersion(db, current.ratecard_id, fields.prefix ?? current.prefix, from, id);
-  return db
-    .updateTable('rates')
-    .set({ ...fields, updated_at: new Date() })
-    .where('id', '=', id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
+  return writeRates(db, current.ratecard_id, async (trx) => {
+    await assertFreeVersion(trx, current.ratecard_id, fields.prefix ?? current.prefix, from, id);
+    return trx
+      .updateTable('rates')
+      .set({ ...fields, updated_at: new Date() })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
 }
 
 export async function deleteRate(db: Db, id: string): Promise<Rate> {
   const rate = await getRate(db, id);
-  await db.deleteFrom('rates').where('id', '=', id).execute();
-  return rate;
+  return writeRates(db, rate.ratecard_id, async (trx) => {
+    await trx.deleteFrom('rates').where('id', '=', id).execute();
+    return rate;
+  });
 }

@@ -108,6 +108,11 @@ export class RatingIndex {
     return next;
   }
 
+  /** After a change to these cards (committed): rebuilds each one's index. */
+  async changed(cardIds: readonly string[]): Promise<void> {
+    await Promise.all(cardIds.map((id) => this.reload(id)));
+  }
+
   /** Loads every card (at server start), so the first lookups do not pay for it. */
   async loadAll(): Promise<void> {
     const cards = await this.db.selectFrom('ratecards').select('id').execute();

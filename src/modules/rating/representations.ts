@@ -11,6 +11,7 @@ import {
 } from '../../http/schemas.js';
 import { Decimal, formatAmount } from '../../money/index.js';
 import type { Carrier } from './carriers.js';
+import type { Derivation } from './derivation.js';
 import type { LcrAnswer, Match } from './lookup.js';
 import type { RateVersion } from './prefix-index.js';
 import type { Ratecard } from './ratecards.js';
@@ -312,5 +313,80 @@ export function presentLcr(request: FastifyRequest, answer: LcrAnswer, strategy:
     })),
     excluded_other_currency: answer.otherCurrency,
     links: { customer_card: absoluteUrl(request, `/api/v1/ratecards/${answer.sell.loaded.card.id}`) },
+  };
+}
+
+const Percentage = Type.String({
+  pattern: '^\\d{1,5}(\\.\\d{1,4})?$',
+  description: 'Markup in percent of the cost, e.g. "12.5"',
+});
+const profitFields = {
+  percentage: Type.Optional(Percentage),
+  absolute: Type.Optional(DecimalString('Added to the marked-up cost, per minute')),
+  min_margin: Type.Optional(DecimalString('The price is never below cost + this, per minute')),
+};
+const ProfitOverride = Type.Object(
+  { prefix: Prefix, ...profitFields },
+  { additionalProperties: false, description: 'Replaces the named fields for rates under prefix' },
+);
+export const DerivationBody = Type.Object(
+  {
+    source_ids: Type.Array(Type.String({ maxLength: 64 }), {
+      minItems: 1,
+      maxItems: 16,
+      description: 'Buy cards to price from; per prefix the cheapest (not blocked) cost is used',
+    }),
+    ...profitFields,
+    rounding_decimals: Type.Optional(Type.Integer({ minimum: 0, maximum: 8, default: 4 })),
+    rounding_mode: Type.Optional(RoundingMode),
+    overrides: Type.Optional(Type.Array(ProfitOverride, { maxItems: 10_000 })),
+  },
+  { additionalProperties: false },
+);
+export const DerivationSchema = Type.Object({
+  object: Type.Literal('ratecard_derivation'),
+  ratecard_id: Type.String(),
+  source_ids: Type.Array(Type.String()),
+  percentage: DecimalString(),
+  absolute: DecimalString(),
+  min_margin: DecimalString(),
+  rounding_decimals: Type.Integer(),
+  rounding_mode: RoundingMode,
+  overrides: Type.Array(
+    Type.Object({
+      prefix: Type.String(),
+      percentage: Type.Optional(DecimalString()),
+      absolute: Type.Optional(DecimalString()),
+      min_margin: Type.Optional(DecimalString()),
+    }),
+  ),
+  compiled_at: Nullable(Timestamp),
+  compiled_rates: Type.Integer(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  links: Links,
+});
+
+export function presentDerivation(request: FastifyRequest, derivation: Derivation) {
+  const card = `/api/v1/ratecards/${derivation.ratecard_id}`;
+  return {
+    object: 'ratecard_derivation' as const,
+    ratecard_id: derivation.ratecard_id,
+    source_ids: derivation.source_ids,
+    percentage: amount(derivation.percentage),
+    absolute: amount(derivation.absolute),
+    min_margin: amount(derivation.min_margin),
+    rounding_decimals: derivation.rounding_decimals,
+    rounding_mode: derivation.rounding_mode,
+    overrides: derivation.overrides,
+    compiled_at: iso(derivation.compiled_at),
+    compiled_rates: derivation.compiled_rates,
+    created_at: derivation.created_at.toISOString(),
+    updated_at: derivation.updated_at.toISOString(),
+    links: {
+      self: absoluteUrl(request, `${card}/derivation`),
+      ratecard: absoluteUrl(request, card),
+      rates: absoluteUrl(request, `${card}/rates`),
+    },
   };
 }

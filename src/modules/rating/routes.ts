@@ -8,6 +8,7 @@ import { Envelope, IdParams, ListEnvelope, PageQuery, TimestampInput } from '../
 import { createCarrier, getCarrier, listCarriers, updateCarrier } from './carriers.js';
 import { exportDeck } from './deck-export.js';
 import { DeckRejectedError, importDeck } from './deck-import.js';
+import { derivedCardsOf, getDerivation, removeDerivation, setDerivation } from './derivation.js';
 import { leastCostRoutes, lookupRate } from './lookup.js';
 import { createRatecard, getRatecard, listRatecards, updateRatecard } from './ratecards.js';
 import { createRate, deleteRate, getRate, listRates, updateRate } from './rates.js';
@@ -16,10 +17,13 @@ import {
   CarrierCreateBody,
   CarrierSchema,
   CarrierUpdateBody,
+  DerivationBody,
+  DerivationSchema,
   ImportRejectedSchema,
   ImportResultSchema,
   LcrSchema,
   presentCarrier,
+  presentDerivation,
   presentLcr,
   presentLookup,
   presentRate,
@@ -52,6 +56,11 @@ const CardSelectorQuery = {
   at: Type.Optional(TimestampInput),
 };
 
+/** After a committed change to a card: it and the cards derived from it get new indexes. */
+async function cardChanged(db: Db, index: RatingIndex, cardId: string): Promise<void> {
+  await index.changed([cardId, ...(await derivedCardsOf(db, cardId))]);
+}
+
 export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async (app, { db, index }) => {
   const tags = ['Rate cards'];
   app.get('/ratecards', {
@@ -82,7 +91,7 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
     },
     handler: async (request, reply) => {
       const card = await createRatecard(db, request.body);
-      await index.reload(card.id);
+      await index.changed([card.id]);
       reply.code(201);
       return ok(request, presentRatecard(request, card), {}, 201);
     },
@@ -111,9 +120,50 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
     },
     handler: async (request) => {
       const card = await updateRatecard(db, request.params.id, request.body);
-      await index.reload(card.id);
+      await index.changed([card.id]);
       return ok(request, presentRatecard(request, card));
     },
+  });
+
+  app.get('/ratecards/:id/derivation', {
+    config: ADMIN,
+    schema: {
+      tags,
+      summary: 'How a derived sell card is priced from buy cards',
+      params: IdParams('rc'),
+      response: { 200: Envelope(DerivationSchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentDerivation(request, await getDerivation(db, request.params.id))),
+  });
+
+  app.put('/ratecards/:id/derivation', {
+    config: ADMIN,
+    schema: {
+      tags,
+      summary:
+        'Derive this sell card from buy cards and profit rules (compiles it now and on every source change)',
+      params: IdParams('rc'),
+      body: DerivationBody,
+      response: { 200: Envelope(DerivationSchema) },
+    },
+    handler: async (request) => {
+      const derivation = await setDerivation(db, request.params.id, request.body);
+      await index.changed([derivation.ratecard_id]);
+      return ok(request, presentDerivation(request, derivation));
+    },
+  });
+
+  app.delete('/ratecards/:id/derivation', {
+    config: ADMIN,
+    schema: {
+      tags,
+      summary: 'Stop deriving: the card keeps its last compiled rates as ordinary rates',
+      params: IdParams('rc'),
+      response: { 200: Envelope(DerivationSchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentDerivation(request, await removeDerivation(db, request.params.id))),
   });
 
   app.get('/ratecards/:id/rates', {
@@ -155,7 +205,7 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
     },
     handler: async (request, reply) => {
       const rate = await createRate(db, request.params.id, request.body);
-      await index.reload(rate.ratecard_id);
+      await cardChanged(db, index, rate.ratecard_id);
       reply.code(201);
       return ok(request, presentRate(request, rate), {}, 201);
     },
@@ -232,7 +282,7 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
             ...(delimiter ? { delimiter } : {}),
             ...(currency ? { currency } : {}),
           });
-          await index.reload(request.params.id);
+          await cardChanged(db, index, request.params.id);
           const duration_ms = Math.round(performance.now() - started);
           return ok(request, {
             object: 'deck_import' as const,
@@ -290,7 +340,7 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
     },
     handler: async (request) => {
       const rate = await updateRate(db, request.params.id, request.body);
-      await index.reload(rate.ratecard_id);
+      await cardChanged(db, index, rate.ratecard_id);
       return ok(request, presentRate(request, rate));
     },
   });
@@ -305,7 +355,7 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
     },
     handler: async (request) => {
       const rate = await deleteRate(db, request.params.id);
-      await index.reload(rate.ratecard_id);
+      await cardChanged(db, index, rate.ratecard_id);
       return ok(request, presentRate(request, rate));
     },
   });

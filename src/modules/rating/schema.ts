@@ -51,8 +51,33 @@ export interface CarriersTable {
   updated_at: UpdatedAt;
 }
 
+/** migrations/0008_rating_derivations.sql: the recipe of a derived sell card. */
+export interface RatecardDerivationsTable {
+  ratecard_id: string;
+  source_ids: string[];
+  percentage: Numeric;
+  absolute: Numeric;
+  min_margin: Numeric;
+  rounding_decimals: ColumnType<number, number | undefined, number>;
+  rounding_mode: ColumnType<RoundingMode, RoundingMode | undefined, RoundingMode>;
+  /** JSON text in, parsed array out (jsonb). */
+  overrides: ColumnType<ProfitOverrideRow[], string | undefined, string>;
+  compiled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  compiled_rates: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
+  updated_at: UpdatedAt;
+}
+
+export interface ProfitOverrideRow {
+  prefix: string;
+  percentage?: string;
+  absolute?: string;
+  min_margin?: string;
+}
+
 export interface RatingTables {
   ratecards: RatecardsTable;
   rates: RatesTable;
   carriers: CarriersTable;
+  ratecard_derivations: RatecardDerivationsTable;
 }
