@@ -143,28 +143,39 @@ export function monerisGateway(settings: MonerisSettings): GatewayAdapter {
     });
   };
 
+  /** completion and refund: on the original order id and the txn_number of what they follow. */
   const followUp =
-    (type: string, withAmount: string | null, useCapture: boolean) => async (request: FollowUpRequest) => {
-      const { orderId, txnNumber } = splitReference(
-        useCapture ? (request.captureReference ?? request.reference) : request.reference,
-      );
+    (type: 'completion' | 'refund', amountOf: (request: FollowUpRequest) => string) =>
+    async (request: FollowUpRequest) => {
+      const onCapture =
+        type === 'refund' ? (request.captureReference ?? request.reference) : request.reference;
+      const { orderId, txnNumber } = splitReference(onCapture);
       return answering(type, {
         order_id: orderId,
-        ...(withAmount ? { [withAmount]: request.amount.toFixed(2) } : {}),
+        [type === 'completion' ? 'comp_amount' : 'amount']: amountOf(request),
         txn_number: txnNumber,
         crypt_type: CRYPT_TYPE,
       });
     };
+  const requested = (request: FollowUpRequest) => request.amount.toFixed(2);
 
-  /** Which Moneris transaction type a kind was sent as, for a status check. */
-  const LOOKUP_TYPES: Record<TransactionKind, string> = {
-    authorize: 'preauth',
-    purchase: 'purchase',
-    credit: 'ind_refund',
-    capture: 'completion',
-    void: 'purchasecorrection',
-    refund: 'refund',
+  /** The Moneris transaction types a kind may have been sent as (plain card or vault), for a status check. */
+  const LOOKUP_TYPES: Record<TransactionKind, string[]> = {
+    authorize: ['preauth', 'res_preauth_cc'],
+    purchase: ['purchase', 'res_purchase_cc'],
+    credit: ['ind_refund'],
+    capture: ['completion'],
+    void: ['completion'],
+    refund: ['refund'],
   };
+
+  async function statusCheck(types: string[], orderId: string): Promise<GatewayAnswer> {
+    for (const type of types) {
+      const receipt = await send(type, { order_id: orderId }, true);
+      if (receipt.StatusMessage === 'Found') return receiptAnswer(receipt);
+    }
+    return { status: 'error', reference: null, errorCode: 'not_found', message: 'Moneris never received it' };
+  }
 
   return {
     type: 'moneris',
@@ -181,9 +192,11 @@ export function monerisGateway(settings: MonerisSettings): GatewayAdapter {
     },
     bankDebit: async () => NOT_SUPPORTED,
     bankCredit: async () => NOT_SUPPORTED,
-    capture: followUp('completion', 'comp_amount', false),
-    void: followUp('purchasecorrection', null, false),
-    refund: followUp('refund', 'amount', true),
+    capture: followUp('completion', requested),
+    // Moneris releases a pre-authorization by completing it for 0.00; purchasecorrection voids
+    // purchases and completions, which our state machine refunds instead (void after capture is refused).
+    void: followUp('completion', () => '0.00'),
+    refund: followUp('refund', requested),
     async storePaymentMethod(source, customerRef) {
       if (source.kind === 'bank')
         throw new MethodRefused('not_supported', 'The moneris gateway stores cards only');
@@ -208,16 +221,7 @@ export function monerisGateway(settings: MonerisSettings): GatewayAdapter {
       const orderId = opening
         ? orderIdOf(query.requestKey)
         : splitReference(query.openingReference ?? '').orderId;
-      return send(LOOKUP_TYPES[query.kind], { order_id: orderId }, true).then((receipt) => {
-        if (receipt.StatusMessage !== 'Found')
-          return {
-            status: 'error',
-            reference: null,
-            errorCode: 'not_found',
-            message: 'Moneris never received it',
-          };
-        return receiptAnswer(receipt);
-      }, noAnswer);
+      return statusCheck(LOOKUP_TYPES[query.kind], orderId).catch(noAnswer);
     },
   };
 }
