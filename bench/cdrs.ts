@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../src/db/index.js';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
-import { api, createScratchDatabase, SERVER_ADMIN_KEY, startServer } from '../test/ledger-server.js';
+import { api, createScratchDatabase, SERVER_ADMIN_KEY, startServer } from '../test/helpers/server.js';
 import { pacedLoad } from './paced-load.js';
 
 const { values: args } = parseArgs({

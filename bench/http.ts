@@ -18,12 +18,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { api, freePort } from '../test/helpers/server.js';
 import { type LatencySummary, summarise } from './latency.js';
 import { pacedLoad } from './paced-load.js';
 
@@ -47,17 +47,6 @@ const SECONDS = Number(args.seconds);
 const WARMUP_SECONDS = Number(args.warmup);
 const CONNECTIONS = Number(args.connections);
 const RATE = Number(args.rate);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Server {
   name: string;
@@ -112,23 +101,6 @@ async function stopServer(server: Server): Promise<void> {
   const timer = setTimeout(() => server.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
-}
-
-async function api<T>(
-  baseUrl: string,
-  key: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<T> {
-  const response = await fetch(new URL(path, baseUrl), {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  const envelope = (await response.json()) as { data: T; message?: string };
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${envelope.message}`);
-  return envelope.data;
 }
 
 interface Fixture {

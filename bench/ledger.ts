@@ -26,7 +26,7 @@ import {
   type ScratchDatabase,
   startServer,
   type TransferPair,
-} from '../test/ledger-server.js';
+} from '../test/helpers/server.js';
 
 declare module 'autocannon' {
   interface RequestParams {

@@ -12,7 +12,7 @@ import {
   type ServerProcess,
   startServer,
   type TransferPair,
-} from './ledger-server.js';
+} from './helpers/server.js';
 
 /**
  * Crash safety (issue 3), on PostgreSQL: a real server takes a burst of transfers and

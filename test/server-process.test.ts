@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { TEST_DB } from './helpers/app.js';
+import { freePort } from './helpers/server.js';
 
 /**
  * The real process: `tollgate serve` on a fresh embedded database, the bootstrap admin key,
@@ -22,15 +22,6 @@ const cli = (args: string[], env: Record<string, string> = {}) =>
     encoding: 'utf8',
     timeout: 60_000,
   });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitForReady(base: string, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
