@@ -31,6 +31,7 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_ratecards', path: '/api/v1/ratecards', roles: ['admin'] },
   { rel: 'list_carriers', path: '/api/v1/carriers', roles: ['admin'] },
   { rel: 'rate_lookup', path: '/api/v1/rates/lookup', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'number_lookup', path: '/api/v1/numbers/lookup', roles: ['admin', 'partner', 'customer'] },
   { rel: 'list_cdrs', path: '/api/v1/cdrs', roles: ['admin', 'partner', 'customer'] },
   { rel: 'call_stats', path: '/api/v1/stats/calls', roles: ['admin', 'partner', 'customer'] },
   { rel: 'authorize_call', path: '/api/v1/calls/authorize', roles: ['admin', 'partner', 'customer'] },

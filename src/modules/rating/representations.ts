@@ -13,6 +13,7 @@ import { Decimal, formatAmount } from '../../money/index.js';
 import type { Carrier } from './carriers.js';
 import type { Derivation } from './derivation.js';
 import type { LcrAnswer, Match } from './lookup.js';
+import type { CardMatch, NumberLookup } from './numbers.js';
 import type { RateVersion } from './prefix-index.js';
 import type { Ratecard } from './ratecards.js';
 import type { Rate } from './rates.js';
@@ -388,5 +389,63 @@ export function presentDerivation(request: FastifyRequest, derivation: Derivatio
       ratecard: absoluteUrl(request, card),
       rates: absoluteUrl(request, `${card}/rates`),
     },
+  };
+}
+
+export const NumberLookupSchema = Type.Object({
+  object: Type.Literal('number_lookup'),
+  number: Type.String({ description: 'As given' }),
+  e164: Type.String(),
+  international_format: Type.String(),
+  country: Nullable(Type.String({ description: 'ISO 3166-1 alpha-2, when one country owns the range' })),
+  country_calling_code: Type.String(),
+  national_number: Type.String(),
+  type: Nullable(Type.String({ description: 'MOBILE, FIXED_LINE, TOLL_FREE, … when known' })),
+  valid: Type.Boolean({ description: 'An assigned range in libphonenumber’s metadata' }),
+  at: Timestamp,
+  rate: Type.Optional(
+    Nullable(Type.Object(matchedFields, { description: 'The caller’s card; null when it has no rate' })),
+  ),
+  carriers: Type.Optional(
+    Type.Array(
+      Type.Object({
+        carrier_id: Type.String(),
+        carrier_name: Type.String(),
+        prefix: Type.String(),
+        destination: Type.String(),
+        blocked: Type.Boolean(),
+      }),
+      { description: 'Operator only: carriers whose buy card covers the number' },
+    ),
+  ),
+  links: Links,
+});
+
+export function presentNumberLookup(request: FastifyRequest, lookup: NumberLookup) {
+  const onCard = ({ loaded, version }: CardMatch) => matched(loaded.index.version(version), loaded.card);
+  return {
+    object: 'number_lookup' as const,
+    number: lookup.number,
+    e164: lookup.e164,
+    international_format: lookup.international,
+    country: lookup.country,
+    country_calling_code: lookup.countryCallingCode,
+    national_number: lookup.nationalNumber,
+    type: lookup.type,
+    valid: lookup.valid,
+    at: lookup.at.toISOString(),
+    ...(lookup.rate !== undefined ? { rate: lookup.rate ? onCard(lookup.rate) : null } : {}),
+    ...(lookup.carriers
+      ? {
+          carriers: lookup.carriers.map(({ carrierId, carrierName, match }) => ({
+            carrier_id: carrierId,
+            carrier_name: carrierName,
+            prefix: match.loaded.index.prefixOf(match.version),
+            destination: match.loaded.index.destinationName(match.version),
+            blocked: match.loaded.index.isBlocked(match.version),
+          })),
+        }
+      : {}),
+    links: { rate_lookup: absoluteUrl(request, `/api/v1/rates/lookup?number=${lookup.e164.slice(1)}`) },
   };
 }

@@ -10,6 +10,7 @@ import { exportDeck } from './deck-export.js';
 import { DeckRejectedError, importDeck } from './deck-import.js';
 import { derivedCardsOf, getDerivation, removeDerivation, setDerivation } from './derivation.js';
 import { leastCostRoutes, lookupRate } from './lookup.js';
+import { lookupNumber } from './numbers.js';
 import { createRatecard, getRatecard, listRatecards, updateRatecard } from './ratecards.js';
 import { createRate, deleteRate, getRate, listRates, updateRate } from './rates.js';
 import type { RatingIndex } from './rating-index.js';
@@ -22,10 +23,12 @@ import {
   ImportRejectedSchema,
   ImportResultSchema,
   LcrSchema,
+  NumberLookupSchema,
   presentCarrier,
   presentDerivation,
   presentLcr,
   presentLookup,
+  presentNumberLookup,
   presentRate,
   presentRatecard,
   RateCreateBody,
@@ -321,6 +324,20 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
     },
     handler: async (request) =>
       ok(request, presentLookup(request, await lookupRate(db, index, principalOf(request), request.query))),
+  });
+
+  app.get('/numbers/lookup', {
+    schema: {
+      tags: ['Numbers'],
+      summary: 'What a number is (E.164, country, type, validity) and what the cards call it',
+      querystring: Type.Object({ number: Number_, ...CardSelectorQuery }, { additionalProperties: false }),
+      response: { 200: Envelope(NumberLookupSchema) },
+    },
+    handler: async (request) =>
+      ok(
+        request,
+        presentNumberLookup(request, await lookupNumber(db, index, principalOf(request), request.query)),
+      ),
   });
 
   app.get('/rates/:id', {
