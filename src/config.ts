@@ -39,6 +39,8 @@ export interface Config {
    */
   secretsKey: Buffer;
   secretsKeyIsDefault: boolean;
+  /** How often `serve` charges due recurring payments and reconciles payments (PAYMENTS_JOB_INTERVAL_SECONDS; 0: never). */
+  paymentsJobIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -125,5 +127,6 @@ export function loadConfig(env: Env = process.env): Config {
     callTimeoutSeconds: integer(env, 'CALL_TIMEOUT_SECONDS', 14_400, 60, 172_800),
     secretsKey: secretsKey(env.TOLLGATE_SECRETS_KEY),
     secretsKeyIsDefault: !env.TOLLGATE_SECRETS_KEY,
+    paymentsJobIntervalSeconds: integer(env, 'PAYMENTS_JOB_INTERVAL_SECONDS', 60, 0, 86_400),
   };
 }

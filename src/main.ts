@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createApiKey } from './modules/accounts/api-keys.js';
 import { runLedgerVerify } from './modules/ledger/cli.js';
+import { runPaymentsRunDue } from './modules/payments/cli.js';
 import { runRatesImport } from './modules/rating/cli.js';
 import { openMigrated, serve } from './server.js';
 import { OPERATOR, type Role } from './tenancy.js';
@@ -18,6 +19,8 @@ Commands:
                                      exits 1 on any break
   rates import <card> <file.csv> [--mode merge|replace] [--delimiter ';'] [--columns f1,f2] [--no-header]
                                      import a rate deck into a card, all or nothing; exits 1 when rejected
+  payments run-due                   charge due recurring payments and reconcile pending/unknown
+                                     transactions once (serve does it every PAYMENTS_JOB_INTERVAL_SECONDS)
 
 Settings come from environment variables; see README.md.`;
 
@@ -92,6 +95,18 @@ async function ratesCommand(args: string[]) {
   }
 }
 
+async function paymentsCommand(args: string[]) {
+  if (args[0] !== 'run-due' || args.length > 1)
+    throw new UsageError('payments: only "payments run-due" is supported');
+  const config = loadConfig();
+  const handle = await openMigrated(config);
+  try {
+    process.exitCode = await runPaymentsRunDue(handle.db, config);
+  } finally {
+    await handle.close();
+  }
+}
+
 class UsageError extends Error {}
 
 async function main(argv: string[]) {
@@ -105,6 +120,8 @@ async function main(argv: string[]) {
       return keysCommand(rest);
     case 'ledger':
       return ledgerCommand(rest);
+    case 'payments':
+      return paymentsCommand(rest);
     case 'rates':
       return ratesCommand(rest);
     case 'help':

@@ -7,6 +7,8 @@ import { type DbHandle, openDatabase } from './db/index.js';
 import { migrate } from './db/migrate.js';
 import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { ensureAdminKey } from './modules/accounts/api-keys.js';
+import { startPaymentJobs } from './modules/payments/jobs.js';
+import { contextOf } from './modules/payments/routes.js';
 import { OPERATOR } from './tenancy.js';
 
 /**
@@ -59,6 +61,11 @@ export async function serve(config: Config): Promise<void> {
       app.log.warn({ err }, 'could not prune idempotency keys'),
     );
   }, 3_600_000).unref();
+  const paymentJobs = startPaymentJobs(
+    contextOf(handle.db, config),
+    config.paymentsJobIntervalSeconds,
+    app.log,
+  );
   if (config.adminKey && (await ensureAdminKey(handle.db, OPERATOR, config.adminKey))) {
     app.log.info('created the operator admin key from TOLLGATE_ADMIN_KEY');
   }
@@ -67,6 +74,7 @@ export async function serve(config: Config): Promise<void> {
     if (err) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down');
     clearInterval(purge);
+    await paymentJobs.stop();
     await app.close();
     // Requests whose clients hung up may still be running; give them the rest of the grace period.
     if (!(await inFlight.drain(Math.max(0, config.shutdownGraceMs - 1000)))) {

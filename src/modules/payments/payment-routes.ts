@@ -69,8 +69,11 @@ const FollowUpBody = Type.Object(
 );
 const VoidBody = Type.Object({ transaction_id: Id('ptx') }, { additionalProperties: false });
 
-/** A declined or failed transaction: the error envelope, plus the transaction it recorded. */
-const Declined = Type.Object({ ...ErrorEnvelope.properties, data: TransactionSchema });
+/**
+ * 402: a declined or failed transaction (the error envelope plus the transaction it recorded),
+ * or a refusal before any transaction exists (insufficient_funds: no data).
+ */
+const Declined = Type.Object({ ...ErrorEnvelope.properties, data: Type.Optional(TransactionSchema) });
 const MoneyResponse = { 201: Envelope(TransactionSchema), 402: Declined };
 
 /** success, pending and unknown are 201 (the transaction exists); failed and error are 402. */
