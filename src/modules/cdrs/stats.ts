@@ -67,9 +67,9 @@ export async function callStats(
         / nullif(count(*) filter (where disposition = 'answered'), 0), 4), 0)::text as acd_seconds,
       round(avg(pdd_ms), 1)::text as avg_pdd_ms,
       round(coalesce(sum(billsec) filter (where disposition = 'answered'), 0)::numeric / 60, 4)::text as minutes,
-      coalesce(sum(sell_cost), 0)::text as revenue,
-      coalesce(sum(buy_cost), 0)::text as cost,
-      coalesce(sum(margin), 0)::text as margin
+      trim_scale(coalesce(sum(sell_cost), 0))::text as revenue,
+      trim_scale(coalesce(sum(buy_cost), 0))::text as cost,
+      trim_scale(coalesce(sum(margin), 0))::text as margin
     from cdrs
     where start_time >= ${query.from} and start_time < ${query.to} ${tenancy}
     group by 1, 2
