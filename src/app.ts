@@ -74,7 +74,9 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   app.addHook('onRoute', (route) => void routes.push(route));
   const keys = new DbKeyResolver(db);
   // Rate cards are indexed in memory; every card starts loading once the app is ready.
-  const ratingIndex = new RatingIndex(db);
+  const ratingIndex = new RatingIndex(db, { announce: Boolean(config.databaseUrl) });
+  // On PostgreSQL other processes may change cards: their notifications rebuild ours.
+  const cardChanges = config.databaseUrl ? ratingIndex.listener(config.databaseUrl, app.log) : null;
   const { metrics, inFlight } = await registerHttpConventions(app, { config, db, keys });
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
   await app.register(
@@ -96,10 +98,12 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     { prefix: '/api/v1' },
   );
   app.addHook('onReady', async () => {
+    await cardChanges?.start();
     // Warm every card in the background: a million-rate deck takes longer than Fastify's hook
     // timeout, and a lookup that arrives first just waits for its own card's build.
     ratingIndex.loadAll().catch((err) => app.log.error({ err }, 'loading rate cards failed'));
   });
   app.addHook('onClose', async () => keys.flush());
+  app.addHook('onClose', async () => cardChanges?.stop());
   return { app, keys, routes, inFlight };
 }

@@ -1,6 +1,8 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Db } from '../../db/index.js';
+import { announceCardChanges } from './card-changes.js';
 import { DeckRejectedError, type ImportOptions, importDeck } from './deck-import.js';
+import { derivedCardsOf } from './derivation.js';
 
 /** Redraws at most this often: a progress line per chunk would flood a slow terminal. */
 const PROGRESS_EVERY_MS = 250;
@@ -21,7 +23,7 @@ function progressBar(write: (text: string) => void) {
 
 /**
  * `tollgate rates import <card> <file.csv>`: the same all-or-nothing import as the API, with a
- * progress line on stderr. Returns the exit code: 0 imported, 1 rejected (every problem listed).
+ * progress line on stderr, announced to running servers when it succeeds. Returns the exit code: 0 imported, 1 rejected (every problem listed).
  */
 export async function runRatesImport(
   db: Db,
@@ -46,6 +48,8 @@ export async function runRatesImport(
       },
     });
     progress(rowsRead, true);
+    // A server running on the same PostgreSQL rebuilds the card (and those derived from it).
+    await announceCardChanges(db, [cardId, ...(await derivedCardsOf(db, cardId))]);
     io.out(
       `added ${result.added}, changed ${result.changed}, unchanged ${result.unchanged}, closed ${result.closed} (${result.rows} rows)`,
     );

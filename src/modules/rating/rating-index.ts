@@ -1,5 +1,7 @@
+import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
+import { announceCardChanges, CardChangeListener } from './card-changes.js';
 import { activeCarriers } from './carriers.js';
 import type { CarrierRoute } from './lcr.js';
 import { type PrefixIndex, PrefixIndexBuilder } from './prefix-index.js';
@@ -82,8 +84,14 @@ export class RatingIndex {
   private readonly loaded = new Map<string, LoadedCard>();
   private readonly building = new Map<string, Promise<LoadedCard>>();
   private routes: Promise<CarrierRoute[]> | null = null;
+  /** Notifications this process sent and has not received back yet, per card (see received()). */
+  private readonly ownNotices = new Map<string, number>();
 
-  constructor(private readonly db: Db) {}
+  /** `announce`: tell other processes about changes (PostgreSQL, where several may share the data). */
+  constructor(
+    private readonly db: Db,
+    private readonly options: { announce?: boolean } = {},
+  ) {}
 
   /** The card's index, loading it when this process has not yet. */
   async get(cardId: string): Promise<LoadedCard> {
@@ -108,9 +116,67 @@ export class RatingIndex {
     return next;
   }
 
-  /** After a change to these cards (committed): rebuilds each one's index. */
+  /** After a committed change to these cards: rebuilds each one's index here, then tells the others. */
   async changed(cardIds: readonly string[]): Promise<void> {
     await Promise.all(cardIds.map((id) => this.reload(id)));
+    await this.announce(cardIds);
+  }
+
+  /** After a carrier is created or changed (its card id): LCR's carrier list is rebuilt everywhere. */
+  async carriersChanged(cardIds: readonly string[]): Promise<void> {
+    this.forgetCarriers();
+    await this.announce(cardIds);
+  }
+
+  private async announce(cardIds: readonly string[]): Promise<void> {
+    if (!this.options.announce) return;
+    for (const id of cardIds) this.ownNotices.set(id, (this.ownNotices.get(id) ?? 0) + 1);
+    try {
+      await announceCardChanges(this.db, cardIds);
+    } catch (error) {
+      for (const id of cardIds) this.dropOwnNotice(id);
+      throw error;
+    }
+  }
+
+  private dropOwnNotice(cardId: string): boolean {
+    const pending = this.ownNotices.get(cardId) ?? 0;
+    if (pending === 0) return false;
+    if (pending === 1) this.ownNotices.delete(cardId);
+    else this.ownNotices.set(cardId, pending - 1);
+    return true;
+  }
+
+  /**
+   * A change notification. One this process sent was rebuilt before it was sent, so one notice
+   * per own announcement is skipped. Skipping a foreign notice in its place is safe: notices
+   * arrive in commit order, so ours comes later and its rebuild sees both changes. Cards this
+   * process has not loaded are left to load on first use.
+   */
+  async received(cardId: string): Promise<void> {
+    if (this.dropOwnNotice(cardId)) return;
+    this.forgetCarriers();
+    if (this.loaded.has(cardId) || this.building.has(cardId)) await this.reload(cardId);
+  }
+
+  /** Rebuilds every card this process holds (after notifications may have been missed). */
+  async reloadLoaded(): Promise<void> {
+    this.ownNotices.clear();
+    this.forgetCarriers();
+    for (const id of [...this.loaded.keys()]) await this.reload(id);
+  }
+
+  /** A listener applying other processes' changes to this index (start it, stop it on close). */
+  listener(databaseUrl: string, log: FastifyBaseLogger): CardChangeListener {
+    const failed = (err: unknown) => log.error({ err }, 'rebuilding a changed rate card failed');
+    return new CardChangeListener(
+      databaseUrl,
+      {
+        changed: (cardId) => void this.received(cardId).catch(failed),
+        resync: () => void this.reloadLoaded().catch(failed),
+      },
+      log,
+    );
   }
 
   /** Loads every card (at server start), so the first lookups do not pay for it. */

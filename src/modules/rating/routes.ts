@@ -438,7 +438,7 @@ export const carrierRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asy
     },
     handler: async (request, reply) => {
       const carrier = await createCarrier(db, request.body);
-      index.forgetCarriers();
+      await index.carriersChanged([carrier.ratecard_id]);
       reply.code(201);
       return ok(request, presentCarrier(request, carrier), {}, 201);
     },
@@ -466,7 +466,7 @@ export const carrierRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asy
     },
     handler: async (request) => {
       const carrier = await updateCarrier(db, request.params.id, request.body);
-      index.forgetCarriers();
+      await index.carriersChanged([carrier.ratecard_id]);
       return ok(request, presentCarrier(request, carrier));
     },
   });
