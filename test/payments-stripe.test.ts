@@ -260,3 +260,29 @@ test('stripe webhook: refund.updated settles a refund whose answer was lost', as
   assert.equal((await transactionRow(t, res.body.data.transaction_id)).status, 'success');
   assert.equal(await movedSince(t, ids.customer, start), '-4');
 });
+
+test('stripe webhook: payment_intent.payment_failed fails an unknown charge; events with nothing to settle are journaled', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const { transactionId, intent } = await unansweredCharge('6');
+  const failedIntent = {
+    ...intent,
+    status: 'requires_payment_method',
+    last_payment_error: {
+      type: 'card_error',
+      code: 'card_declined',
+      decline_code: 'do_not_honor',
+      message: 'Declined',
+    },
+  };
+  const event = fake.signedEvent('payment_intent.payment_failed', failedIntent, WEBHOOK_SECRET);
+  assert.equal((await deliver(event.payload, event.header)).body.data.settled, 1);
+  const row = await transactionRow(t, transactionId);
+  assert.deepEqual([row.status, row.error_code], ['failed', 'do_not_honor']);
+  const odd = fake.signedEvent('payment_intent.succeeded', { object: 'payment_intent' }, WEBHOOK_SECRET);
+  const res = await deliver(odd.payload, odd.header);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.body.data.settled, 0);
+  const other = fake.signedEvent('customer.created', { id: 'cus_x', object: 'customer' }, WEBHOOK_SECRET);
+  assert.equal((await deliver(other.payload, other.header)).body.data.settled, 0);
+  assert.equal(await movedSince(t, ids.customer, start), '0');
+});

@@ -80,6 +80,8 @@ async function settleIntent(
   gateway: GatewayRow,
   intent: Stripe.PaymentIntent,
 ): Promise<number> {
+  // Signed by Stripe, yet not an intent (or a refund below): nothing to settle.
+  if (typeof intent?.id !== 'string') return 0;
   let settled = 0;
   for (const row of await inFlightOfIntent(ctx, gateway, intent)) {
     if (row.kind === 'refund' || row.kind === 'credit') continue;
@@ -95,6 +97,7 @@ async function settleRefund(
   gateway: GatewayRow,
   refund: Stripe.Refund,
 ): Promise<number> {
+  if (typeof refund?.id !== 'string') return 0;
   const answer = refundAnswer(refund);
   if (answer.status === 'pending') return 0;
   const requestKey = refund.metadata?.tollgate_request_key ?? null;
