@@ -57,6 +57,7 @@ test('stripe: a stored card is a Stripe customer and PaymentMethod, never the nu
     .executeTakeFirstOrThrow();
   assert.match(profile.token, /^cus_[0-9a-f]+\/pm_[0-9a-f]+$/);
   assert.equal(profile.last4, '4242');
+  assert.equal(profile.brand, 'visa');
   const setup = fake.requests.find((r) => r.path === '/v1/setup_intents');
   assert.ok(setup, 'a SetupIntent stored the card');
   assert.match(

@@ -127,9 +127,9 @@ async function applyVerifiedIpn(
 export async function handlePaypalIpn(
   ctx: PaymentContext,
   gateway: GatewayRow,
-  rawBody: string,
+  rawBody: Buffer,
 ): Promise<string> {
-  const ipn = new URLSearchParams(rawBody);
+  const ipn = new URLSearchParams(rawBody.toString('latin1'));
   const txnId = ipn.get('txn_id');
   if (!txnId) return 'ignored: no txn_id';
   const verdict = await clientOf(ctx, gateway)
@@ -141,7 +141,7 @@ export async function handlePaypalIpn(
   const externalId = `${txnId}:${ipn.get('payment_status') ?? ''}`;
   if (await alreadyHandled(ctx.db, 'paypal', externalId)) return 'duplicate';
   const outcome = await applyVerifiedIpn(ctx, gateway, ipn);
-  await recordNotification(ctx.db, 'paypal', externalId, outcome, rawBody);
+  await recordNotification(ctx.db, 'paypal', externalId, outcome, rawBody.toString('latin1'));
   return outcome;
 }
 

@@ -23,19 +23,22 @@ const GatewayParams = Type.Object(
   { additionalProperties: false },
 );
 
-/** Signatures are computed over the exact bytes received: keep the body as the raw string. */
+/**
+ * Signatures (Stripe) and post-backs (PayPal, whose IPN may be windows-1252) work on the exact
+ * bytes received: keep the body as a raw Buffer.
+ */
 function keepRawBodies(app: FastifyInstance, types: string[]) {
   for (const type of types) {
     app.removeContentTypeParser(type);
     app.addContentTypeParser(
       type,
-      { parseAs: 'string', bodyLimit: WEBHOOK_BODY_LIMIT_BYTES },
+      { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT_BYTES },
       (_request, body, done) => done(null, body),
     );
   }
 }
 
-const rawBodyOf = (body: unknown) => (typeof body === 'string' ? body : '');
+const rawBodyOf = (body: unknown) => (Buffer.isBuffer(body) ? body : Buffer.alloc(0));
 
 /**
  * Incoming provider notifications: public routes (the providers hold no API key), each

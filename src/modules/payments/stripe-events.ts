@@ -29,7 +29,7 @@ const OPENING = new Set(['authorize', 'purchase']);
 export function verifyStripeEvent(
   ctx: PaymentContext,
   gateway: GatewayRow,
-  rawBody: string,
+  rawBody: Buffer,
   signature: string | undefined,
 ) {
   if (!signature) throw invalid('Missing Stripe-Signature header', 'Stripe-Signature');
@@ -144,7 +144,7 @@ async function dispatch(ctx: PaymentContext, gateway: GatewayRow, event: Stripe.
 export async function handleStripeEvent(
   ctx: PaymentContext,
   gateway: GatewayRow,
-  rawBody: string,
+  rawBody: Buffer,
   signature: string | undefined,
 ): Promise<EventOutcome> {
   const event = verifyStripeEvent(ctx, gateway, rawBody, signature);
@@ -156,7 +156,7 @@ export async function handleStripeEvent(
     'stripe',
     event.id,
     settled > 0 ? `settled ${settled}` : 'nothing to settle',
-    rawBody,
+    rawBody.toString('utf8'),
   );
   return { ...base, duplicate: false, settled };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { XMLBuilder, XMLParser } from 'fast-xml-parser';
-import { normaliseCardNumber } from '../card.js';
+import { cardBrand, normaliseCardNumber } from '../card.js';
 import type { TransactionKind } from '../state-machine.js';
 import {
   type FollowUpRequest,
@@ -207,7 +207,7 @@ export function monerisGateway(settings: MonerisSettings): GatewayAdapter {
           `moneris_${receipt.ResponseCode ?? 'null'}`,
           receipt.Message ?? 'The card could not be stored',
         );
-      return { token: receipt.DataKey, brand: null };
+      return { token: receipt.DataKey, brand: cardBrand(normaliseCardNumber(source.card.number)) };
     },
     async deletePaymentMethod(token) {
       await send('res_delete', { data_key: token });

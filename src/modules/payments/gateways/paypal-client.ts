@@ -113,14 +113,15 @@ export function paypalClient(settings: PaypalSettings) {
         `tollgate-capture-${orderId}`,
       ),
     /** PayPal's answer to the message posted back: exactly `VERIFIED` or `INVALID`. */
-    async verifyIpn(rawBody: string): Promise<'VERIFIED' | 'INVALID'> {
+    async verifyIpn(rawBody: Buffer): Promise<'VERIFIED' | 'INVALID'> {
       const response = await fetch(settings.ipnVerifyUrl ?? IPN_VERIFY[settings.mode], {
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
           'user-agent': 'Tollgate-IPN-Verification',
         },
-        body: `cmd=_notify-validate&${rawBody}`,
+        // The message's own bytes, unchanged: PayPal compares them with what it sent.
+        body: Buffer.concat([Buffer.from('cmd=_notify-validate&'), rawBody]),
         signal: signal(),
       });
       const text = (await response.text()).trim();

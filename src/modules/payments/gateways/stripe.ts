@@ -1,5 +1,5 @@
 import Stripe from 'stripe';
-import { normaliseCardNumber } from '../card.js';
+import { cardBrand, normaliseCardNumber } from '../card.js';
 import type { TransactionKind } from '../state-machine.js';
 import { toMinorUnits } from './minor-units.js';
 import {
@@ -244,7 +244,10 @@ export function stripeGateway(settings: StripeSettings): GatewayAdapter {
             `setup_intent_${setup.status}`,
             `The card could not be stored (${setup.status})`,
           );
-        return { token: `${customer.id}/${setup.payment_method}`, brand: null };
+        return {
+          token: `${customer.id}/${setup.payment_method}`,
+          brand: cardBrand(normaliseCardNumber(source.card.number)),
+        };
       } catch (error) {
         if (error instanceof Stripe.errors.StripeCardError)
           throw new MethodRefused(error.decline_code || error.code || 'card_declined', error.message);
