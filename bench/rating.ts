@@ -264,7 +264,10 @@ async function main(): Promise<void> {
     // 1. import vs COPY
     const sell = await createRatecard(db, { name: 'bench sell', currency: 'USD', direction: 'sell' });
     let started = performance.now();
-    const imported = await importDeck(db, sell.id, createReadStream(deckFile), { mode: 'merge' });
+    const imported = await importDeck(db, sell.id, createReadStream(deckFile), {
+      mode: 'merge',
+      databaseUrl: database.url,
+    });
     const importSeconds = (performance.now() - started) / 1000;
     const copySeconds = copyBaseline(database.url, deckFile);
     const importRate = imported.added / importSeconds;

@@ -16,6 +16,7 @@ import { customerPaymentRoutes, gatewayRoutes } from './modules/payments/routes.
 import { cdrRoutes } from './modules/cdrs/routes.js';
 import { RatingIndex } from './modules/rating/rating-index.js';
 import { carrierRoutes, ratecardRoutes, rateRoutes } from './modules/rating/routes.js';
+import { webhookEndpointRoutes } from './modules/webhooks/routes.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
@@ -35,6 +36,7 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_cdrs', path: '/api/v1/cdrs', roles: ['admin', 'partner', 'customer'] },
   { rel: 'call_stats', path: '/api/v1/stats/calls', roles: ['admin', 'partner', 'customer'] },
   { rel: 'authorize_call', path: '/api/v1/calls/authorize', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'list_webhook_endpoints', path: '/api/v1/webhook-endpoints', roles: ['admin', 'partner', 'customer'] },
 ];
 
 export interface App {
@@ -90,10 +92,11 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(paymentRoutes, { db, config });
       await api.register(paypalRoutes, { db, config });
       await api.register(webhookRoutes, { db, config });
-      await api.register(ratecardRoutes, { db, index: ratingIndex });
+      await api.register(ratecardRoutes, { db, index: ratingIndex, databaseUrl: config.databaseUrl });
       await api.register(rateRoutes, { db, index: ratingIndex });
       await api.register(carrierRoutes, { db, index: ratingIndex });
       await api.register(cdrRoutes, { db, rating: ratingIndex, config });
+      await api.register(webhookEndpointRoutes, { db, config });
     },
     { prefix: '/api/v1' },
   );

@@ -82,10 +82,12 @@ async function ratesCommand(args: string[]) {
     throw new UsageError('rates: usage is "rates import <card> <file.csv>"');
   }
   if (values.mode !== 'merge' && values.mode !== 'replace') throw new UsageError('rates import: --mode is merge or replace');
-  const handle = await openMigrated(loadConfig());
+  const config = loadConfig();
+  const handle = await openMigrated(config);
   try {
     process.exitCode = await runRatesImport(handle.db, cardId, file, {
       mode: values.mode,
+      ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
       header: !values['no-header'],
       ...(values.delimiter ? { delimiter: values.delimiter } : {}),
       ...(values.columns ? { columns: values.columns.split(',') } : {}),

@@ -11,7 +11,7 @@ import {
   resolveLayout,
 } from './deck-row.js';
 import { assertNotDerived, recompileDerivedFrom } from './derivation.js';
-import { insertRateRows, RateRows, type RowsTarget } from './rate-rows.js';
+import { copySink, type RowSink, type RowsTarget, unnestSink, withDedicatedConnection } from './rate-rows.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /**
@@ -31,6 +31,11 @@ export interface ImportOptions {
   delimiter?: string;
   /** The deck's currency, when the sender states it: must be the card's. */
   currency?: string;
+  /**
+   * PostgreSQL only: run the import on a connection of its own to this database and stage rows
+   * with COPY FROM STDIN instead of multi-row inserts (several times faster on big decks).
+   */
+  databaseUrl?: string;
   /** Called after each staged chunk with the rows read so far (CLI progress bar). */
   onProgress?: (rows: number) => void;
 }
@@ -48,7 +53,6 @@ export const DECK_LIMITS = {
   maxBytes: 1024 * 1024 * 1024,
   maxLineBytes: 64 * 1024,
   maxProblemsReported: 100,
-  chunkRows: 5_000,
 } as const;
 
 export class DeckRejectedError extends DomainError {
@@ -108,11 +112,10 @@ function csvProblem(error: CsvError): DeckProblem {
 
 /** Reads and checks the whole deck, staging good rows while the deck is still clean. */
 async function readDeck(
-  trx: Db,
   input: Readable,
   card: Ratecard,
   options: ImportOptions,
-  target: RowsTarget,
+  sink: RowSink,
 ): Promise<ReadState> {
   const state: ReadState = { layout: null, rows: 0, problems: [], truncated: false, versions: new Map() };
   const defaults = {
@@ -138,7 +141,6 @@ async function readDeck(
   const limiter = byteLimit(DECK_LIMITS.maxBytes);
   for (const source of [input, limiter]) source.on('error', (error) => parser.destroy(error));
   input.pipe(limiter).pipe(parser);
-  let chunk = new RateRows();
   let headerPending = options.header !== false;
   if (options.columns) {
     const resolved = resolveLayout(options.columns, 0);
@@ -185,10 +187,9 @@ async function readDeck(
       }
       state.versions.set(key, line);
       if (state.problems.length) continue;
-      chunk.push(parsed.rate);
-      if (chunk.size >= DECK_LIMITS.chunkRows) {
-        await insertRateRows(trx, chunk, target);
-        chunk = new RateRows();
+      sink.push(parsed.rate);
+      if (sink.size >= sink.chunkRows) {
+        await sink.flush();
         options.onProgress?.(state.rows);
       }
     }
@@ -199,7 +200,7 @@ async function readDeck(
     input.unpipe(limiter);
     input.resume();
   }
-  if (chunk.size && !state.problems.length) await insertRateRows(trx, chunk, target);
+  if (!state.problems.length) await sink.flush();
   options.onProgress?.(state.rows);
   return state;
 }
@@ -283,12 +284,17 @@ export async function importDeck(
     input.resume();
     throw error;
   }
-  return db.transaction().execute(async (trx) => {
-    const result = await importInTransaction(trx, card, input, options);
-    // The cards derived from this one change with it, in the same transaction.
-    await recompileDerivedFrom(trx, card.id);
-    return result;
-  });
+  const run = (conn: Db, sinkFor: (trx: Db, target: RowsTarget) => RowSink) =>
+    conn.transaction().execute(async (trx) => {
+      const result = await importInTransaction(trx, card, input, options, sinkFor);
+      // The cards derived from this one change with it, in the same transaction.
+      await recompileDerivedFrom(trx, card.id);
+      return result;
+    });
+  if (!options.databaseUrl) return run(db, unnestSink);
+  return withDedicatedConnection(options.databaseUrl, (conn, client) =>
+    run(conn, (_trx, target) => copySink(client, target)),
+  );
 }
 
 async function importInTransaction(
@@ -296,6 +302,7 @@ async function importInTransaction(
   card: Ratecard,
   input: Readable,
   options: ImportOptions,
+  sinkFor: (trx: Db, target: RowsTarget) => RowSink,
 ): Promise<ImportResult> {
   await sql`create temp table rate_import (
     id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
@@ -308,7 +315,7 @@ async function importInTransaction(
     .limit(1)
     .executeTakeFirst();
   const target: RowsTarget = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
-  const state = await readDeck(trx, input, card, options, target);
+  const state = await readDeck(input, card, options, sinkFor(trx, target));
   if (!state.problems.length && state.rows === 0) {
     report(state, [
       {

@@ -47,34 +47,162 @@ function grow<T extends Float64Array | Int32Array | Uint8Array>(array: T, needed
   return next;
 }
 
-/** Accepts versions in any order; sorts only when they did not arrive sorted. */
+/**
+ * Collects versions into growable typed columns (no object per version), in any order; build()
+ * sorts only when they did not arrive sorted (by prefix byte-wise, then effective_from).
+ */
 export class PrefixIndexBuilder {
-  private readonly inputs: RateVersionInput[] = [];
+  private count = 0;
+  private prefixes: string[] = [];
+  private fromMs = new Float64Array(1024);
+  private toMs = new Float64Array(1024);
+  private rateUnits = new Float64Array(1024);
+  private feeUnits = new Float64Array(1024);
+  private initial = new Int32Array(1024);
+  private pulse = new Int32Array(1024);
+  private blocked = new Uint8Array(1024);
+  private destinationOf = new Int32Array(1024);
+  // Destination names repeat across thousands of prefixes: store each once.
+  private readonly destinationIds = new Map<string, number>();
+  private readonly destinations: string[] = [];
   private sorted = true;
 
   add(version: RateVersionInput): void {
-    const last = this.inputs.at(-1);
-    if (last && compareVersions(last, version) > 0) this.sorted = false;
-    this.inputs.push(version);
+    this.push(
+      version.prefix,
+      version.destination,
+      version.rateUnits,
+      version.connectionFeeUnits,
+      version.initialIncrementSeconds,
+      version.incrementSeconds,
+      version.effectiveFromMs,
+      version.effectiveToMs,
+      version.blocked,
+    );
+  }
+
+  /** add() without the object: the loader's hot path. `toMs` is Infinity when open-ended. */
+  push(
+    prefix: string,
+    destination: string,
+    rateUnits: number,
+    feeUnits: number,
+    initial: number,
+    increment: number,
+    fromMs: number,
+    toMs: number,
+    blocked: boolean,
+  ): void {
+    const v = this.count++;
+    if (v === this.fromMs.length) this.grow(v * 2);
+    const previous = v > 0 ? this.prefixes[v - 1]! : null;
+    if (previous !== null && (previous > prefix || (previous === prefix && this.fromMs[v - 1]! > fromMs)))
+      this.sorted = false;
+    this.prefixes.push(prefix);
+    this.fromMs[v] = fromMs;
+    this.toMs[v] = toMs;
+    this.rateUnits[v] = rateUnits;
+    this.feeUnits[v] = feeUnits;
+    this.initial[v] = initial;
+    this.pulse[v] = increment;
+    this.blocked[v] = blocked ? 1 : 0;
+    let id = this.destinationIds.get(destination);
+    if (id === undefined) {
+      id = this.destinations.push(destination) - 1;
+      this.destinationIds.set(destination, id);
+    }
+    this.destinationOf[v] = id;
+  }
+
+  private grow(length: number): void {
+    this.fromMs = grow(this.fromMs, length);
+    this.toMs = grow(this.toMs, length);
+    this.rateUnits = grow(this.rateUnits, length);
+    this.feeUnits = grow(this.feeUnits, length);
+    this.initial = grow(this.initial, length);
+    this.pulse = grow(this.pulse, length);
+    this.blocked = grow(this.blocked, length);
+    this.destinationOf = grow(this.destinationOf, length);
   }
 
   get size(): number {
-    return this.inputs.length;
+    return this.count;
   }
 
   build(): PrefixIndex {
-    if (!this.sorted) this.inputs.sort(compareVersions);
-    return PrefixIndex.fromSorted(this.inputs);
+    const count = this.count;
+    const order = this.sorted ? null : this.sortedOrder();
+    const at = (i: number) => (order ? order[i]! : i);
+    const column = <T extends Float64Array | Int32Array | Uint8Array>(source: T): T => {
+      if (!order) return source.slice(0, count) as T;
+      const out = new (source.constructor as new (length: number) => T)(count);
+      for (let i = 0; i < count; i++) out[i] = source[order[i]!]!;
+      return out;
+    };
+    let digits = new Uint8Array(count * 8);
+    const prefixStart = new Int32Array(count + 1);
+    const parent = new Int32Array(count);
+    const versionStart = new Int32Array(count + 1);
+    const versionPrefix = new Int32Array(count);
+    // Ancestors of the current prefix, shortest first: the parent is the nearest one.
+    const ancestors: string[] = [];
+    const ancestorIds: number[] = [];
+    let prefixes = 0;
+    let digitCount = 0;
+    let previous: string | null = null;
+    for (let v = 0; v < count; v++) {
+      const prefix = this.prefixes[at(v)]!;
+      if (prefix !== previous) {
+        while (ancestors.length && !prefix.startsWith(ancestors.at(-1)!)) {
+          ancestors.pop();
+          ancestorIds.pop();
+        }
+        parent[prefixes] = ancestorIds.length ? ancestorIds.at(-1)! : NO_MATCH;
+        ancestors.push(prefix);
+        ancestorIds.push(prefixes);
+        digits = grow(digits, digitCount + prefix.length);
+        for (let i = 0; i < prefix.length; i++) digits[digitCount++] = prefix.charCodeAt(i);
+        versionStart[prefixes] = v;
+        prefixes++;
+        prefixStart[prefixes] = digitCount;
+        previous = prefix;
+      }
+      versionPrefix[v] = prefixes - 1;
+    }
+    versionStart[prefixes] = count;
+    return new PrefixIndex(
+      digits.slice(0, digitCount),
+      prefixStart.slice(0, prefixes + 1),
+      parent.slice(0, prefixes),
+      versionStart.slice(0, prefixes + 1),
+      versionPrefix,
+      column(this.fromMs),
+      column(this.toMs),
+      column(this.rateUnits),
+      column(this.feeUnits),
+      column(this.initial),
+      column(this.pulse),
+      column(this.blocked),
+      column(this.destinationOf),
+      this.destinations.slice(),
+    );
+  }
+
+  private sortedOrder(): Int32Array {
+    const order = new Int32Array(this.count);
+    for (let i = 0; i < this.count; i++) order[i] = i;
+    return order.sort((a, b) => {
+      const pa = this.prefixes[a]!;
+      const pb = this.prefixes[b]!;
+      if (pa !== pb) return pa < pb ? -1 : 1;
+      return this.fromMs[a]! - this.fromMs[b]!;
+    });
   }
 }
 
-function compareVersions(a: RateVersionInput, b: RateVersionInput): number {
-  if (a.prefix !== b.prefix) return a.prefix < b.prefix ? -1 : 1;
-  return a.effectiveFromMs - b.effectiveFromMs;
-}
-
 export class PrefixIndex {
-  private constructor(
+  /** Made by PrefixIndexBuilder.build(). */
+  constructor(
     private readonly digits: Uint8Array,
     private readonly prefixStart: Int32Array,
     private readonly parent: Int32Array,
@@ -92,85 +220,7 @@ export class PrefixIndex {
   ) {}
 
   static empty(): PrefixIndex {
-    return PrefixIndex.fromSorted([]);
-  }
-
-  static fromSorted(inputs: readonly RateVersionInput[]): PrefixIndex {
-    const count = inputs.length;
-    let digits = new Uint8Array(count * 8);
-    let prefixStart = new Int32Array(count + 1);
-    let parent = new Int32Array(count);
-    let versionStart = new Int32Array(count + 1);
-    const versionPrefix = new Int32Array(count);
-    const fromMs = new Float64Array(count);
-    const toMs = new Float64Array(count);
-    const rateUnits = new Float64Array(count);
-    const feeUnits = new Float64Array(count);
-    const initial = new Int32Array(count);
-    const pulse = new Int32Array(count);
-    const blocked = new Uint8Array(count);
-    const destinationOf = new Int32Array(count);
-    // Destination names repeat across thousands of prefixes: store each once.
-    const destinationIds = new Map<string, number>();
-    const destinations: string[] = [];
-    // Ancestors of the current prefix, shortest first: the parent is the nearest one.
-    const ancestors: string[] = [];
-    const ancestorIds: number[] = [];
-    let prefixes = 0;
-    let digitCount = 0;
-    let previous: string | null = null;
-    for (let v = 0; v < count; v++) {
-      const input = inputs[v]!;
-      if (input.prefix !== previous) {
-        while (ancestors.length && !input.prefix.startsWith(ancestors.at(-1)!)) {
-          ancestors.pop();
-          ancestorIds.pop();
-        }
-        parent = grow(parent, prefixes + 1);
-        parent[prefixes] = ancestorIds.length ? ancestorIds.at(-1)! : NO_MATCH;
-        ancestors.push(input.prefix);
-        ancestorIds.push(prefixes);
-        digits = grow(digits, digitCount + input.prefix.length);
-        for (let i = 0; i < input.prefix.length; i++) digits[digitCount++] = input.prefix.charCodeAt(i);
-        prefixStart = grow(prefixStart, prefixes + 2);
-        versionStart = grow(versionStart, prefixes + 2);
-        versionStart[prefixes] = v;
-        prefixes++;
-        prefixStart[prefixes] = digitCount;
-        previous = input.prefix;
-      }
-      versionPrefix[v] = prefixes - 1;
-      fromMs[v] = input.effectiveFromMs;
-      toMs[v] = input.effectiveToMs;
-      rateUnits[v] = input.rateUnits;
-      feeUnits[v] = input.connectionFeeUnits;
-      initial[v] = input.initialIncrementSeconds;
-      pulse[v] = input.incrementSeconds;
-      blocked[v] = input.blocked ? 1 : 0;
-      let destination = destinationIds.get(input.destination);
-      if (destination === undefined) {
-        destination = destinations.push(input.destination) - 1;
-        destinationIds.set(input.destination, destination);
-      }
-      destinationOf[v] = destination;
-    }
-    versionStart[prefixes] = count;
-    return new PrefixIndex(
-      digits.slice(0, digitCount),
-      prefixStart.slice(0, prefixes + 1),
-      parent.slice(0, prefixes),
-      versionStart.slice(0, prefixes + 1),
-      versionPrefix,
-      fromMs,
-      toMs,
-      rateUnits,
-      feeUnits,
-      initial,
-      pulse,
-      blocked,
-      destinationOf,
-      destinations,
-    );
+    return new PrefixIndexBuilder().build();
   }
 
   get prefixCount(): number {

@@ -1,5 +1,9 @@
-import { sql } from 'kysely';
+import { finished } from 'node:stream/promises';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../../db/index.js';
+import type { Database } from '../../db/schema.js';
 import { newId } from '../../ids.js';
 import type { DeckRate } from './deck-row.js';
 
@@ -53,4 +57,99 @@ export async function insertRateRows(trx: Db, rows: RateRows, target: RowsTarget
       effective_from, effective_to, blocked)
     select s.id, ${target.cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
       s.effective_from, s.effective_to, s.blocked from (${values}) s`.execute(trx);
+}
+
+/**
+ * Where an import's checked rows go: `push` each, `flush` when `size` reaches `chunkRows` and at
+ * the end. Two ways in: `unnest` arrays through Kysely (both drivers), or COPY FROM STDIN on
+ * PostgreSQL (PGlite has no COPY FROM STDIN through a client).
+ */
+export interface RowSink {
+  readonly chunkRows: number;
+  readonly size: number;
+  push(rate: DeckRate): void;
+  flush(): Promise<void>;
+}
+
+export function unnestSink(trx: Db, target: RowsTarget): RowSink {
+  let rows = new RateRows();
+  return {
+    chunkRows: 5_000,
+    get size() {
+      return rows.size;
+    },
+    push: (rate) => rows.push(rate),
+    async flush() {
+      if (!rows.size) return;
+      await insertRateRows(trx, rows, target);
+      rows = new RateRows();
+    },
+  };
+}
+
+const COPY_COLUMNS =
+  'id, prefix, destination, rate, connection_fee, initial_increment, increment, effective_from, effective_to, blocked';
+/** COPY's text format: backslash, tab and line breaks inside a value are escaped. */
+const copyText = (text: string) =>
+  /[\\\t\n\r]/.test(text)
+    ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
+    : text;
+
+/** Rows as COPY text, one COPY per chunk, on the transaction's own client. */
+export function copySink(client: pg.ClientBase, target: RowsTarget): RowSink {
+  const statement =
+    target.kind === 'staging'
+      ? `copy rate_import (${COPY_COLUMNS}) from stdin`
+      : `copy rates (ratecard_id, ${COPY_COLUMNS}) from stdin`;
+  const cardColumn = target.kind === 'rates' ? `${copyText(target.cardId)}\t` : '';
+  let text = '';
+  let size = 0;
+  // Most rows of a deck share effective_from: format it once.
+  let lastFrom: Date | null = null;
+  let lastFromText = '';
+  return {
+    chunkRows: 20_000,
+    get size() {
+      return size;
+    },
+    push(rate) {
+      if (rate.effectiveFrom !== lastFrom) {
+        lastFrom = rate.effectiveFrom;
+        lastFromText = rate.effectiveFrom.toISOString();
+      }
+      const to = rate.effectiveTo ? rate.effectiveTo.toISOString() : '\\N';
+      text += `${cardColumn}${newId('rate')}\t${rate.prefix}\t${copyText(rate.destination)}\t${rate.rate}\t${rate.connectionFee}\t${rate.initialIncrement}\t${rate.increment}\t${lastFromText}\t${to}\t${rate.blocked ? 't' : 'f'}\n`;
+      size++;
+    },
+    async flush() {
+      if (!size) return;
+      const stream = client.query(copyFrom(statement));
+      stream.end(text);
+      text = '';
+      size = 0;
+      await finished(stream);
+    },
+  };
+}
+
+/**
+ * Runs `work` on a connection of its own (for COPY, which needs the driver's client), with a
+ * Kysely instance bound to that one connection so the same transaction serves both.
+ */
+export async function withDedicatedConnection<T>(
+  databaseUrl: string,
+  work: (db: Db, client: pg.Client) => Promise<T>,
+): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  const single = Object.assign(client, { release: () => {} });
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: { connect: async () => single, end: async () => {} } }),
+  });
+  try {
+    return await work(db, client);
+  } finally {
+    await db.destroy();
+    await client.end();
+  }
 }

@@ -6,10 +6,9 @@ import { activeCarriers } from './carriers.js';
 import type { CarrierRoute } from './lcr.js';
 import { type PrefixIndex, PrefixIndexBuilder } from './prefix-index.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
-import { toUnits } from './units.js';
 
 /** Rows fetched per query while loading a card: bounds the memory a load holds at once. */
-const LOAD_PAGE_ROWS = 50_000;
+const LOAD_PAGE_ROWS = 100_000;
 
 export interface LoadedCard {
   card: Ratecard;
@@ -17,23 +16,22 @@ export interface LoadedCard {
   buildMs: number;
 }
 
-interface RateRow {
-  prefix: string;
-  destination: string;
-  rate: string;
-  connection_fee: string;
-  initial_increment: number;
-  increment: number;
-  from_ms: number;
-  to_ms: number | null;
-  blocked: boolean;
-}
-
-function units(text: string): number {
-  const value = toUnits(text.replace(/\.?0+$/, '') || '0');
-  // The columns are numeric(15,8) >= 0, so this is a broken invariant, not bad input.
-  if (value === null) throw new Error(`rate value '${text}' does not fit the index`);
-  return value;
+/**
+ * One page of a card's rates as columns: PostgreSQL aggregates the page into one JSON text of
+ * arrays (one per column), which JSON.parse turns into arrays natively. That replaces a row
+ * object per rate (and per-field type parsing in the driver) with a few arrays per page, and
+ * the rates arrive as integer 1e-8 units, computed exactly by numeric arithmetic in the database.
+ */
+interface RatePage {
+  prefix: string[];
+  destination: string[];
+  rate: number[];
+  fee: number[];
+  initial: number[];
+  increment: number[];
+  from_ms: number[];
+  to_ms: (number | null)[];
+  blocked: boolean[];
 }
 
 /** Reads a card's rates in prefix order, page by page (keyset), into a fresh index. */
@@ -46,29 +44,41 @@ export async function loadCardIndex(db: Db, card: Ratecard): Promise<LoadedCard>
       ? // All three columns of the unique index, so each page is one index range scan.
         sql`and (ratecard_id, prefix, effective_from) > (${card.id}, ${after.prefix}, to_timestamp(${after.fromMs}::float8 / 1000))`
       : sql``;
-    const { rows } = await sql<RateRow>`
-      select prefix, destination, rate::text as rate, connection_fee::text as connection_fee,
-             initial_increment, increment, blocked,
-             (extract(epoch from effective_from) * 1000)::int8 as from_ms,
-             (extract(epoch from effective_to) * 1000)::int8 as to_ms
-      from rates where ratecard_id = ${card.id} ${keyset}
-      order by prefix, effective_from limit ${LOAD_PAGE_ROWS}`.execute(db);
-    for (const row of rows) {
-      builder.add({
-        prefix: row.prefix,
-        destination: row.destination,
-        rateUnits: units(row.rate),
-        connectionFeeUnits: units(row.connection_fee),
-        initialIncrementSeconds: row.initial_increment,
-        incrementSeconds: row.increment,
-        effectiveFromMs: Number(row.from_ms),
-        effectiveToMs: row.to_ms === null ? Number.POSITIVE_INFINITY : Number(row.to_ms),
-        blocked: row.blocked,
-      });
+    // json_agg keeps the order of the ordered subquery; the builder re-sorts if it ever did not.
+    const { rows } = await sql<{ page: string | null }>`
+      select json_build_object(
+          'prefix', json_agg(prefix), 'destination', json_agg(destination), 'rate', json_agg(rate),
+          'fee', json_agg(fee), 'initial', json_agg(initial_increment), 'increment', json_agg(increment),
+          'from_ms', json_agg(from_ms), 'to_ms', json_agg(to_ms), 'blocked', json_agg(blocked))::text as page
+      from (
+        select prefix, destination, (rate * 100000000)::int8 as rate, (connection_fee * 100000000)::int8 as fee,
+               initial_increment, increment, blocked,
+               (extract(epoch from effective_from) * 1000)::int8 as from_ms,
+               (extract(epoch from effective_to) * 1000)::int8 as to_ms
+        from rates where ratecard_id = ${card.id} ${keyset}
+        order by prefix, effective_from limit ${LOAD_PAGE_ROWS}
+      ) page
+      having count(*) > 0`.execute(db);
+    const text = rows[0]?.page;
+    if (!text) break;
+    const page = JSON.parse(text) as RatePage;
+    const count = page.prefix.length;
+    for (let i = 0; i < count; i++) {
+      const toMs = page.to_ms[i];
+      builder.push(
+        page.prefix[i]!,
+        page.destination[i]!,
+        page.rate[i]!,
+        page.fee[i]!,
+        page.initial[i]!,
+        page.increment[i]!,
+        page.from_ms[i]!,
+        toMs == null ? Number.POSITIVE_INFINITY : toMs,
+        page.blocked[i]!,
+      );
     }
-    if (rows.length < LOAD_PAGE_ROWS) break;
-    const last = rows.at(-1)!;
-    after = { prefix: last.prefix, fromMs: Number(last.from_ms) };
+    if (count < LOAD_PAGE_ROWS) break;
+    after = { prefix: page.prefix[count - 1]!, fromMs: page.from_ms[count - 1]! };
   }
   const index = builder.build();
   return { card, index, buildMs: performance.now() - started };

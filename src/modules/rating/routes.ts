@@ -45,6 +45,8 @@ import { requireTimestamp } from './values.js';
 export interface RatingRoutesOptions {
   db: Db;
   index: RatingIndex;
+  /** PostgreSQL's URL: deck imports then stage rows with COPY on a connection of their own. */
+  databaseUrl?: string | undefined;
 }
 
 const ADMIN = { roles: ['admin' as const] };
@@ -64,7 +66,10 @@ async function cardChanged(db: Db, index: RatingIndex, cardId: string): Promise<
   await index.changed([cardId, ...(await derivedCardsOf(db, cardId))]);
 }
 
-export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async (app, { db, index }) => {
+export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async (
+  app,
+  { db, index, databaseUrl },
+) => {
   const tags = ['Rate cards'];
   app.get('/ratecards', {
     config: ADMIN,
@@ -284,6 +289,7 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
             ...(header !== undefined ? { header } : {}),
             ...(delimiter ? { delimiter } : {}),
             ...(currency ? { currency } : {}),
+            ...(databaseUrl ? { databaseUrl } : {}),
           });
           await cardChanged(db, index, request.params.id);
           const duration_ms = Math.round(performance.now() - started);
