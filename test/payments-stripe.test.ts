@@ -287,3 +287,22 @@ test('stripe webhook: payment_intent.payment_failed fails an unknown charge; eve
   assert.equal((await deliver(other.payload, other.header)).body.data.settled, 0);
   assert.equal(await movedSince(t, ids.customer, start), '0');
 });
+
+test('stripe: the client’s Idempotency-Key is forwarded to Stripe; a retry is one charge on both sides', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const creates = () => fake.requests.filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents');
+  const before = creates().length;
+  const send = () =>
+    t.request('POST', '/api/v1/profiles/charge', {
+      body: { customer_id: ids.customer, profile_id: ids.profile, amount: '11', currency: 'USD' },
+      headers: { 'idempotency-key': 'order-4711' },
+    });
+  const first = await send();
+  assert.equal(first.status, 201, first.text);
+  assert.equal(creates().at(-1)?.headers['idempotency-key'], 'purchase:order-4711');
+  const retry = await send();
+  assert.equal(retry.headers['idempotency-hit'], 'true');
+  assert.equal(retry.body.data.transaction_id, first.body.data.transaction_id);
+  assert.equal(creates().length, before + 1);
+  assert.equal(await movedSince(t, ids.customer, start), '11');
+});
