@@ -62,7 +62,8 @@ export class MonerisFake extends HttpFake {
   private route(path: string, body: string): FakeAnswer {
     if (path !== '/gateway2/servlet/MpgRequest')
       return { status: 404, body: 'Not Found', contentType: 'text/html' };
-    const request = (parser.parse(body) as { request?: Record<string, any> }).request;
+    const request = (parser.parse(body) as { request?: Record<string, Record<string, string> | string> })
+      .request;
     if (!request) return this.notProcessed('', 'Invalid XML request');
     if (request.store_id !== this.storeId || request.api_token !== this.apiToken)
       return this.notProcessed('', 'API token mismatch');

@@ -32,7 +32,10 @@ const DECLINES: Record<string, { code: string; decline_code?: string; message: s
 };
 const APPROVING = new Set(['pm_card_visa', 'pm_card_mastercard', 'pm_card_amex']);
 
+// Stripe's objects and form parameters are loosely shaped here on purpose: this is a fake.
+// biome-ignore lint/suspicious/noExplicitAny: loosely shaped provider JSON
 type Params = Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: loosely shaped provider JSON
 type StripeObject = Record<string, any>;
 
 /** `a[b][c]=1&list[0]=x` → `{ a: { b: { c: '1' } }, list: { 0: 'x' } }` (Stripe's form encoding). */
