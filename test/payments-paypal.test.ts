@@ -207,3 +207,16 @@ test('paypal checkout: a PENDING capture is recorded pending; its Completed IPN 
   assert.equal(ipn.body.data.result, 'topped');
   assert.equal(await movedSince(t, ids.other, start), '12');
 });
+
+test('paypal checkout: a capture whose answer is lost is 503; the retry gets PayPal’s first capture back, once', async () => {
+  const start = await balanceOf(t, ids.other);
+  const orderId = fake.approvedOrder('7.00', 'USD', ids.other);
+  fake.dropAnswerTo = (request) => request.path.endsWith('/capture');
+  const lost = await capture({ customer_id: ids.other, order_id: orderId });
+  assert.equal(lost.status, 503, lost.text);
+  assert.equal(lost.body.error.type, 'gateway_unavailable');
+  assert.equal(await movedSince(t, ids.other, start), '0');
+  const retry = await capture({ customer_id: ids.other, order_id: orderId });
+  assert.equal(retry.status, 201, retry.text);
+  assert.equal(await movedSince(t, ids.other, start), '7');
+});

@@ -25,6 +25,8 @@ export class HttpFake {
   private held: ServerResponse[] = [];
   /** How many of the next answers to withhold (the work is still done). */
   dropAnswers = 0;
+  /** Withhold the answer to the next request this matches (the work is still done). */
+  dropAnswerTo: ((request: FakeRequest) => boolean) | null = null;
   readonly requests: FakeRequest[] = [];
   url = '';
 
@@ -50,8 +52,10 @@ export class HttpFake {
     };
     this.requests.push(request);
     const answer = await this.handle(request);
-    if (this.dropAnswers > 0) {
-      this.dropAnswers--;
+    const dropThis = this.dropAnswerTo?.(request) ?? false;
+    if (dropThis) this.dropAnswerTo = null;
+    if (dropThis || this.dropAnswers > 0) {
+      if (!dropThis) this.dropAnswers--;
       this.held.push(res);
       return;
     }
