@@ -41,6 +41,8 @@ export interface Config {
   secretsKeyIsDefault: boolean;
   /** How often `serve` charges due recurring payments and reconciles payments (PAYMENTS_JOB_INTERVAL_SECONDS; 0: never). */
   paymentsJobIntervalSeconds: number;
+  /** How often `serve` sends due webhook deliveries (WEBHOOK_INTERVAL_SECONDS, default 5; 0: never). */
+  webhookIntervalSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -128,5 +130,6 @@ export function loadConfig(env: Env = process.env): Config {
     secretsKey: secretsKey(env.TOLLGATE_SECRETS_KEY),
     secretsKeyIsDefault: !env.TOLLGATE_SECRETS_KEY,
     paymentsJobIntervalSeconds: integer(env, 'PAYMENTS_JOB_INTERVAL_SECONDS', 60, 0, 86_400),
+    webhookIntervalSeconds: integer(env, 'WEBHOOK_INTERVAL_SECONDS', 5, 0, 3_600),
   };
 }

@@ -24,6 +24,8 @@ export const ID_PREFIXES = {
   paymentNotification: 'pn',
   cdr: 'cdr',
   cdrBatch: 'cdb',
+  webhookEndpoint: 'whe',
+  webhookEvent: 'evt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

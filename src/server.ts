@@ -9,6 +9,7 @@ import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { ensureAdminKey } from './modules/accounts/api-keys.js';
 import { startPaymentJobs } from './modules/payments/jobs.js';
 import { contextOf } from './modules/payments/routes.js';
+import { startWebhookWorker } from './modules/webhooks/worker.js';
 import { OPERATOR } from './tenancy.js';
 
 /**
@@ -66,6 +67,7 @@ export async function serve(config: Config): Promise<void> {
     config.paymentsJobIntervalSeconds,
     app.log,
   );
+  const webhookWorker = startWebhookWorker(handle.db, config.secretsKey, config.webhookIntervalSeconds, app.log);
   if (config.adminKey && (await ensureAdminKey(handle.db, OPERATOR, config.adminKey))) {
     app.log.info('created the operator admin key from TOLLGATE_ADMIN_KEY');
   }
@@ -75,6 +77,7 @@ export async function serve(config: Config): Promise<void> {
     else app.log.info({ signal }, 'shutting down');
     clearInterval(purge);
     await paymentJobs.stop();
+    await webhookWorker.stop();
     await app.close();
     // Requests whose clients hung up may still be running; give them the rest of the grace period.
     if (!(await inFlight.drain(Math.max(0, config.shutdownGraceMs - 1000)))) {

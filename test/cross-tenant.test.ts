@@ -26,6 +26,12 @@ before(async () => {
   const customerA = await post('/api/v1/customers', { name: 'Customer A', partner_id: partnerA.id });
   const keyA = await post('/api/v1/api-keys', { role: 'customer', customer_id: customerA.id });
   Object.assign(tenantA, { par: partnerA.id, cus: customerA.id, key: keyA.id });
+  const endpointA = await post('/api/v1/webhook-endpoints', {
+    url: 'https://tenant-a.example/hooks',
+    events: ['*'],
+    customer_id: customerA.id,
+  });
+  tenantA.whe = endpointA.id;
   // Path parameters that are not prefixed ids (a switch's call id) get a tenant-A object too.
   const live = await t.request('POST', '/api/v1/calls/tenant-a-call/start', { body: { customer_id: customerA.id, callee: '441234' } });
   assert.equal(live.status, 201, live.text);

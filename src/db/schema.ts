@@ -4,6 +4,7 @@ import type { CdrsTables } from '../modules/cdrs/schema.js';
 import type { LedgerTables } from '../modules/ledger/schema.js';
 import type { PaymentsTables } from '../modules/payments/schema.js';
 import type { RatingTables } from '../modules/rating/schema.js';
+import type { WebhooksTables } from '../modules/webhooks/schema.js';
 
 /** Platform tables owned by the HTTP layer (migrations/0001_platform.sql). */
 interface IdempotencyKeysTable {
@@ -18,6 +19,12 @@ interface IdempotencyKeysTable {
 }
 
 /** The whole database as Kysely sees it: each module contributes its own tables. */
-export interface Database extends AccountsTables, LedgerTables, RatingTables, PaymentsTables, CdrsTables {
+export interface Database
+  extends AccountsTables,
+    LedgerTables,
+    RatingTables,
+    PaymentsTables,
+    CdrsTables,
+    WebhooksTables {
   idempotency_keys: IdempotencyKeysTable;
 }

@@ -38,7 +38,7 @@ export interface AccountsRoutesOptions {
 }
 
 /** A found object is visible; a domain not_found means it is not; anything else is a real error. */
-const visible = (lookup: Promise<unknown>) =>
+export const visible = (lookup: Promise<unknown>) =>
   lookup.then(
     () => true,
     (error) => {

@@ -9,6 +9,7 @@ import {
   formatAmount,
   isCurrencyCode,
 } from '../../money/index.js';
+import { enqueueBalanceChanges } from '../webhooks/balance-events.js';
 import {
   type AccountOwner,
   type AccountSelector,
@@ -302,7 +303,7 @@ async function postLocked(trx: Db, input: TransactionInput): Promise<PostedTrans
       'reference_key',
     );
   }
-  return {
+  const posted: PostedTransaction = {
     id,
     category: input.category,
     description: input.description ?? '',
@@ -323,6 +324,9 @@ async function postLocked(trx: Db, input: TransactionInput): Promise<PostedTrans
       balanceAfter: posting.balanceAfter,
     })),
   };
+  // balance.changed events, in this transaction: they exist exactly when the posting commits.
+  await enqueueBalanceChanges(trx, posted);
+  return posted;
 }
 
 /**

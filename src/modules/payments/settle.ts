@@ -2,6 +2,7 @@ import { type Selectable, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { Decimal, formatAmount } from '../../money/index.js';
 import { postTransaction } from '../ledger/posting.js';
+import { enqueuePaymentEvent } from '../webhooks/payment-events.js';
 import type { GatewayAnswer } from './gateways/types.js';
 import type { PaymentsTable, PaymentTransactionsTable } from './schema.js';
 import { balanceEffect, type RecordedTransaction, viewPayment } from './state-machine.js';
@@ -124,6 +125,8 @@ export async function applyAnswer(
       }
     }
     await refreshPayment(trx, row.payment_id);
+    // payment.succeeded / failed / refunded, committed with the status it reports.
+    await enqueuePaymentEvent(trx, updated);
     return updated;
   });
 }
