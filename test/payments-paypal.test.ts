@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
+import { Decimal } from '../src/money/index.js';
 import { PaypalFake } from './fakes/paypal-fake.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { balanceOf, created, movedSince } from './payments-fixtures.js';
@@ -53,13 +54,26 @@ const completed = (fields: Record<string, string> = {}) => ({
   ...fields,
 });
 
-async function postIpn(body: string, gatewayId = ids.gateway) {
-  return t.request('POST', `/api/v1/webhooks/paypal/ipn/${gatewayId}`, {
-    key: null,
-    body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  });
+/** `gatewayId` null: the issue's URL without an id, which serves the one active paypal gateway. */
+async function postIpn(body: string, gatewayId: string | null = ids.gateway) {
+  return t.request(
+    'POST',
+    gatewayId ? `/api/v1/webhooks/paypal/ipn/${gatewayId}` : '/api/v1/webhooks/paypal/ipn',
+    {
+      key: null,
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    },
+  );
 }
+
+test('paypal ipn at /api/v1/webhooks/paypal/ipn (no gateway id) goes to the one active paypal gateway', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const res = await postIpn(fake.ipn(completed({ txn_id: 'IPN-NO-ID', mc_gross: '3.00' })), null);
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.body.data.result, 'topped');
+  assert.equal(new Decimal(await balanceOf(t, ids.customer)).minus(start).toFixed(), '3');
+});
 
 test('paypal ipn: VERIFIED Completed tops up the customer in custom, once however often it comes', async () => {
   const start = await balanceOf(t, ids.customer);

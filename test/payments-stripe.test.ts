@@ -178,8 +178,9 @@ test('stripe: a lost answer is `unknown`; reconciliation finds the intent by its
   assert.equal(await movedSince(t, ids.customer, start), '15', 'a second run posts nothing more');
 });
 
-async function deliver(payload: string, header: string | null, gatewayId = ids.gateway) {
-  return t.request('POST', `/api/v1/webhooks/stripe/${gatewayId}`, {
+/** `gatewayId` null: the issue's URL without an id, which serves the one active stripe gateway. */
+async function deliver(payload: string, header: string | null, gatewayId: string | null = ids.gateway) {
+  return t.request('POST', gatewayId ? `/api/v1/webhooks/stripe/${gatewayId}` : '/api/v1/webhooks/stripe', {
     key: null,
     body: payload,
     headers: { 'content-type': 'application/json', ...(header ? { 'stripe-signature': header } : {}) },
@@ -211,6 +212,18 @@ test('stripe webhook: a signed payment_intent.succeeded settles the unknown char
   assert.equal(replay.status, 200, replay.text);
   assert.equal(replay.body.data.duplicate, true);
   assert.equal(await movedSince(t, ids.customer, start), '8', 'a replayed event posts nothing');
+});
+
+test('stripe webhook at /api/v1/webhooks/stripe (no gateway id) goes to the one active stripe gateway', async () => {
+  const start = await balanceOf(t, ids.customer);
+  const { transactionId, intent } = await unansweredCharge('4');
+  const forged = fake.signedEvent('payment_intent.succeeded', intent, 'whsec_not_the_secret');
+  assert.equal((await deliver(forged.payload, forged.header, null)).status, 400);
+  const event = fake.signedEvent('payment_intent.succeeded', intent, WEBHOOK_SECRET);
+  const res = await deliver(event.payload, event.header, null);
+  assert.equal(res.status, 200, res.text);
+  assert.equal((await transactionRow(t, transactionId)).status, 'success');
+  assert.equal(await movedSince(t, ids.customer, start), '4');
 });
 
 test('stripe webhook: forged, altered or unsigned payloads are 400 and change nothing', async () => {

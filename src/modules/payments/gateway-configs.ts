@@ -129,6 +129,28 @@ export async function getGateway(db: Db, id: string): Promise<GatewayRow> {
   return row;
 }
 
+/**
+ * The gateway a provider's notification belongs to when its URL names none (the issue's
+ * `/webhooks/stripe`, `/webhooks/paypal/ipn`): the one active gateway of that type. With several,
+ * each must be given its own URL (`…/{gateway_id}`).
+ */
+export async function soleActiveGateway(db: Db, type: 'stripe' | 'paypal'): Promise<GatewayRow> {
+  const rows = await db
+    .selectFrom('payment_gateways')
+    .selectAll()
+    .where('type', '=', type)
+    .where('status', '=', 'active')
+    .limit(2)
+    .execute();
+  if (rows.length === 0) throw notFound(`Active ${type} gateway`);
+  if (rows.length > 1) {
+    throw conflict(
+      `Several active ${type} gateways: give each its own URL, /api/v1/webhooks/${type === 'paypal' ? 'paypal/ipn' : 'stripe'}/{gateway_id}`,
+    );
+  }
+  return rows[0]!;
+}
+
 export async function listGateways(db: Db, filter: { limit: number; startingAfter?: string }) {
   let query = db.selectFrom('payment_gateways').selectAll();
   if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);

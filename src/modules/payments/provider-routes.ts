@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { DomainError, notFound } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok } from '../../http/envelope.js';
 import { Envelope } from '../../http/schemas.js';
-import { getGateway } from './gateway-configs.js';
+import { type GatewayRow, getGateway, soleActiveGateway } from './gateway-configs.js';
 import { capturePaypalOrder, getPaypalGateway, handlePaypalIpn, PaypalUnavailable } from './paypal.js';
 import { CustomerRefFields, presentTransaction, TransactionSchema } from './representations.js';
 import { contextOf, type PaymentRoutesOptions } from './routes.js';
@@ -49,6 +49,39 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
   keepRawBodies(app, ['application/json', 'application/x-www-form-urlencoded']);
   const tags = ['Payment webhooks'];
 
+  const StripeAnswer = Envelope(
+    Type.Object({
+      event_id: Type.String(),
+      type: Type.String(),
+      duplicate: Type.Boolean(),
+      settled: Type.Integer(),
+    }),
+  );
+  const stripeEvent = async (request: FastifyRequest, gateway: GatewayRow) => {
+    const signature = request.headers['stripe-signature'];
+    const body = rawBodyOf(request.body);
+    return ok(
+      request,
+      await handleStripeEvent(ctx, gateway, body, typeof signature === 'string' ? signature : undefined),
+    );
+  };
+  const stripeGateway = async (id: string) => {
+    const gateway = await getGateway(db, id);
+    if (gateway.type !== 'stripe') throw notFound('Stripe gateway');
+    return gateway;
+  };
+
+  app.post('/webhooks/stripe', {
+    config: { auth: false },
+    schema: {
+      tags,
+      summary:
+        'Stripe events for the one active stripe gateway (verified by Stripe-Signature with its webhook secret)',
+      response: { 200: StripeAnswer },
+    },
+    handler: async (request) => stripeEvent(request, await soleActiveGateway(db, 'stripe')),
+  });
+
   app.post('/webhooks/stripe/:gateway_id', {
     config: { auth: false },
     schema: {
@@ -56,29 +89,32 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
       summary:
         "Stripe events for a stripe gateway (verified by Stripe-Signature with the gateway's webhook secret)",
       params: GatewayParams,
-      response: {
-        200: Envelope(
-          Type.Object({
-            event_id: Type.String(),
-            type: Type.String(),
-            duplicate: Type.Boolean(),
-            settled: Type.Integer(),
-          }),
-        ),
-      },
+      response: { 200: StripeAnswer },
     },
-    handler: async (request) => {
-      const gateway = await getGateway(db, request.params.gateway_id);
-      if (gateway.type !== 'stripe') throw notFound('Stripe gateway');
-      const signature = request.headers['stripe-signature'];
-      const outcome = await handleStripeEvent(
-        ctx,
-        gateway,
-        rawBodyOf(request.body),
-        typeof signature === 'string' ? signature : undefined,
-      );
-      return ok(request, outcome);
+    handler: async (request) => stripeEvent(request, await stripeGateway(request.params.gateway_id)),
+  });
+
+  const IpnAnswer = Envelope(Type.Object({ received: Type.Literal(true), result: Type.String() }));
+  const paypalIpn = async (request: FastifyRequest, gateway: GatewayRow) => {
+    const outcome = await handlePaypalIpn(ctx, gateway, rawBodyOf(request.body)).catch((error: unknown) => {
+      // 503 makes PayPal send the message again later.
+      if (error instanceof PaypalUnavailable)
+        throw new DomainError('unavailable', `Could not verify the IPN with PayPal: ${error.message}`);
+      throw error;
+    });
+    request.log.info({ gateway: gateway.id, outcome }, 'paypal ipn');
+    // The caller learns the category only ("topped", "ignored", "invalid", "duplicate", …).
+    return ok(request, { received: true as const, result: outcome.split(/[: ]/)[0]! });
+  };
+
+  app.post('/webhooks/paypal/ipn', {
+    config: { auth: false },
+    schema: {
+      tags,
+      summary: 'PayPal IPN for the one active paypal gateway (verified by posting it back to PayPal)',
+      response: { 200: IpnAnswer },
     },
+    handler: async (request) => paypalIpn(request, await soleActiveGateway(db, 'paypal')),
   });
 
   app.post('/webhooks/paypal/ipn/:gateway_id', {
@@ -87,20 +123,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
       tags,
       summary: 'PayPal IPN for a paypal gateway (verified by posting it back to PayPal)',
       params: GatewayParams,
-      response: { 200: Envelope(Type.Object({ received: Type.Literal(true), result: Type.String() })) },
+      response: { 200: IpnAnswer },
     },
-    handler: async (request) => {
-      const gateway = await getPaypalGateway(db, request.params.gateway_id);
-      const outcome = await handlePaypalIpn(ctx, gateway, rawBodyOf(request.body)).catch((error: unknown) => {
-        // 503 makes PayPal send the message again later.
-        if (error instanceof PaypalUnavailable)
-          throw new DomainError('unavailable', `Could not verify the IPN with PayPal: ${error.message}`);
-        throw error;
-      });
-      request.log.info({ gateway: gateway.id, outcome }, 'paypal ipn');
-      // The caller learns the category only ("topped", "ignored", "invalid", "duplicate", …).
-      return ok(request, { received: true as const, result: outcome.split(/[: ]/)[0]! });
-    },
+    handler: async (request) => paypalIpn(request, await getPaypalGateway(db, request.params.gateway_id)),
   });
 };
 
