@@ -9,11 +9,11 @@ import { registerHttpConventions } from './http/index.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
+import { cdrRoutes } from './modules/cdrs/routes.js';
 import { ledgerRoutes } from './modules/ledger/routes.js';
 import { paymentRoutes } from './modules/payments/payment-routes.js';
 import { paypalRoutes, webhookRoutes } from './modules/payments/provider-routes.js';
 import { customerPaymentRoutes, gatewayRoutes } from './modules/payments/routes.js';
-import { cdrRoutes } from './modules/cdrs/routes.js';
 import { RatingIndex } from './modules/rating/rating-index.js';
 import { carrierRoutes, ratecardRoutes, rateRoutes } from './modules/rating/routes.js';
 import { webhookEndpointRoutes } from './modules/webhooks/routes.js';
@@ -36,7 +36,11 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_cdrs', path: '/api/v1/cdrs', roles: ['admin', 'partner', 'customer'] },
   { rel: 'call_stats', path: '/api/v1/stats/calls', roles: ['admin', 'partner', 'customer'] },
   { rel: 'authorize_call', path: '/api/v1/calls/authorize', roles: ['admin', 'partner', 'customer'] },
-  { rel: 'list_webhook_endpoints', path: '/api/v1/webhook-endpoints', roles: ['admin', 'partner', 'customer'] },
+  {
+    rel: 'list_webhook_endpoints',
+    path: '/api/v1/webhook-endpoints',
+    roles: ['admin', 'partner', 'customer'],
+  },
 ];
 
 export interface App {

@@ -57,7 +57,8 @@ async function keysCommand(args: string[]) {
 }
 
 async function ledgerCommand(args: string[]) {
-  if (args[0] !== 'verify' || args.length > 1) throw new UsageError('ledger: only "ledger verify" is supported');
+  if (args[0] !== 'verify' || args.length > 1)
+    throw new UsageError('ledger: only "ledger verify" is supported');
   const handle = await openMigrated(loadConfig());
   try {
     process.exitCode = await runLedgerVerify(handle.db);
@@ -81,7 +82,8 @@ async function ratesCommand(args: string[]) {
   if (action !== 'import' || !cardId || !file || positionals.length > 3) {
     throw new UsageError('rates: usage is "rates import <card> <file.csv>"');
   }
-  if (values.mode !== 'merge' && values.mode !== 'replace') throw new UsageError('rates import: --mode is merge or replace');
+  if (values.mode !== 'merge' && values.mode !== 'replace')
+    throw new UsageError('rates import: --mode is merge or replace');
   const config = loadConfig();
   const handle = await openMigrated(config);
   try {

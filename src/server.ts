@@ -67,7 +67,12 @@ export async function serve(config: Config): Promise<void> {
     config.paymentsJobIntervalSeconds,
     app.log,
   );
-  const webhookWorker = startWebhookWorker(handle.db, config.secretsKey, config.webhookIntervalSeconds, app.log);
+  const webhookWorker = startWebhookWorker(
+    handle.db,
+    config.secretsKey,
+    config.webhookIntervalSeconds,
+    app.log,
+  );
   if (config.adminKey && (await ensureAdminKey(handle.db, OPERATOR, config.adminKey))) {
     app.log.info('created the operator admin key from TOLLGATE_ADMIN_KEY');
   }

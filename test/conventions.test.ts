@@ -333,8 +333,14 @@ describe('rate limiting', () => {
     const guarded = await startTestApp({ AUTH_FAILURES_PER_MINUTE: '3' });
     try {
       const guess = (n: number) =>
-        guarded.request('GET', '/api/v1/customers', { key: `tgk_guess_${n}_aaaaaaaaaaaaaaaa`, remoteAddress: '198.51.100.7' });
-      assert.deepEqual([(await guess(1)).status, (await guess(2)).status, (await guess(3)).status], [401, 401, 401]);
+        guarded.request('GET', '/api/v1/customers', {
+          key: `tgk_guess_${n}_aaaaaaaaaaaaaaaa`,
+          remoteAddress: '198.51.100.7',
+        });
+      assert.deepEqual(
+        [(await guess(1)).status, (await guess(2)).status, (await guess(3)).status],
+        [401, 401, 401],
+      );
       const blocked = await guess(4);
       assert.equal(blocked.status, 429);
       assert.ok(Number(blocked.headers['retry-after']) > 0);

@@ -33,7 +33,9 @@ before(async () => {
   });
   tenantA.whe = endpointA.id;
   // Path parameters that are not prefixed ids (a switch's call id) get a tenant-A object too.
-  const live = await t.request('POST', '/api/v1/calls/tenant-a-call/start', { body: { customer_id: customerA.id, callee: '441234' } });
+  const live = await t.request('POST', '/api/v1/calls/tenant-a-call/start', {
+    body: { customer_id: customerA.id, callee: '441234' },
+  });
   assert.equal(live.status, 201, live.text);
   namedFixtures.call_id = 'tenant-a-call';
 
@@ -96,7 +98,11 @@ test('every object route answers 404 to another tenant, for every method', async
       // An id in the path is another tenant's object: 404. A name the client chooses (a call id)
       // is not an object lookup; it must still fail and show nothing.
       if (allIds) assert.equal(res.status, 404, `${who} ${method} ${target} → ${res.status} ${res.text}`);
-      else assert.ok(res.status >= 400 && res.status < 500, `${who} ${method} ${target} → ${res.status} ${res.text}`);
+      else
+        assert.ok(
+          res.status >= 400 && res.status < 500,
+          `${who} ${method} ${target} → ${res.status} ${res.text}`,
+        );
       for (const id of Object.values(tenantA))
         assert.ok(!res.text.includes(id), `${who} ${method} ${target} leaks ${id}`);
       checked++;

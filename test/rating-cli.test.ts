@@ -22,7 +22,12 @@ function capture() {
   let err = '';
   return {
     out,
-    io: { out: (line: string) => void out.push(line), err: (text: string) => void (err += text) },
+    io: {
+      out: (line: string) => void out.push(line),
+      err: (text: string) => {
+        err += text;
+      },
+    },
     err: () => err,
   };
 }

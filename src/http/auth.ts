@@ -109,7 +109,11 @@ async function authenticate(request: FastifyRequest, resolver: KeyResolver): Pro
   return key.principal;
 }
 
-export function registerAuth(app: FastifyInstance, resolver: KeyResolver, maxFailuresPerMinute: number): void {
+export function registerAuth(
+  app: FastifyInstance,
+  resolver: KeyResolver,
+  maxFailuresPerMinute: number,
+): void {
   const failures = new AuthFailureLimiter(maxFailuresPerMinute);
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {

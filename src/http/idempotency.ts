@@ -57,7 +57,13 @@ interface Windows {
   abandonedAfterMs: number;
 }
 
-async function claim(db: Db, scope: string, key: string, fingerprint: string, windows: Windows): Promise<StoredEntry | null> {
+async function claim(
+  db: Db,
+  scope: string,
+  key: string,
+  fingerprint: string,
+  windows: Windows,
+): Promise<StoredEntry | null> {
   const inserted = await db
     .insertInto('idempotency_keys')
     .values({ scope, key, fingerprint, state: 'running' })
@@ -69,7 +75,14 @@ async function claim(db: Db, scope: string, key: string, fingerprint: string, wi
   // conditional UPDATE, judged by the database clock, so only one retry can win it.
   const taken = await db
     .updateTable('idempotency_keys')
-    .set({ fingerprint, state: 'running', status_code: null, body: null, content_type: null, created_at: sql`now()` })
+    .set({
+      fingerprint,
+      state: 'running',
+      status_code: null,
+      body: null,
+      content_type: null,
+      created_at: sql`now()`,
+    })
     .where('scope', '=', scope)
     .where('key', '=', key)
     .where((eb) =>
@@ -98,7 +111,12 @@ async function claim(db: Db, scope: string, key: string, fingerprint: string, wi
  * `abandonedAfterSeconds`: a 'running' entry older than this belonged to a process that died
  * mid-request; a retry may take it over (IDEMPOTENCY_ABANDON_SECONDS).
  */
-export function registerIdempotency(app: FastifyInstance, db: Db, ttlHours: number, abandonedAfterSeconds: number): void {
+export function registerIdempotency(
+  app: FastifyInstance,
+  db: Db,
+  ttlHours: number,
+  abandonedAfterSeconds: number,
+): void {
   const windows: Windows = { ttlMs: ttlHours * 3_600_000, abandonedAfterMs: abandonedAfterSeconds * 1000 };
   app.decorateRequest('idempotency', null);
 

@@ -9,9 +9,9 @@ import { registerBodyParsers } from './body.js';
 import { ApiError, registerErrorHandling } from './errors.js';
 import { renderResponseFormat } from './formats.js';
 import { registerIdempotency } from './idempotency.js';
+import { trackInFlight } from './in-flight.js';
 import { registerMetrics } from './metrics.js';
 import { ErrorEnvelope } from './schemas.js';
-import { trackInFlight } from './in-flight.js';
 import { installVisibility } from './visibility.js';
 
 export interface HttpOptions {
@@ -55,7 +55,12 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
         },
       ),
   });
-  registerIdempotency(app, options.db, options.config.idempotencyTtlHours, options.config.idempotencyAbandonSeconds);
+  registerIdempotency(
+    app,
+    options.db,
+    options.config.idempotencyTtlHours,
+    options.config.idempotencyAbandonSeconds,
+  );
   app.addHook('onSend', renderResponseFormat);
   const metrics = registerMetrics(app);
 
