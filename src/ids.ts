@@ -22,6 +22,7 @@ export const ID_PREFIXES = {
   paymentTransaction: 'ptx',
   recurringPayment: 'rp',
   paymentNotification: 'pn',
+  paypalIpn: 'ipn',
   cdr: 'cdr',
   cdrBatch: 'cdb',
   webhookEndpoint: 'whe',

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { processIpnInbox } from './ipn-inbox.js';
 import { reconcileTransactions } from './reconcile.js';
 import { type RunSummary, runDueRecurringPayments } from './recurring.js';
 import type { PaymentContext } from './transactions.js';
@@ -12,12 +13,15 @@ import type { PaymentContext } from './transactions.js';
 export interface PaymentJobsSummary {
   recurring: RunSummary;
   reconciliation: { checked: number; settled: number };
+  /** PayPal IPNs verified and applied from the inbox (retries after PayPal did not answer). */
+  ipns: number;
 }
 
 export async function runPaymentJobsOnce(ctx: PaymentContext): Promise<PaymentJobsSummary> {
   const recurring = await runDueRecurringPayments(ctx);
   const reconciliation = await reconcileTransactions(ctx);
-  return { recurring, reconciliation };
+  const ipns = (await processIpnInbox(ctx)).size;
+  return { recurring, reconciliation, ipns };
 }
 
 export interface PaymentJobs {
@@ -42,7 +46,7 @@ export function startPaymentJobs(
     running = runPaymentJobsOnce(ctx)
       .then((summary) => {
         const { recurring, reconciliation } = summary;
-        if (recurring.charged + recurring.failed + reconciliation.checked > 0)
+        if (recurring.charged + recurring.failed + reconciliation.checked + summary.ipns > 0)
           log.info(summary, 'payment jobs ran');
       })
       .catch((err: unknown) => log.error({ err }, 'payment jobs failed; next run as scheduled'))

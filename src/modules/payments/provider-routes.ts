@@ -6,7 +6,8 @@ import { principalOf } from '../../http/auth.js';
 import { ok } from '../../http/envelope.js';
 import { Envelope } from '../../http/schemas.js';
 import { type GatewayRow, getGateway, soleActiveGateway } from './gateway-configs.js';
-import { capturePaypalOrder, getPaypalGateway, handlePaypalIpn, PaypalUnavailable } from './paypal.js';
+import { processIpnInbox, receiveIpn } from './ipn-inbox.js';
+import { capturePaypalOrder } from './paypal.js';
 import { CustomerRefFields, presentTransaction, TransactionSchema } from './representations.js';
 import { contextOf, type PaymentRoutesOptions } from './routes.js';
 import { handleStripeEvent } from './stripe-events.js';
@@ -94,38 +95,41 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
     handler: async (request) => stripeEvent(request, await stripeGateway(request.params.gateway_id)),
   });
 
-  const IpnAnswer = Envelope(Type.Object({ received: Type.Literal(true), result: Type.String() }));
-  const paypalIpn = async (request: FastifyRequest, gateway: GatewayRow) => {
-    const outcome = await handlePaypalIpn(ctx, gateway, rawBodyOf(request.body)).catch((error: unknown) => {
-      // 503 makes PayPal send the message again later.
-      if (error instanceof PaypalUnavailable)
-        throw new DomainError('unavailable', `Could not verify the IPN with PayPal: ${error.message}`);
-      throw error;
+  const IpnAnswer = Envelope(Type.Object({ received: Type.Literal(true), ipn_id: Type.String() }));
+  // PayPal's protocol: store the message and answer 200 at once; verification (posting it back)
+  // and the top-up run right after the answer, and are retried from the inbox if PayPal is down.
+  const paypalIpn = async (request: FastifyRequest, gatewayId: string) => {
+    const id = await receiveIpn(db, gatewayId, rawBodyOf(request.body));
+    setImmediate(() => {
+      processIpnInbox(ctx, { onlyId: id })
+        .then((outcomes) => request.log.info({ ipn: id, outcome: outcomes.get(id) }, 'paypal ipn'))
+        .catch((err: unknown) =>
+          request.log.error({ err, ipn: id }, 'paypal ipn processing failed; the jobs retry it'),
+        );
     });
-    request.log.info({ gateway: gateway.id, outcome }, 'paypal ipn');
-    // The caller learns the category only ("topped", "ignored", "invalid", "duplicate", …).
-    return ok(request, { received: true as const, result: outcome.split(/[: ]/)[0]! });
+    return ok(request, { received: true as const, ipn_id: id });
   };
 
   app.post('/webhooks/paypal/ipn', {
     config: { auth: false },
     schema: {
       tags,
-      summary: 'PayPal IPN for the one active paypal gateway (verified by posting it back to PayPal)',
+      summary:
+        'PayPal IPN for the one active paypal gateway: stored, answered 200, then verified by posting it back',
       response: { 200: IpnAnswer },
     },
-    handler: async (request) => paypalIpn(request, await soleActiveGateway(db, 'paypal')),
+    handler: async (request) => paypalIpn(request, (await soleActiveGateway(db, 'paypal')).id),
   });
 
   app.post('/webhooks/paypal/ipn/:gateway_id', {
     config: { auth: false },
     schema: {
       tags,
-      summary: 'PayPal IPN for a paypal gateway (verified by posting it back to PayPal)',
+      summary: 'PayPal IPN for a paypal gateway: stored, answered 200, then verified by posting it back',
       params: GatewayParams,
       response: { 200: IpnAnswer },
     },
-    handler: async (request) => paypalIpn(request, await getPaypalGateway(db, request.params.gateway_id)),
+    handler: async (request) => paypalIpn(request, request.params.gateway_id),
   });
 };
 

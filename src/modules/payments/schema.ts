@@ -117,6 +117,19 @@ export interface PaymentNotificationsTable {
   created_at: CreatedAt;
 }
 
+export interface PaypalIpnInboxTable {
+  id: string;
+  gateway_id: string;
+  /** The message exactly as received (latin1 text of the raw bytes). */
+  body: string;
+  status: ColumnType<'pending' | 'done' | 'failed', 'pending' | undefined, 'pending' | 'done' | 'failed'>;
+  outcome: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: ColumnType<Date, Date | undefined, Date>;
+  claimed_until: Date | null;
+  received_at: ColumnType<Date, Date | undefined, never>;
+}
+
 export interface PaymentsTables {
   payment_gateways: PaymentGatewaysTable;
   payment_profiles: PaymentProfilesTable;
@@ -124,4 +137,5 @@ export interface PaymentsTables {
   payment_transactions: PaymentTransactionsTable;
   recurring_payments: RecurringPaymentsTable;
   payment_notifications: PaymentNotificationsTable;
+  paypal_ipn_inbox: PaypalIpnInboxTable;
 }
