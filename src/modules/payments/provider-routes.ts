@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { DomainError, notFound } from '../../errors.js';
+import { notFound } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok } from '../../http/envelope.js';
 import { Envelope } from '../../http/schemas.js';
