@@ -32,6 +32,10 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 export async function openDatabase(options: { databaseUrl?: string; dataDir: string }): Promise<DbHandle> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 20 });
+    // An idle pooled connection that the server closes (restart, failover, an administrator)
+    // emits 'error'; without a listener that would crash the process. The pool drops the
+    // client by itself and opens a new one on the next query, so there is nothing else to do.
+    pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       db,

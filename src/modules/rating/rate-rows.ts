@@ -141,6 +141,8 @@ export async function withDedicatedConnection<T>(
   work: (db: Db, client: pg.Client) => Promise<T>,
 ): Promise<T> {
   const client = new pg.Client({ connectionString: databaseUrl });
+  // A dropped connection fails the running query; the 'error' event must not crash the process.
+  client.on('error', () => {});
   await client.connect();
   const single = Object.assign(client, { release: () => {} });
   const db = new Kysely<Database>({
