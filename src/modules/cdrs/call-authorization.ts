@@ -114,6 +114,10 @@ export async function authorizeCall(
 ): Promise<CallAuthorization> {
   const callee = normaliseNumber(request.callee);
   if (!callee) throw invalid(`callee '${request.callee}' is not a phone number`, 'callee');
+  // The balance is read alongside the customer (one round trip of latency, not two); it is used
+  // only once the customer proves visible to the caller.
+  const earlyBalance = request.customer_id ? balanceOf(db, request.customer_id) : null;
+  earlyBalance?.catch(() => {});
   const customer = await findCallingCustomer(db, principal, request);
   if (customer.status !== 'active') return refuse(customer, callee, 'account_suspended');
   if (!customer.ratecard_id) return refuse(customer, callee, 'no_rate');
@@ -127,7 +131,11 @@ export async function authorizeCall(
   if (limit !== null && (await liveCallCount(db, customer.id)) >= limit) {
     return refuse(customer, callee, 'concurrent_limit', { rate });
   }
-  const available = (await balanceOf(db, customer.id)).minus(customer.credit_limit);
+  const balance =
+    earlyBalance && request.customer_id === customer.id
+      ? await earlyBalance
+      : await balanceOf(db, customer.id);
+  const available = balance.minus(customer.credit_limit);
   const seconds = affordableSeconds(available, rate, card, maxCallSeconds);
   if (seconds === 0)
     return refuse(customer, callee, 'insufficient_funds', { rate, available: formatAmount(available) });
