@@ -3,6 +3,7 @@ import type { Db } from '../../db/index.js';
 import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Principal } from '../../tenancy.js';
+import { balanceColumn } from '../ledger/accounts.js';
 import { assertSellRatecard } from '../rating/ratecards.js';
 import {
   type AccountFieldsInput,
@@ -43,6 +44,16 @@ export function visibleCustomers(db: Db, principal: Principal) {
 
 export async function getCustomer(db: Db, principal: Principal, id: string): Promise<Customer> {
   const customer = await visibleCustomers(db, principal).where('id', '=', id).executeTakeFirst();
+  if (!customer) throw notFound('Customer');
+  return customer;
+}
+
+/** The customer with its ledger balance, read in one query (the API's customer representation). */
+export async function getCustomerWithBalance(db: Db, principal: Principal, id: string) {
+  const customer = await visibleCustomers(db, principal)
+    .select(balanceColumn('customers.id').as('balance'))
+    .where('id', '=', id)
+    .executeTakeFirst();
   if (!customer) throw notFound('Customer');
   return customer;
 }

@@ -6,9 +6,16 @@ import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { registerVisibility } from '../../http/visibility.js';
-import { moneyView, moneyViews } from '../ledger/accounts.js';
+import { moneyView, moneyViewOf, moneyViews } from '../ledger/accounts.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
-import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './customers.js';
+import {
+  createCustomer,
+  deleteCustomer,
+  getCustomer,
+  getCustomerWithBalance,
+  listCustomers,
+  updateCustomer,
+} from './customers.js';
 import type { DbKeyResolver } from './key-resolver.js';
 import { createPartner, deletePartner, getPartner, listPartners, updatePartner } from './partners.js';
 import {
@@ -180,8 +187,8 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       response: { 200: Envelope(CustomerSchema) },
     },
     handler: async (request) => {
-      const customer = await getCustomer(db, principalOf(request), request.params.id);
-      return ok(request, presentCustomer(request, customer, await moneyView(db, customer)));
+      const customer = await getCustomerWithBalance(db, principalOf(request), request.params.id);
+      return ok(request, presentCustomer(request, customer, moneyViewOf(customer)));
     },
   });
 
