@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { type PeriodicJob, startPeriodicJob } from '../../jobs/periodic.js';
 import { processIpnInbox } from './ipn-inbox.js';
 import { reconcileTransactions } from './reconcile.js';
 import { type RunSummary, runDueRecurringPayments } from './recurring.js';
@@ -24,43 +25,21 @@ export async function runPaymentJobsOnce(ctx: PaymentContext): Promise<PaymentJo
   return { recurring, reconciliation, ipns };
 }
 
-export interface PaymentJobs {
-  /** Stops scheduling and waits for a run in progress to finish. */
-  stop(): Promise<void>;
-}
-
 /**
  * Runs the jobs every `intervalSeconds` (PAYMENTS_JOB_INTERVAL_SECONDS; 0 disables), one run at
- * a time: the next run is scheduled only when the previous one has finished.
+ * a time.
  */
 export function startPaymentJobs(
   ctx: PaymentContext,
   intervalSeconds: number,
   log: FastifyBaseLogger,
-): PaymentJobs {
-  if (intervalSeconds === 0) return { stop: async () => {} };
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const tick = () => {
-    running = runPaymentJobsOnce(ctx)
-      .then((summary) => {
-        const { recurring, reconciliation } = summary;
-        if (recurring.charged + recurring.failed + reconciliation.checked + summary.ipns > 0)
-          log.info(summary, 'payment jobs ran');
-      })
-      .catch((err: unknown) => log.error({ err }, 'payment jobs failed; next run as scheduled'))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, intervalSeconds * 1000);
-      });
-  };
-  timer = setTimeout(tick, intervalSeconds * 1000);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+): PeriodicJob {
+  return startPeriodicJob(
+    'payment jobs',
+    intervalSeconds,
+    () => runPaymentJobsOnce(ctx),
+    log,
+    ({ recurring, reconciliation, ipns }) =>
+      recurring.charged + recurring.failed + reconciliation.checked + ipns > 0,
+  );
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/index.js';
+import { type PeriodicJob, startPeriodicJob } from '../../jobs/periodic.js';
 import { DELIVERY_BATCH_SIZE, type DeliverySummary, deliverDueEvents } from './delivery.js';
 
 /**
@@ -22,38 +23,17 @@ export async function drainDueEvents(db: Db, secretsKey: Buffer): Promise<Delive
   return total;
 }
 
-export interface WebhookWorker {
-  /** Stops scheduling and waits for a run in progress (at most one delivery timeout). */
-  stop(): Promise<void>;
-}
-
 export function startWebhookWorker(
   db: Db,
   secretsKey: Buffer,
   intervalSeconds: number,
   log: FastifyBaseLogger,
-): WebhookWorker {
-  if (intervalSeconds === 0) return { stop: async () => {} };
-  let timer: NodeJS.Timeout | null = null;
-  let running: Promise<void> | null = null;
-  let stopped = false;
-  const tick = () => {
-    running = drainDueEvents(db, secretsKey)
-      .then((summary) => {
-        if (summary.claimed > 0) log.info(summary, 'webhook deliveries ran');
-      })
-      .catch((err: unknown) => log.error({ err }, 'webhook delivery failed; next run as scheduled'))
-      .finally(() => {
-        running = null;
-        if (!stopped) timer = setTimeout(tick, intervalSeconds * 1000);
-      });
-  };
-  timer = setTimeout(tick, intervalSeconds * 1000);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
-    },
-  };
+): PeriodicJob {
+  return startPeriodicJob(
+    'webhook deliveries',
+    intervalSeconds,
+    () => drainDueEvents(db, secretsKey),
+    log,
+    (summary) => summary.claimed > 0,
+  );
 }
