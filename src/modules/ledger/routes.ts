@@ -8,6 +8,7 @@ import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope } from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
+import type { Principal, Role } from '../../tenancy.js';
 import { getCustomer } from '../accounts/customers.js';
 import { getPartner } from '../accounts/partners.js';
 import { type EntryFilter, exportEntries, type LedgerEntry, listEntries } from './entries.js';
@@ -224,75 +225,61 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
     },
   });
 
-  app.get('/customers/:id/transactions', {
-    schema: {
-      tags,
-      summary: 'The ledger entries of a customer’s balance, in the order they were applied',
-      params: IdParams('cus'),
-      querystring: EntriesQuery,
-      response: { 200: ListEnvelope(EntrySchema) },
+  // The journal of a balance reads the same for customers and partners; only the owner differs.
+  interface BalanceOwner {
+    path: string;
+    prefix: string;
+    noun: string;
+    roles: Role[];
+    find(db: Db, principal: Principal, id: string): Promise<{ id: string; account_number: string }>;
+  }
+  const owners: BalanceOwner[] = [
+    {
+      path: 'customers',
+      prefix: 'cus',
+      noun: 'customer',
+      roles: ['admin', 'partner', 'customer'],
+      find: getCustomer,
     },
-    handler: async (request) => {
-      const customer = await getCustomer(db, principalOf(request), request.params.id);
-      const { limit = 20, starting_after } = request.query;
-      const rows = await listEntries(db, customer.id, {
-        ...entryFilter(request.query),
-        limit,
-        startingAfter: starting_after,
-      });
-      return okList(request, toPage(rows, limit), presentEntry);
-    },
-  });
+    { path: 'partners', prefix: 'par', noun: 'partner', roles: ['admin', 'partner'], find: getPartner },
+  ];
+  for (const owner of owners) {
+    const config = { roles: owner.roles };
+    app.get(`/${owner.path}/:id/transactions`, {
+      config,
+      schema: {
+        tags,
+        summary: `The ledger entries of a ${owner.noun}’s balance, in the order they were applied`,
+        params: IdParams(owner.prefix),
+        querystring: EntriesQuery,
+        response: { 200: ListEnvelope(EntrySchema) },
+      },
+      handler: async (request) => {
+        const account = await owner.find(db, principalOf(request), request.params.id);
+        const { limit = 20, starting_after } = request.query;
+        const rows = await listEntries(db, account.id, {
+          ...entryFilter(request.query),
+          limit,
+          startingAfter: starting_after,
+        });
+        return okList(request, toPage(rows, limit), presentEntry);
+      },
+    });
 
-  app.get('/customers/:id/transactions.csv', {
-    schema: {
-      tags,
-      summary: 'The same entries as CSV, streamed',
-      params: IdParams('cus'),
-      querystring: CsvQuery,
-      response: { 200: Csv },
-    },
-    handler: async (request, reply) => {
-      const customer = await getCustomer(db, principalOf(request), request.params.id);
-      const batches = exportEntries(db, customer.id, entryFilter(request.query));
-      return sendCsv(reply, `${customer.account_number}-transactions.csv`, batches);
-    },
-  });
-
-  app.get('/partners/:id/transactions', {
-    config: { roles: ['admin', 'partner'] },
-    schema: {
-      tags,
-      summary: 'The ledger entries of a partner’s balance, in the order they were applied',
-      params: IdParams('par'),
-      querystring: EntriesQuery,
-      response: { 200: ListEnvelope(EntrySchema) },
-    },
-    handler: async (request) => {
-      const partner = await getPartner(db, principalOf(request), request.params.id);
-      const { limit = 20, starting_after } = request.query;
-      const rows = await listEntries(db, partner.id, {
-        ...entryFilter(request.query),
-        limit,
-        startingAfter: starting_after,
-      });
-      return okList(request, toPage(rows, limit), presentEntry);
-    },
-  });
-
-  app.get('/partners/:id/transactions.csv', {
-    config: { roles: ['admin', 'partner'] },
-    schema: {
-      tags,
-      summary: 'The same entries as CSV, streamed',
-      params: IdParams('par'),
-      querystring: CsvQuery,
-      response: { 200: Csv },
-    },
-    handler: async (request, reply) => {
-      const partner = await getPartner(db, principalOf(request), request.params.id);
-      const batches = exportEntries(db, partner.id, entryFilter(request.query));
-      return sendCsv(reply, `${partner.account_number}-transactions.csv`, batches);
-    },
-  });
+    app.get(`/${owner.path}/:id/transactions.csv`, {
+      config,
+      schema: {
+        tags,
+        summary: 'The same entries as CSV, streamed',
+        params: IdParams(owner.prefix),
+        querystring: CsvQuery,
+        response: { 200: Csv },
+      },
+      handler: async (request, reply) => {
+        const account = await owner.find(db, principalOf(request), request.params.id);
+        const batches = exportEntries(db, account.id, entryFilter(request.query));
+        return sendCsv(reply, `${account.account_number}-transactions.csv`, batches);
+      },
+    });
+  }
 };
