@@ -193,15 +193,13 @@ export async function moneyViews(
     accounts.map((account) => account.id),
   );
   return new Map(
-    accounts.map((account) => {
-      const balance = balances.get(account.id) ?? new Decimal(0);
-      const view = {
-        balance: formatAmount(balance),
-        credit_limit: formatAmount(account.credit_limit),
-        available: formatAmount(balance.minus(account.credit_limit)),
-      };
-      return [account.id, view];
-    }),
+    accounts.map((account) => [
+      account.id,
+      moneyViewOf({
+        balance: (balances.get(account.id) ?? new Decimal(0)).toFixed(),
+        credit_limit: account.credit_limit,
+      }),
+    ]),
   );
 }
 

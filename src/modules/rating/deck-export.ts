@@ -2,21 +2,13 @@ import { Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import type { Db } from '../../db/index.js';
 import { formatAmount } from '../../money/index.js';
+import { DECK_FIELDS } from './deck-row.js';
 import { getRatecard } from './ratecards.js';
 
 /** Rows read per query while exporting: the export streams, it never holds the card. */
 const EXPORT_PAGE_ROWS = 10_000;
-export const EXPORT_HEADER = [
-  'prefix',
-  'destination',
-  'rate',
-  'connection_fee',
-  'initial_increment',
-  'increment',
-  'effective_from',
-  'effective_to',
-  'blocked',
-];
+/** The deck's own columns, so an export imports back as it is; currency is the card's. */
+export const EXPORT_HEADER = DECK_FIELDS.filter((field) => field !== 'currency');
 
 async function* ratesInForce(db: Db, cardId: string, at: Date) {
   let after = '';
