@@ -1,7 +1,5 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
-import { invalid, notFound } from '../../errors.js';
-import { newId } from '../../ids.js';
 import { Decimal, formatAmount } from '../../money/index.js';
 
 /**
@@ -18,141 +16,11 @@ export type OperatorAccountCode =
   | 'transfers'
   | `clearing:${string}`;
 
-const OPERATOR_CODE = /^(revenue:calls|revenue:other|adjustments|transfers|clearing:[a-z0-9_-]{1,40})$/;
-
 /** Whose balance a posting moves. */
 export type AccountOwner =
   | { kind: 'customer'; id: string }
   | { kind: 'partner'; id: string }
   | { kind: 'operator'; code: OperatorAccountCode };
-
-export interface LockedAccount {
-  id: string;
-  owner_kind: 'customer' | 'partner' | 'operator';
-  owner_id: string | null;
-  code: string | null;
-  currency: string;
-  balance: Decimal;
-  /** The owner's lowest allowed balance; null for operator accounts (no limit). */
-  creditLimit: Decimal | null;
-}
-
-export function ownerKey(owner: AccountOwner, currency: string): string {
-  return owner.kind === 'operator' ? `operator:${owner.code}:${currency}` : `${owner.kind}:${owner.id}`;
-}
-
-function accountKey(row: {
-  owner_kind: string;
-  owner_id: string | null;
-  code: string | null;
-  currency: string;
-}) {
-  return row.owner_kind === 'operator'
-    ? `operator:${row.code}:${row.currency}`
-    : `${row.owner_kind}:${row.owner_id}`;
-}
-
-export interface AccountSelector {
-  ids: string[];
-  owners: { owner: AccountOwner; currency: string }[];
-}
-
-/**
- * Locks the named balance rows in id order (SELECT … FOR UPDATE ORDER BY id: PostgreSQL takes
- * the row locks in output order, so two transactions touching the same accounts always queue
- * instead of deadlocking) and reads the owners' current credit limits with them. The limits are
- * read from the accounts module's tables in the same statement: one round trip on the hot path.
- */
-export async function lockAccounts(trx: Db, selector: AccountSelector): Promise<Map<string, LockedAccount>> {
-  const ownerIds = selector.owners.flatMap(({ owner }) => (owner.kind === 'operator' ? [] : [owner.id]));
-  const operatorPairs = selector.owners.flatMap(({ owner, currency }) =>
-    owner.kind === 'operator' ? [`${owner.code}|${currency}`] : [],
-  );
-  const result = await sql<
-    Omit<LockedAccount, 'balance' | 'creditLimit'> & { balance: string; credit_limit: string | null }
-  >`
-    select la.id, la.owner_kind, la.owner_id, la.code, la.currency, la.balance,
-           coalesce(c.credit_limit, p.credit_limit) as credit_limit
-    from ledger_accounts la
-    left join customers c on la.owner_kind = 'customer' and c.id = la.owner_id
-    left join partners p on la.owner_kind = 'partner' and p.id = la.owner_id
-    where la.id = any(${selector.ids}::text[])
-       or la.owner_id = any(${ownerIds}::text[])
-       or (la.code || '|' || la.currency) = any(${operatorPairs}::text[])
-    order by la.id
-    for update of la`.execute(trx);
-  const locked = new Map<string, LockedAccount>();
-  for (const row of result.rows) {
-    const account: LockedAccount = {
-      id: row.id,
-      owner_kind: row.owner_kind,
-      owner_id: row.owner_id,
-      code: row.code,
-      currency: row.currency,
-      balance: new Decimal(row.balance),
-      creditLimit:
-        row.owner_kind === 'operator' || row.credit_limit === null ? null : new Decimal(row.credit_limit),
-    };
-    locked.set(row.id, account);
-    locked.set(accountKey(row), account);
-  }
-  return locked;
-}
-
-async function ownerCurrency(trx: Db, owner: Exclude<AccountOwner, { kind: 'operator' }>): Promise<string> {
-  const table = owner.kind === 'customer' ? 'customers' : 'partners';
-  const row = await trx.selectFrom(table).select('currency').where('id', '=', owner.id).executeTakeFirst();
-  if (!row) throw notFound(owner.kind === 'customer' ? 'Customer' : 'Partner');
-  return row.currency;
-}
-
-/**
- * Creates the missing balance accounts (concurrent creators race harmlessly: the unique keys
- * keep one, and the later creator waits for the first to commit). A customer's or partner's account is in its own currency; a posting in another
- * currency is refused, as there is no silent conversion in a ledger.
- */
-export async function createMissingAccounts(
-  trx: Db,
-  missing: { owner: AccountOwner; currency: string }[],
-): Promise<void> {
-  // A stable creation order: two transactions creating the same new accounts queue on the
-  // first one instead of each waiting for the other's uncommitted insert.
-  const ordered = [...missing].sort((a, b) =>
-    ownerKey(a.owner, a.currency).localeCompare(ownerKey(b.owner, b.currency)),
-  );
-  for (const { owner, currency } of ordered) {
-    if (owner.kind === 'operator') {
-      if (!OPERATOR_CODE.test(owner.code)) throw new Error(`unknown operator account code '${owner.code}'`);
-      await trx
-        .insertInto('ledger_accounts')
-        .values({
-          id: newId('ledgerAccount'),
-          owner_kind: 'operator',
-          owner_id: null,
-          code: owner.code,
-          currency,
-        })
-        .onConflict((oc) => oc.columns(['code', 'currency']).doNothing())
-        .execute();
-      continue;
-    }
-    const own = await ownerCurrency(trx, owner);
-    if (own !== currency) {
-      throw invalid(`The ${owner.kind}'s account is in ${own}; cannot post ${currency} to it`, 'currency');
-    }
-    await trx
-      .insertInto('ledger_accounts')
-      .values({
-        id: newId('ledgerAccount'),
-        owner_kind: owner.kind,
-        owner_id: owner.id,
-        code: null,
-        currency,
-      })
-      .onConflict((oc) => oc.column('owner_id').doNothing())
-      .execute();
-  }
-}
 
 /** Current balances of customers/partners by owner id; an owner without history has none yet (0). */
 export async function balancesOf(db: Db, ownerIds: string[]): Promise<Map<string, Decimal>> {

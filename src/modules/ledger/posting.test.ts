@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { DomainError } from '../../errors.js';
 import { Decimal } from '../../money/index.js';
-import type { LockedAccount } from './accounts.js';
-import { applyPostings, checkTransactionInput, type PostingInput } from './posting.js';
+import { checkTransactionInput, type PostingInput } from './posting.js';
 
 const customer = (id: string, amount: string): PostingInput => ({
   owner: { kind: 'customer', id },
@@ -65,38 +64,4 @@ test('property: any split of a total into postings with a balancing one is accep
       assert.ok(outcome === 'invalid:postings' || outcome === 'invalid:amount', outcome);
     }),
   );
-});
-
-const account = (balance: string, creditLimit: string | null): LockedAccount => ({
-  id: 'lac_1',
-  owner_kind: creditLimit === null ? 'operator' : 'customer',
-  owner_id: creditLimit === null ? null : 'cus_a',
-  code: creditLimit === null ? 'revenue:calls' : null,
-  currency: 'USD',
-  balance: new Decimal(balance),
-  creditLimit: creditLimit === null ? null : new Decimal(creditLimit),
-});
-const operatorAccount = { ...account('0', null), id: 'lac_2' };
-
-test('a debit may take a balance down to its credit limit, not below, unless overdraft is allowed', () => {
-  const debit = (amount: string, allowOverdraft = false) =>
-    kindOf(() =>
-      applyPostings([account('10', '-55'), operatorAccount], {
-        category: 'other_charge',
-        allowOverdraft,
-        postings: [customer('cus_a', `-${amount}`), revenue(amount)],
-      }),
-    );
-  assert.equal(debit('65'), 'accepted');
-  assert.equal(debit('65.00000001'), 'insufficient_funds:amount');
-  assert.equal(debit('1000', true), 'accepted');
-});
-
-test('a credit always passes, even to an account already below its limit', () => {
-  const applied = applyPostings([account('-80', '-55'), operatorAccount], {
-    category: 'payment',
-    postings: [customer('cus_a', '5'), revenue('-5')],
-  });
-  assert.equal(applied[0]!.balanceAfter.toFixed(), '-75');
-  assert.equal(applied[1]!.balanceAfter.toFixed(), '-5');
 });

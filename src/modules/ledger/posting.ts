@@ -10,14 +10,9 @@ import {
   isCurrencyCode,
 } from '../../money/index.js';
 import { enqueueBalanceChanges } from '../webhooks/balance-events.js';
-import {
-  type AccountOwner,
-  type AccountSelector,
-  createMissingAccounts,
-  type LockedAccount,
-  lockAccounts,
-  ownerKey,
-} from './accounts.js';
+import { webhookEventsWanted } from '../webhooks/events.js';
+import type { AccountOwner } from './accounts.js';
+import { publishBalanceChanges } from './balance-changes.js';
 
 /**
  * The one way money moves: postTransaction. Every other module (CDR charging, payments,
@@ -120,75 +115,43 @@ export function checkTransactionInput(input: TransactionInput): void {
   }
 }
 
-function selectorOf(postings: PostingInput[]): AccountSelector {
-  return {
-    ids: postings.flatMap((posting) => (posting.ledgerAccountId ? [posting.ledgerAccountId] : [])),
-    owners: postings.flatMap(({ owner, currency }) => (owner ? [{ owner, currency }] : [])),
+const OPERATOR_CODE = /^(revenue:calls|revenue:other|adjustments|transfers|clearing:[a-z0-9_-]{1,40})$/;
+
+/** One posting as ledger_post() takes it (migrations/0011_ledger_post_function.sql). */
+function postingArgument(posting: PostingInput) {
+  const common = {
+    id: newId('ledgerPosting'),
+    amount: formatAmount(posting.amount),
+    currency: posting.currency,
   };
-}
-
-const targetKey = (posting: PostingInput) =>
-  posting.ledgerAccountId ?? ownerKey(posting.owner!, posting.currency);
-
-/** Locks every account the postings touch, creating the missing owner and operator accounts first. */
-async function lockTargets(trx: Db, postings: PostingInput[]): Promise<LockedAccount[]> {
-  let locked = await lockAccounts(trx, selectorOf(postings));
-  const missing = postings.filter((posting) => !locked.has(targetKey(posting)));
-  if (missing.length > 0) {
-    const unknownId = missing.find((posting) => posting.ledgerAccountId);
-    if (unknownId) throw notFound(`Ledger account ${unknownId.ledgerAccountId}`);
-    await createMissingAccounts(trx, selectorOf(missing).owners);
-    locked = await lockAccounts(trx, selectorOf(postings));
+  if (posting.ledgerAccountId) return { ...common, account_id: posting.ledgerAccountId };
+  const owner = posting.owner!;
+  const newAccountId = newId('ledgerAccount');
+  if (owner.kind === 'operator') {
+    if (!OPERATOR_CODE.test(owner.code)) throw new Error(`unknown operator account code '${owner.code}'`);
+    return { ...common, owner_kind: 'operator', code: owner.code, new_account_id: newAccountId };
   }
-  return postings.map((posting) => {
-    const account = locked.get(targetKey(posting));
-    if (!account) throw new Error(`ledger account for ${targetKey(posting)} vanished while locked`);
-    if (account.currency !== posting.currency) {
-      throw invalid(
-        `The account is in ${account.currency}; cannot post ${posting.currency} to it`,
-        'currency',
-      );
-    }
-    return account;
-  });
+  return { ...common, owner_kind: owner.kind, owner_id: owner.id, new_account_id: newAccountId };
 }
 
-function describeAccount(account: LockedAccount): string {
-  return account.owner_kind === 'operator'
-    ? `operator account ${account.code}`
-    : `${account.owner_kind} ${account.owner_id}`;
+interface PostedRow {
+  replayed: boolean;
+  transaction_id: string;
+  created_at: Date | null;
+  posting_id: string | null;
+  account_id: string | null;
+  owner_kind: 'customer' | 'partner' | 'operator' | null;
+  owner_id: string | null;
+  code: string | null;
+  currency: string | null;
+  amount: string | null;
+  balance_after: string | null;
 }
 
-interface AppliedPosting {
-  id: string;
-  account: LockedAccount;
-  amount: Decimal;
-  balanceAfter: Decimal;
-}
-
-/**
- * Applies the postings in order to the locked balances. A debit that would leave a customer's
- * or partner's balance below its credit limit is refused unless overdraft is allowed; credits
- * always pass (they can only bring a balance back towards its limit).
- */
-export function applyPostings(accounts: LockedAccount[], input: TransactionInput): AppliedPosting[] {
-  const running = new Map<string, Decimal>();
-  return input.postings.map((posting, index) => {
-    const account = accounts[index]!;
-    const before = running.get(account.id) ?? account.balance;
-    const after = before.plus(posting.amount);
-    const limit = account.creditLimit;
-    if (posting.amount.isNegative() && limit !== null && after.lessThan(limit) && !input.allowOverdraft) {
-      throw new DomainError(
-        'insufficient_funds',
-        `Insufficient funds: the balance of ${describeAccount(account)} would go from ${formatAmount(before)} ` +
-          `to ${formatAmount(after)}, below its credit limit ${formatAmount(limit)}`,
-        'amount',
-      );
-    }
-    running.set(account.id, after);
-    return { id: newId('ledgerPosting'), account, amount: posting.amount, balanceAfter: after };
-  });
+function describeAccount(facts: { owner_kind: string; owner_id: string | null; code: string | null }) {
+  return facts.owner_kind === 'operator'
+    ? `operator account ${facts.code}`
+    : `${facts.owner_kind} ${facts.owner_id}`;
 }
 
 /** Reads back a posted transaction, e.g. the first one posted under a reference key. */
@@ -237,73 +200,62 @@ export async function loadTransaction(db: Db, where: { id: string } | { referenc
   } satisfies PostedTransaction;
 }
 
-async function replayOf(trx: Db, referenceKey: string): Promise<PostedTransaction | null> {
-  const original = await loadTransaction(trx, { referenceKey });
-  return original ? { ...original, replayed: true } : null;
+/** ledger_post()'s refusals (SQLSTATE TGnnn, facts as JSON in DETAIL) as the domain errors they are. */
+function refusalOf(error: unknown, input: TransactionInput): DomainError | null {
+  const { code, detail } = (error ?? {}) as { code?: string; detail?: string };
+  if (typeof code !== 'string' || !code.startsWith('TG') || !detail) return null;
+  const facts = JSON.parse(detail);
+  switch (code) {
+    case 'TG402':
+      return new DomainError(
+        'insufficient_funds',
+        `Insufficient funds: the balance of ${describeAccount(facts)} would go from ${formatAmount(facts.before)} ` +
+          `to ${formatAmount(facts.after)}, below its credit limit ${formatAmount(facts.credit_limit)}`,
+        'amount',
+      );
+    case 'TG404':
+      return notFound(facts.what === 'Ledger account' ? `Ledger account ${facts.id}` : facts.what);
+    case 'TG400':
+      return invalid(
+        facts.owner_kind === 'operator'
+          ? `The account is in ${facts.account_currency}; cannot post ${facts.currency} to it`
+          : `The ${facts.owner_kind}'s account is in ${facts.account_currency}; cannot post ${facts.currency} to it`,
+        'currency',
+      );
+    case 'TG409':
+      return conflict(
+        `reference key '${input.referenceKey}' is being posted by another transaction`,
+        'reference_key',
+      );
+    default:
+      return null;
+  }
 }
 
 /**
- * Writes the transaction, its postings and the new balances in one statement (data-modifying
- * CTEs): one round trip on the hot path. The postings and balance updates hang off the
- * transaction insert, so when a concurrent twin already took the reference key, nothing is written.
+ * One round trip: ledger_post() locks, dedupes, checks limits and writes (see the migration).
+ * Outside a transaction the single statement is atomic by itself (no BEGIN/COMMIT round trips).
  */
-async function writeTransaction(
-  trx: Db,
-  id: string,
-  input: TransactionInput,
-  effectiveAt: Date,
-  applied: AppliedPosting[],
-) {
-  const finalBalances = new Map(applied.map((posting) => [posting.account.id, posting.balanceAfter]));
-  const postingRows = applied.map(
-    (posting) =>
-      sql`(${posting.id}, ${posting.account.id}, ${formatAmount(posting.amount)}::numeric, ${posting.account.currency}, ${formatAmount(posting.balanceAfter)}::numeric, ${posting.account.creditLimit ? formatAmount(posting.account.creditLimit) : null}::numeric)`,
-  );
-  const balanceRows = [...finalBalances].map(
-    ([accountId, balance]) => sql`(${accountId}, ${formatAmount(balance)}::numeric)`,
-  );
-  const result = await sql<{ created_at: Date }>`
-    with t as (
-      insert into ledger_transactions (id, category, description, reference, reference_key, effective_at, allow_overdraft)
-      values (${id}, ${input.category}, ${input.description ?? ''}, ${input.reference ?? null}, ${input.referenceKey ?? null},
-              ${effectiveAt}::timestamptz, ${input.allowOverdraft ?? false})
-      on conflict (reference_key) do nothing
-      returning id, created_at
-    ), p as (
-      insert into ledger_postings (id, transaction_id, account_id, amount, currency, balance_after, credit_limit, category, effective_at)
-      select v.id, t.id, v.account_id, v.amount, v.currency, v.balance_after, v.credit_limit, ${input.category}::text,
-             ${effectiveAt}::timestamptz
-      from t, (values ${sql.join(postingRows)}) as v(id, account_id, amount, currency, balance_after, credit_limit)
-    ), u as (
-      update ledger_accounts la set balance = v.balance
-      from t, (values ${sql.join(balanceRows)}) as v(id, balance)
-      where la.id = v.id
-    )
-    select created_at from t`.execute(trx);
-  return result.rows[0]?.created_at ?? null;
-}
-
-async function postLocked(trx: Db, input: TransactionInput): Promise<PostedTransaction> {
-  const accounts = await lockTargets(trx, input.postings);
-  // Checked under the locks: a concurrent twin with the same key has committed by now.
-  if (input.referenceKey) {
-    const replay = await replayOf(trx, input.referenceKey);
-    if (replay) return replay;
-  }
-  const applied = applyPostings(accounts, input);
+async function callLedgerPost(db: Db, input: TransactionInput): Promise<PostedTransaction> {
   const id = newId('ledgerTransaction');
   const effectiveAt = input.effectiveAt ?? new Date();
-  const createdAt = await writeTransaction(trx, id, input, effectiveAt, applied);
-  if (!createdAt) {
-    // A twin with the same key on other accounts committed meanwhile: that one stands.
-    const twin = await replayOf(trx, input.referenceKey!);
-    if (twin) return twin;
-    throw conflict(
-      `reference key '${input.referenceKey}' is being posted by another transaction`,
-      'reference_key',
-    );
+  const postings = JSON.stringify(input.postings.map(postingArgument));
+  let rows: PostedRow[];
+  try {
+    const result = await sql<PostedRow>`select * from ledger_post(${id}, ${input.category},
+      ${input.description ?? ''}, ${input.reference ?? null}, ${input.referenceKey ?? null},
+      ${effectiveAt}::timestamptz, ${input.allowOverdraft ?? false}, ${postings}::jsonb)`.execute(db);
+    rows = result.rows;
+  } catch (error) {
+    throw refusalOf(error, input) ?? error;
   }
-  const posted: PostedTransaction = {
+  const first = rows[0]!;
+  if (first.replayed) {
+    const original = await loadTransaction(db, { id: first.transaction_id });
+    if (!original) throw new Error(`ledger transaction ${first.transaction_id} vanished`);
+    return { ...original, replayed: true };
+  }
+  return {
     id,
     category: input.category,
     description: input.description ?? '',
@@ -311,21 +263,43 @@ async function postLocked(trx: Db, input: TransactionInput): Promise<PostedTrans
     referenceKey: input.referenceKey ?? null,
     effectiveAt,
     allowOverdraft: input.allowOverdraft ?? false,
-    createdAt,
+    createdAt: first.created_at!,
     replayed: false,
-    postings: applied.map((posting) => ({
-      id: posting.id,
-      ledgerAccountId: posting.account.id,
-      ownerKind: posting.account.owner_kind,
-      ownerId: posting.account.owner_id,
-      code: posting.account.code,
-      amount: posting.amount,
-      currency: posting.account.currency,
-      balanceAfter: posting.balanceAfter,
+    postings: rows.map((row) => ({
+      id: row.posting_id!,
+      ledgerAccountId: row.account_id!,
+      ownerKind: row.owner_kind!,
+      ownerId: row.owner_id,
+      code: row.code,
+      amount: new Decimal(row.amount!),
+      currency: row.currency!,
+      balanceAfter: new Decimal(row.balance_after!),
     })),
   };
+}
+
+/**
+ * In the caller's transaction, a refusal raised by ledger_post() would abort the whole transaction
+ * (and a caller that caught it and committed would silently roll back its own writes), so the call
+ * gets a savepoint: a refusal undoes only the posting, as when the checks ran in TypeScript.
+ */
+async function postInCallerTransaction(trx: Db, input: TransactionInput): Promise<PostedTransaction> {
+  await sql`savepoint ledger_post`.execute(trx);
+  let posted: PostedTransaction;
+  try {
+    posted = await postInTransaction(trx, input);
+  } catch (error) {
+    await sql`rollback to savepoint ledger_post`.execute(trx);
+    throw error;
+  }
+  await sql`release savepoint ledger_post`.execute(trx);
+  return posted;
+}
+
+async function postInTransaction(trx: Db, input: TransactionInput): Promise<PostedTransaction> {
+  const posted = await callLedgerPost(trx, input);
   // balance.changed events, in this transaction: they exist exactly when the posting commits.
-  await enqueueBalanceChanges(trx, posted);
+  if (!posted.replayed) await enqueueBalanceChanges(trx, posted);
   return posted;
 }
 
@@ -333,14 +307,24 @@ async function postLocked(trx: Db, input: TransactionInput): Promise<PostedTrans
  * Posts a balanced transaction: validates it, locks the balances it touches (in id order),
  * returns the original when the reference key was already posted, checks credit limits,
  * appends the postings and updates the stored balances. Runs inside the caller's transaction
- * when given one (so a payment and its posting commit together), otherwise in its own.
+ * when given one (so a payment and its posting commit together), otherwise on its own: as one
+ * autocommitted statement when no webhook endpoint can want a balance.changed event, or in a
+ * transaction with the outbox insert when one may.
  * Throws DomainError 'invalid' (bad input), 'not_found' (unknown owner or account) or
  * 'insufficient_funds' (a credit limit would be broken).
  */
 export async function postTransaction(db: Db, input: TransactionInput): Promise<PostedTransaction> {
+  const posted = await postOnce(db, input);
+  // In-memory read models of balances (CustomerCache) drop them once this commits: balance-changes.ts.
+  await publishBalanceChanges(db, posted);
+  return posted;
+}
+
+async function postOnce(db: Db, input: TransactionInput): Promise<PostedTransaction> {
   checkTransactionInput(input);
-  if (db.isTransaction) return postLocked(db, input);
-  return db.transaction().execute((trx) => postLocked(trx, input));
+  if (db.isTransaction) return postInCallerTransaction(db, input);
+  if (!webhookEventsWanted()) return callLedgerPost(db, input);
+  return db.transaction().execute((trx) => postInTransaction(trx, input));
 }
 
 /** The balance an owner's account had after this transaction (undefined when it was not touched). */

@@ -52,6 +52,12 @@ export function endpointsChanged(): void {
 
 const skipEnqueue = () => noEndpointSeenAt !== null && Date.now() - noEndpointSeenAt < NO_ENDPOINT_RECHECK_MS;
 
+/**
+ * False while enqueueEvents would skip anyway (no active endpoint seen just now): the ledger then
+ * posts as one autocommitted statement instead of a transaction with the outbox insert in it.
+ */
+export const webhookEventsWanted = (): boolean => !skipEnqueue();
+
 /** Writes the events' deliveries in `trx` (the caller's transaction). Returns how many rows it wrote. */
 export async function enqueueEvents(trx: Db, events: readonly EventInput[]): Promise<number> {
   if (events.length === 0 || skipEnqueue()) return 0;
