@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { sql } from 'kysely';
 import { startTestApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;
@@ -182,4 +183,64 @@ test('rating routes are the operator’s: a customer key may only look up its ow
   assert.equal(direct.status, 403);
   const cards = await t.request('GET', '/api/v1/ratecards', { key: secret });
   assert.equal(cards.status, 403);
+});
+
+test('a card’s rates list pages in deck order (prefix, effective_from) with the last rate as cursor', async () => {
+  const sell = await card({ name: 'Paged', direction: 'sell' });
+  const csv = [
+    'prefix,rate,effective_from',
+    '49,0.03,2024-01-01',
+    '1,0.01,2024-01-01',
+    '49,0.04,2025-01-01',
+    '33,0.02,2024-01-01',
+    '4,0.05,2024-01-01',
+  ].join('\n');
+  assert.equal((await csvImport(sell, csv)).status, 200);
+  const seen: string[] = [];
+  let cursor = '';
+  for (let page = 0; page < 5; page++) {
+    const response = await t.request(
+      'GET',
+      `/api/v1/ratecards/${sell}/rates?limit=2${cursor ? `&starting_after=${cursor}` : ''}`,
+    );
+    assert.equal(response.status, 200, response.text);
+    for (const rate of response.body.data) seen.push(`${rate.prefix}@${rate.effective_from.slice(0, 4)}`);
+    if (!response.body.meta.has_more) break;
+    cursor = response.body.data.at(-1).id;
+  }
+  assert.deepEqual(seen, ['1@2024', '33@2024', '4@2024', '49@2024', '49@2025']);
+  const foreign = await card({ name: 'Other', direction: 'sell' });
+  await csvImport(foreign, 'prefix,rate\n7,0.01\n');
+  const otherRate = (await t.request('GET', `/api/v1/ratecards/${foreign}/rates`)).body.data[0].id;
+  const wrongCursor = await t.request('GET', `/api/v1/ratecards/${sell}/rates?starting_after=${otherRate}`);
+  assert.equal(wrongCursor.status, 400);
+  assert.equal(wrongCursor.body.error.param, 'starting_after');
+});
+
+test('rates belong to an existing card: checked per statement, never moved, deleted with the card', async () => {
+  const db = t.handle.db;
+  const sell = await card({ name: 'Keyed', direction: 'sell' });
+  await csvImport(sell, 'prefix,rate\n44,0.01\n45,0.02\n');
+  const insert = (cardId: string, id: string) =>
+    sql`insert into rates (id, ratecard_id, prefix, rate, initial_increment, increment, effective_from)
+      values (${id}, ${cardId}, '46', 0.01, 1, 1, now())`.execute(db);
+  await assert.rejects(
+    insert('rc_does_not_exist', 'rt_orphan'),
+    /rate card rc_does_not_exist does not exist/,
+  );
+  await insert(sell, 'rt_kept');
+  const other = await card({ name: 'Elsewhere', direction: 'sell' });
+  await assert.rejects(
+    sql`update rates set ratecard_id = ${other} where id = 'rt_kept'`.execute(db),
+    /cannot move to another rate card/,
+  );
+  await assert.rejects(
+    sql`update ratecards set id = 'rc_renamed' where id = ${sell}`.execute(db),
+    /cannot change/,
+  );
+  await sql`delete from ratecards where id = ${sell}`.execute(db);
+  const left = await sql<{
+    n: number;
+  }>`select count(*)::int as n from rates where ratecard_id = ${sell}`.execute(db);
+  assert.equal(left.rows[0]!.n, 0);
 });

@@ -110,7 +110,26 @@ function csvProblem(error: CsvError): DeckProblem {
   return { line, column: null, reason: `malformed CSV: ${error.message}` };
 }
 
-/** Reads and checks the whole deck, staging good rows while the deck is still clean. */
+/** The synchronous parser inside csv-parse's stream (not in its types; see readDeck). */
+interface CsvApi {
+  info: { lines: number };
+  parse(
+    chunk: Buffer | undefined,
+    end: boolean,
+    push: (record: string[]) => void,
+    close: () => void,
+  ): CsvError | undefined;
+}
+
+/**
+ * Reads and checks the whole deck, staging good rows while the deck is still clean.
+ *
+ * csv-parse's record-at-a-time machinery (a stream object per record, an async iterator step,
+ * and with `on_record` a copy of its info object per record) cost more than the parsing itself
+ * on a million-row deck, so chunks of bytes go straight to the parser's synchronous core
+ * (`parser.api`, what its own Transform calls), and records come back through a callback with
+ * the line they end on read from its counters. The sink's writes are awaited per chunk.
+ */
 async function readDeck(
   input: Readable,
   card: Ratecard,
@@ -125,22 +144,19 @@ async function readDeck(
     effectiveFrom: new Date(),
     currency: card.currency,
   };
-  const csvOptions: CsvOptions<unknown, string[]> = {
+  const csvOptions: CsvOptions = {
     bom: true,
     delimiter: options.delimiter ?? ',',
-    // The line a record ends on, without info: true's copy of the whole info object per record.
-    on_record: (record: string[], context: { lines: number }) => ({ record, line: context.lines }),
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: DECK_LIMITS.maxLineBytes,
   };
-  // parse() overloads type on_record only together with `columns`; the options are checked above.
-  const parser = parse(csvOptions as CsvOptions);
+  const api = (parse(csvOptions) as unknown as { api: CsvApi }).api;
   // pipe(), not pipeline(): on a rejected deck the request must stay open for the answer, so the
   // source is drained below instead of destroyed.
   const limiter = byteLimit(DECK_LIMITS.maxBytes);
-  for (const source of [input, limiter]) source.on('error', (error) => parser.destroy(error));
-  input.pipe(limiter).pipe(parser);
+  input.on('error', (error) => limiter.destroy(error));
+  input.pipe(limiter);
   let headerPending = options.header !== false;
   if (options.columns) {
     const resolved = resolveLayout(options.columns, 0);
@@ -151,47 +167,67 @@ async function readDeck(
       );
     else state.layout = resolved.layout;
   }
+  // Versions of the deck's most common effective_from are keyed by prefix alone (no key string per row).
+  let commonFromMs: number | null = null;
+  const commonVersions = new Map<string, number>();
+  let stop = false;
+  const onRecord = (record: string[]) => {
+    if (stop) return;
+    const line = api.info.lines;
+    if (headerPending) {
+      headerPending = false;
+      if (!state.layout) {
+        const resolved = resolveLayout(record, line);
+        if ('problems' in resolved) {
+          report(state, resolved.problems);
+          stop = true;
+        } else state.layout = resolved.layout;
+      }
+      return;
+    }
+    if (!state.layout) {
+      stop = true;
+      return;
+    }
+    state.rows++;
+    const parsed = parseDeckRow(record, state.layout, defaults, line);
+    if ('problems' in parsed) {
+      report(state, parsed.problems);
+      if (state.truncated) stop = true;
+      return;
+    }
+    const fromMs = parsed.rate.effectiveFrom.getTime();
+    commonFromMs ??= fromMs;
+    const versions = fromMs === commonFromMs ? commonVersions : state.versions;
+    const key = fromMs === commonFromMs ? parsed.rate.prefix : `${parsed.rate.prefix}@${fromMs}`;
+    const earlier = versions.get(key);
+    if (earlier !== undefined) {
+      report(state, [
+        {
+          line: line,
+          column: 'prefix',
+          reason: `prefix ${parsed.rate.prefix} with this effective_from already appears on line ${earlier}`,
+        },
+      ]);
+      return;
+    }
+    versions.set(key, line);
+    if (!state.problems.length) sink.push(parsed.rate);
+  };
+  const ended = () => {};
   try {
-    for await (const { record, line } of parser as AsyncIterable<{ record: string[]; line: number }>) {
-      if (headerPending) {
-        headerPending = false;
-        if (!state.layout) {
-          const resolved = resolveLayout(record, line);
-          if ('problems' in resolved) {
-            report(state, resolved.problems);
-            break;
-          }
-          state.layout = resolved.layout;
-        }
-        continue;
-      }
-      if (!state.layout) break;
-      state.rows++;
-      const parsed = parseDeckRow(record, state.layout, defaults, line);
-      if ('problems' in parsed) {
-        report(state, parsed.problems);
-        if (state.truncated) break;
-        continue;
-      }
-      const key = `${parsed.rate.prefix}@${parsed.rate.effectiveFrom.getTime()}`;
-      const earlier = state.versions.get(key);
-      if (earlier !== undefined) {
-        report(state, [
-          {
-            line: line,
-            column: 'prefix',
-            reason: `prefix ${parsed.rate.prefix} with this effective_from already appears on line ${earlier}`,
-          },
-        ]);
-        continue;
-      }
-      state.versions.set(key, line);
-      if (state.problems.length) continue;
-      sink.push(parsed.rate);
-      if (sink.size >= sink.chunkRows) {
+    for await (const chunk of limiter as AsyncIterable<Buffer>) {
+      const error = api.parse(chunk, false, onRecord, ended);
+      if (error) throw error;
+      if (stop) break;
+      if (sink.size >= sink.chunkRows && !state.problems.length) {
         await sink.flush();
         options.onProgress?.(state.rows);
       }
+    }
+    if (!stop) {
+      const error = api.parse(undefined, true, onRecord, ended);
+      if (error) throw error;
     }
   } catch (error) {
     if (error instanceof CsvError) report(state, [csvProblem(error)]);
@@ -200,7 +236,6 @@ async function readDeck(
     input.unpipe(limiter);
     input.resume();
   }
-  if (!state.problems.length) await sink.flush();
   options.onProgress?.(state.rows);
   return state;
 }
@@ -315,7 +350,15 @@ async function importInTransaction(
     .limit(1)
     .executeTakeFirst();
   const target: RowsTarget = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
-  const state = await readDeck(input, card, options, sinkFor(trx, target));
+  const sink = sinkFor(trx, target);
+  let state: ReadState;
+  try {
+    state = await readDeck(input, card, options, sink);
+  } catch (error) {
+    await sink.end(false);
+    throw error;
+  }
+  await sink.end(!state.problems.length);
   if (!state.problems.length && state.rows === 0) {
     report(state, [
       {

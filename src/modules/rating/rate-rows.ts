@@ -1,10 +1,11 @@
+import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { type CopyStreamQuery, from as copyFrom } from 'pg-copy-streams';
 import type { Db } from '../../db/index.js';
 import type { Database } from '../../db/schema.js';
-import { newId } from '../../ids.js';
+import { newId, newIdSequence } from '../../ids.js';
 import type { DeckRate } from './deck-row.js';
 
 /**
@@ -60,30 +61,35 @@ export async function insertRateRows(trx: Db, rows: RateRows, target: RowsTarget
 }
 
 /**
- * Where an import's checked rows go: `push` each, `flush` when `size` reaches `chunkRows` and at
- * the end. Two ways in: `unnest` arrays through Kysely (both drivers), or COPY FROM STDIN on
- * PostgreSQL (PGlite has no COPY FROM STDIN through a client).
+ * Where an import's checked rows go: `push` each, `flush` when `size` reaches `chunkRows`, and
+ * `end` once after the last row: `end(true)` writes what is left, `end(false)` abandons the rows
+ * (the deck was rejected; the transaction rolls back). Two ways in: `unnest` arrays through
+ * Kysely (both drivers), or one COPY FROM STDIN on PostgreSQL (PGlite has no COPY FROM STDIN
+ * through a client).
  */
 export interface RowSink {
   readonly chunkRows: number;
   readonly size: number;
   push(rate: DeckRate): void;
   flush(): Promise<void>;
+  end(keep: boolean): Promise<void>;
 }
 
 export function unnestSink(trx: Db, target: RowsTarget): RowSink {
   let rows = new RateRows();
+  const flush = async () => {
+    if (!rows.size) return;
+    await insertRateRows(trx, rows, target);
+    rows = new RateRows();
+  };
   return {
     chunkRows: 5_000,
     get size() {
       return rows.size;
     },
     push: (rate) => rows.push(rate),
-    async flush() {
-      if (!rows.size) return;
-      await insertRateRows(trx, rows, target);
-      rows = new RateRows();
-    },
+    flush,
+    end: async (keep) => (keep ? flush() : undefined),
   };
 }
 
@@ -95,20 +101,41 @@ const copyText = (text: string) =>
     ? text.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c]!)
     : text;
 
-/** Rows as COPY text, one COPY per chunk, on the transaction's own client. */
+/**
+ * Rows as COPY text on the transaction's own client, in ONE COPY for the whole deck: each flush
+ * writes its chunk into the open COPY and waits only while the socket is full, so PostgreSQL
+ * stores one chunk while the next is parsed (two cores busy instead of taking turns).
+ */
 export function copySink(client: pg.ClientBase, target: RowsTarget): RowSink {
   const statement =
     target.kind === 'staging'
       ? `copy rate_import (${COPY_COLUMNS}) from stdin`
       : `copy rates (ratecard_id, ${COPY_COLUMNS}) from stdin`;
   const cardColumn = target.kind === 'rates' ? `${copyText(target.cardId)}\t` : '';
+  const nextId = newIdSequence('rate');
   let text = '';
   let size = 0;
+  let copy: CopyStreamQuery | null = null;
+  let failure: unknown = null;
   // Most rows of a deck share effective_from: format it once.
   let lastFrom: Date | null = null;
   let lastFromText = '';
+  const flush = async () => {
+    if (failure) throw failure;
+    if (!size) return;
+    if (!copy) {
+      copy = client.query(copyFrom(statement));
+      copy.on('error', (error) => {
+        failure ??= error;
+      });
+    }
+    const open = copy.write(text);
+    text = '';
+    size = 0;
+    if (!open) await once(copy, 'drain');
+  };
   return {
-    chunkRows: 20_000,
+    chunkRows: 2_000,
     get size() {
       return size;
     },
@@ -118,16 +145,23 @@ export function copySink(client: pg.ClientBase, target: RowsTarget): RowSink {
         lastFromText = rate.effectiveFrom.toISOString();
       }
       const to = rate.effectiveTo ? rate.effectiveTo.toISOString() : '\\N';
-      text += `${cardColumn}${newId('rate')}\t${rate.prefix}\t${copyText(rate.destination)}\t${rate.rate}\t${rate.connectionFee}\t${rate.initialIncrement}\t${rate.increment}\t${lastFromText}\t${to}\t${rate.blocked ? 't' : 'f'}\n`;
+      text += `${cardColumn}${nextId()}\t${rate.prefix}\t${copyText(rate.destination)}\t${rate.rate}\t${rate.connectionFee}\t${rate.initialIncrement}\t${rate.increment}\t${lastFromText}\t${to}\t${rate.blocked ? 't' : 'f'}\n`;
       size++;
     },
-    async flush() {
-      if (!size) return;
-      const stream = client.query(copyFrom(statement));
-      stream.end(text);
-      text = '';
-      size = 0;
-      await finished(stream);
+    flush,
+    async end(keep) {
+      if (keep) await flush();
+      const open = copy;
+      copy = null;
+      if (!open) return;
+      // destroy() sends CopyFail: PostgreSQL drops the rows and the transaction rolls back.
+      if (keep) open.end();
+      else open.destroy(new Error('deck rejected'));
+      try {
+        await finished(open);
+      } catch (error) {
+        if (keep) throw error;
+      }
     },
   };
 }

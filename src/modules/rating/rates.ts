@@ -136,9 +136,26 @@ export async function listRates(db: Db, cardId: string, filter: RateListFilter):
       .where('effective_from', '<=', at)
       .where((eb) => eb.or([eb('effective_to', 'is', null), eb('effective_to', '>', at)]));
   }
-  if (filter.startingAfter) query = query.where('id', '>', filter.startingAfter);
+  if (filter.startingAfter) {
+    const after = await db
+      .selectFrom('rates')
+      .select(['prefix', 'effective_from'])
+      .where('id', '=', filter.startingAfter)
+      .where('ratecard_id', '=', cardId)
+      .executeTakeFirst();
+    if (!after)
+      throw invalid(`starting_after '${filter.startingAfter}' is not a rate of this card`, 'starting_after');
+    query = query.where(
+      (eb) => eb.refTuple('prefix', 'effective_from'),
+      '>',
+      (eb) => eb.tuple(after.prefix, after.effective_from),
+    );
+  }
+  // Deck order, served by the (ratecard_id, prefix, effective_from) unique index: a stable order
+  // without an index of its own on `rates` (bulk loads pay for every index; decision 0030).
   return query
-    .orderBy('id')
+    .orderBy('prefix')
+    .orderBy('effective_from')
     .limit(filter.limit + 1)
     .execute();
 }
