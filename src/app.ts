@@ -2,11 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type { Config } from './config.js';
+import { changeFeedOf } from './db/change-feed.js';
 import type { Db } from './db/index.js';
 import { rewriteFormatSuffix } from './http/formats.js';
 import type { InFlight } from './http/in-flight.js';
 import { registerHttpConventions } from './http/index.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
+import { CustomerCache } from './modules/accounts/customer-cache.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
 import { cdrRoutes } from './modules/cdrs/routes.js';
@@ -46,6 +48,8 @@ const COLLECTIONS: Collection[] = [
 export interface App {
   app: FastifyInstance;
   keys: DbKeyResolver;
+  /** Customers and their balances in memory (GET /customers/{id}, visibility, call authorization). */
+  customers: CustomerCache;
   /** Every registered route (the generic cross-tenant test walks them). */
   routes: RouteOptions[];
   /** Resolves when no request is being handled (graceful shutdown waits for it). */
@@ -79,6 +83,9 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => void routes.push(route));
   const keys = new DbKeyResolver(db);
+  // Committed changes reach the in-memory read models here and, on PostgreSQL, from other processes.
+  const changes = changeFeedOf(db);
+  const customers = new CustomerCache(db, changes);
   // Rate cards are indexed in memory; every card starts loading once the app is ready.
   const ratingIndex = new RatingIndex(db, { announce: Boolean(config.databaseUrl) });
   // On PostgreSQL other processes may change cards: their notifications rebuild ours.
@@ -88,7 +95,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   await app.register(
     async (api) => {
       await api.register(partnerRoutes, { db, keys });
-      await api.register(customerRoutes, { db, keys });
+      await api.register(customerRoutes, { db, keys, customers });
       await api.register(apiKeyRoutes, { db, keys });
       await api.register(ledgerRoutes, { db });
       await api.register(gatewayRoutes, { db, config });
@@ -105,6 +112,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     { prefix: '/api/v1' },
   );
   app.addHook('onReady', async () => {
+    await changes.listen(app.log);
     await cardChanges?.start();
     // Warm every card in the background: a million-rate deck takes longer than Fastify's hook
     // timeout, and a lookup that arrives first just waits for its own card's build.
@@ -112,5 +120,6 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   });
   app.addHook('onClose', async () => keys.flush());
   app.addHook('onClose', async () => cardChanges?.stop());
-  return { app, keys, routes, inFlight };
+  app.addHook('onClose', async () => customers.close());
+  return { app, keys, customers, routes, inFlight };
 }

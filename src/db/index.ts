@@ -3,6 +3,8 @@ import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
+import { ChangeFeed } from './change-feed.js';
+import { withCommitHooks } from './commit-hooks.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
@@ -17,6 +19,8 @@ export interface DbHandle {
    * the embedded driver goes through its `exec`; PostgreSQL runs it with the simple protocol.
    */
   execScript(conn: Db, script: string): Promise<void>;
+  /** Committed changes for in-memory caches, in this process and (PostgreSQL) others: change-feed.ts. */
+  feed: ChangeFeed;
   close(): Promise<void>;
 }
 
@@ -36,23 +40,36 @@ export async function openDatabase(options: { databaseUrl?: string; dataDir: str
     // emits 'error'; without a listener that would crash the process. The pool drops the
     // client by itself and opens a new one on the next query, so there is nothing else to do.
     pool.on('error', () => {});
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const feed = new ChangeFeed(options.databaseUrl);
+    const db = new Kysely<Database>({ dialect: withCommitHooks(new PostgresDialect({ pool }), feed) });
+    feed.attach(db);
     return {
       db,
       driver: 'postgres',
       execScript: async (conn, script) => void (await sql.raw(script).execute(conn)),
-      close: () => db.destroy(),
+      feed,
+      close: async () => {
+        await feed.close();
+        await db.destroy();
+      },
     };
   }
   if (options.dataDir !== 'memory://') mkdirSync(options.dataDir, { recursive: true });
   const pglite = await PGlite.create(options.dataDir === 'memory://' ? undefined : options.dataDir);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+  // One process owns an embedded database: there are no other processes to tell of changes.
+  const feed = new ChangeFeed();
+  const db = new Kysely<Database>({ dialect: withCommitHooks(new PGliteDialect(pglite), feed) });
+  feed.attach(db);
   return {
     db,
     driver: 'pglite',
     // Safe only while the caller holds the single serialised connection (see migrate()).
     execScript: async (_conn, script) => void (await pglite.exec(script)),
-    close: () => db.destroy(),
+    feed,
+    close: async () => {
+      await feed.close();
+      await db.destroy();
+    },
   };
 }
 

@@ -1,9 +1,9 @@
 import type { Selectable } from 'kysely';
+import { publishCommitted } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
 import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import type { Principal } from '../../tenancy.js';
-import { balanceColumn } from '../ledger/accounts.js';
 import { assertSellRatecard } from '../rating/ratecards.js';
 import {
   type AccountFieldsInput,
@@ -16,6 +16,9 @@ import {
 } from './account-fields.js';
 import { getPartner } from './partners.js';
 import type { AccountStatus, CustomersTable } from './schema.js';
+
+/** Topic of committed changes to customer rows (src/db/change-feed.ts; CustomerCache listens). */
+export const CUSTOMERS_TOPIC = 'customers';
 
 export type Customer = Selectable<CustomersTable>;
 
@@ -44,16 +47,6 @@ export function visibleCustomers(db: Db, principal: Principal) {
 
 export async function getCustomer(db: Db, principal: Principal, id: string): Promise<Customer> {
   const customer = await visibleCustomers(db, principal).where('id', '=', id).executeTakeFirst();
-  if (!customer) throw notFound('Customer');
-  return customer;
-}
-
-/** The customer with its ledger balance, read in one query (the API's customer representation). */
-export async function getCustomerWithBalance(db: Db, principal: Principal, id: string) {
-  const customer = await visibleCustomers(db, principal)
-    .select(balanceColumn('customers.id').as('balance'))
-    .where('id', '=', id)
-    .executeTakeFirst();
   if (!customer) throw notFound('Customer');
   return customer;
 }
@@ -108,6 +101,8 @@ export async function createCustomer(db: Db, principal: Principal, input: Custom
   const id = newId('customer');
   return db.transaction().execute(async (trx) => {
     const accountNumber = await claimAccountNumber(trx, id, 'C', input.account_number);
+    // A cache may hold "no such customer" for this id (someone asked for it before).
+    await publishCommitted(trx, CUSTOMERS_TOPIC, [id]);
     return trx
       .insertInto('customers')
       .values({
@@ -157,12 +152,14 @@ export async function updateCustomer(db: Db, principal: Principal, id: string, i
     ...(callLimit !== undefined ? { concurrent_call_limit: callLimit } : {}),
   };
   if (Object.keys(fields).length === 0 && Object.keys(otherChanges).length === 0) return current;
-  return db
+  const updated = await db
     .updateTable('customers')
     .set({ ...fields, ...otherChanges, updated_at: new Date() })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();
+  await publishCommitted(db, CUSTOMERS_TOPIC, [id]);
+  return updated;
 }
 
 /** Only the operator moves a customer between partners (or to itself with null). */
@@ -179,5 +176,6 @@ export async function deleteCustomer(db: Db, principal: Principal, id: string): 
     await trx.deleteFrom('api_keys').where('customer_id', '=', id).execute();
     await trx.deleteFrom('customers').where('id', '=', id).execute();
     await releaseAccountNumber(trx, id);
+    await publishCommitted(trx, CUSTOMERS_TOPIC, [id]);
   });
 }

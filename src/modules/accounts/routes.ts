@@ -1,21 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../../db/index.js';
-import { DomainError } from '../../errors.js';
+import { DomainError, notFound } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { registerVisibility } from '../../http/visibility.js';
-import { moneyView, moneyViewOf, moneyViews } from '../ledger/accounts.js';
+import { moneyView, moneyViews } from '../ledger/accounts.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
-import {
-  createCustomer,
-  deleteCustomer,
-  getCustomer,
-  getCustomerWithBalance,
-  listCustomers,
-  updateCustomer,
-} from './customers.js';
+import type { CustomerCache } from './customer-cache.js';
+import { createCustomer, deleteCustomer, listCustomers, updateCustomer } from './customers.js';
 import type { DbKeyResolver } from './key-resolver.js';
 import { createPartner, deletePartner, getPartner, listPartners, updatePartner } from './partners.js';
 import {
@@ -137,9 +131,21 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
   });
 };
 
-export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db }) => {
+export interface CustomerRoutesOptions extends AccountsRoutesOptions {
+  /** Single-customer reads and `cus_` visibility come from memory (customer-cache.ts). */
+  customers: CustomerCache;
+}
+
+export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = async (
+  app,
+  { db, customers },
+) => {
   const tags = ['Customers'];
-  registerVisibility(app, 'cus', (principal, id) => visible(getCustomer(db, principal, id)));
+  registerVisibility(
+    app,
+    'cus',
+    async (principal, id) => (await customers.getVisible(principal, id)) !== null,
+  );
   app.get('/customers', {
     schema: {
       tags,
@@ -187,8 +193,9 @@ export const customerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       response: { 200: Envelope(CustomerSchema) },
     },
     handler: async (request) => {
-      const customer = await getCustomerWithBalance(db, principalOf(request), request.params.id);
-      return ok(request, presentCustomer(request, customer, moneyViewOf(customer)));
+      const customer = await customers.getVisible(principalOf(request), request.params.id);
+      if (!customer) throw notFound('Customer');
+      return ok(request, presentCustomer(request, customer.row, customer.money));
     },
   });
 

@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { buildApp } from '../src/app.js';
+import { type DbHandle, openDatabase } from '../src/db/index.js';
+import { CustomerCache } from '../src/modules/accounts/customer-cache.js';
+import { postTransaction } from '../src/modules/ledger/posting.js';
+import { Decimal } from '../src/money/index.js';
+import { ADMIN_KEY, startTestApp, TEST_DB, type TestApp } from './helpers/app.js';
+
+/**
+ * The in-memory customer read model (src/modules/accounts/customer-cache.ts): GET /customers/{id}
+ * answers from it, so every committed change must drop the entry before the writer's next read,
+ * also when the change commits as part of a caller's transaction.
+ */
+let t: TestApp;
+before(async () => {
+  t = await startTestApp();
+});
+after(async () => t.close());
+
+async function newCustomer(name = 'Cached') {
+  const created = await t.request('POST', '/api/v1/customers', { body: { name, currency: 'USD' } });
+  assert.equal(created.status, 201, created.text);
+  return created.body.data as { id: string; account_number: string };
+}
+
+async function readCustomer(id: string) {
+  const response = await t.request('GET', `/api/v1/customers/${id}`);
+  assert.equal(response.status, 200, response.text);
+  return response.body.data as { name: string; balance: string; available: string; status: string };
+}
+
+const charge = (customerId: string, amount: string) => ({
+  category: 'call_charge',
+  description: 'calls',
+  allowOverdraft: true,
+  postings: [
+    {
+      owner: { kind: 'customer' as const, id: customerId },
+      amount: new Decimal(amount).negated(),
+      currency: 'USD',
+    },
+    {
+      owner: { kind: 'operator' as const, code: 'revenue:calls' as const },
+      amount: new Decimal(amount),
+      currency: 'USD',
+    },
+  ],
+});
+
+describe('read-your-writes in one process', () => {
+  test('an adjustment shows in the next GET', async () => {
+    const customer = await newCustomer();
+    assert.equal((await readCustomer(customer.id)).balance, '0');
+    // The entry is now cached; the adjustment must drop it.
+    const adjusted = await t.request('POST', `/api/v1/customers/${customer.id}/adjustments`, {
+      body: { amount: '-12.5', description: 'goodwill' },
+    });
+    assert.equal(adjusted.status, 201, adjusted.text);
+    assert.equal((await readCustomer(customer.id)).balance, '12.5');
+  });
+
+  test('a name change and closing show in the next GET', async () => {
+    const customer = await newCustomer();
+    assert.equal((await readCustomer(customer.id)).name, 'Cached');
+    const renamed = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+      body: { name: 'Renamed' },
+    });
+    assert.equal(renamed.status, 200, renamed.text);
+    assert.equal((await readCustomer(customer.id)).name, 'Renamed');
+    const closed = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+      body: { status: 'closed' },
+    });
+    assert.equal(closed.status, 200, closed.text);
+    assert.equal((await readCustomer(customer.id)).status, 'closed');
+  });
+
+  test('a deleted customer is 404 at once, and an id asked for before it existed is found once created', async () => {
+    const customer = await newCustomer();
+    await readCustomer(customer.id);
+    assert.equal((await t.request('DELETE', `/api/v1/customers/${customer.id}`)).status, 200);
+    assert.equal((await t.request('GET', `/api/v1/customers/${customer.id}`)).status, 404);
+  });
+
+  test('a posting inside a caller transaction shows only after that transaction commits', async () => {
+    const customer = await newCustomer();
+    assert.equal((await readCustomer(customer.id)).balance, '0');
+    const cache = new CustomerCache(t.handle.db, t.handle.feed);
+    try {
+      assert.equal((await cache.get(customer.id))?.money.balance, '0');
+      await t.handle.db.transaction().execute(async (trx) => {
+        await postTransaction(trx, charge(customer.id, '3'));
+        // Not committed yet: the cached (committed) balance still stands.
+        assert.equal((await cache.get(customer.id))?.money.balance, '0');
+      });
+      assert.equal((await cache.get(customer.id))?.money.balance, '-3');
+    } finally {
+      cache.close();
+    }
+    assert.equal((await readCustomer(customer.id)).balance, '-3');
+  });
+
+  test('a posting rolled back with its caller transaction changes nothing', async () => {
+    const customer = await newCustomer();
+    assert.equal((await readCustomer(customer.id)).balance, '0');
+    await assert.rejects(
+      t.handle.db.transaction().execute(async (trx) => {
+        await postTransaction(trx, charge(customer.id, '4'));
+        throw new Error('caller fails after posting');
+      }),
+      /caller fails/,
+    );
+    assert.equal((await readCustomer(customer.id)).balance, '0');
+  });
+});
+
+describe('the cache itself', () => {
+  test('a read that was in flight when its customer changed is not kept', async () => {
+    const customer = await newCustomer('In flight');
+    const cache = new CustomerCache(t.handle.db, t.handle.feed);
+    try {
+      const inFlight = cache.get(customer.id);
+      cache.invalidate([customer.id]);
+      assert.equal((await inFlight)?.row.name, 'In flight');
+      // Changed behind the feed's back: only a fresh read can see it, and one must happen now.
+      await sql`update customers set name = 'Changed' where id = ${customer.id}`.execute(t.handle.db);
+      assert.equal((await cache.get(customer.id))?.row.name, 'Changed');
+      // Now it is cached: the same trick is not seen until the feed says so.
+      await sql`update customers set name = 'Hidden' where id = ${customer.id}`.execute(t.handle.db);
+      assert.equal((await cache.get(customer.id))?.row.name, 'Changed');
+      t.handle.feed.publish('customers', [customer.id]);
+      assert.equal((await cache.get(customer.id))?.row.name, 'Hidden');
+    } finally {
+      cache.close();
+    }
+  });
+
+  test('keeps at most maxEntries, and answers unknown ids with null', async () => {
+    const cache = new CustomerCache(t.handle.db, t.handle.feed, { maxEntries: 2 });
+    try {
+      const ids = await Promise.all([newCustomer(), newCustomer(), newCustomer()]);
+      for (const { id } of ids) assert.equal((await cache.get(id))?.id, id);
+      assert.equal(cache.size, 2);
+      assert.equal(await cache.get('cus_00000000000000000000000000'), null);
+    } finally {
+      cache.close();
+    }
+  });
+
+  test('the snapshot carries what call authorization needs, as exact decimals', async () => {
+    const customer = await newCustomer();
+    const patched = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+      body: { credit_limit: '-10.5', concurrent_call_limit: 3 },
+    });
+    assert.equal(patched.status, 200, patched.text);
+    await postTransaction(t.handle.db, charge(customer.id, '0.1'));
+    const cache = new CustomerCache(t.handle.db, t.handle.feed);
+    const snapshot = await cache.get(customer.id);
+    cache.close();
+    assert.ok(snapshot);
+    assert.equal(snapshot.balance.toFixed(), '-0.1');
+    assert.equal(snapshot.creditLimit.toFixed(), '-10.5');
+    assert.equal(snapshot.available.toFixed(), '10.4');
+    assert.equal(snapshot.concurrentCallLimit, 3);
+    assert.equal(snapshot.status, 'active');
+    assert.equal(snapshot.currency, 'USD');
+  });
+});
+
+describe('another process on the same PostgreSQL', () => {
+  const postgresOnly = TEST_DB === 'postgres' ? {} : { skip: 'LISTEN/NOTIFY runs on PostgreSQL only' };
+  let secondHandle: DbHandle;
+  let second: Awaited<ReturnType<typeof buildApp>>['app'];
+  before(async () => {
+    if (TEST_DB !== 'postgres') return;
+    secondHandle = await openDatabase({ databaseUrl: t.config.databaseUrl, dataDir: 'memory://' });
+    second = (await buildApp(t.config, secondHandle.db)).app;
+    await second.ready();
+  });
+  after(async () => {
+    if (TEST_DB !== 'postgres') return;
+    await second.close();
+    await secondHandle.close();
+  });
+
+  async function readOnSecond(id: string) {
+    const response = await second.inject({
+      method: 'GET',
+      url: `/api/v1/customers/${id}`,
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.json().data as { name: string; balance: string };
+  }
+
+  async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const value = await read();
+      if (done(value) || Date.now() > deadline) return value;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  test('sees balance and customer changes made through the first once notified', postgresOnly, async () => {
+    const customer = await newCustomer('Shared');
+    assert.equal((await readOnSecond(customer.id)).balance, '0');
+    // Cached in the second process now; only a notification can change what it answers.
+    const adjusted = await t.request('POST', `/api/v1/customers/${customer.id}/adjustments`, {
+      body: { amount: '-7', description: 'goodwill' },
+    });
+    assert.equal(adjusted.status, 201, adjusted.text);
+    const seen = await eventually(
+      () => readOnSecond(customer.id),
+      (c) => c.balance === '7',
+    );
+    assert.equal(seen.balance, '7');
+    const renamed = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+      body: { name: 'Moved on' },
+    });
+    assert.equal(renamed.status, 200, renamed.text);
+    const named = await eventually(
+      () => readOnSecond(customer.id),
+      (c) => c.name === 'Moved on',
+    );
+    assert.equal(named.name, 'Moved on');
+  });
+});
