@@ -106,7 +106,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(ratecardRoutes, { db, index: ratingIndex, databaseUrl: config.databaseUrl });
       await api.register(rateRoutes, { db, index: ratingIndex });
       await api.register(carrierRoutes, { db, index: ratingIndex });
-      await api.register(cdrRoutes, { db, rating: ratingIndex, config });
+      await api.register(cdrRoutes, { db, rating: ratingIndex, customers, config });
       await api.register(webhookEndpointRoutes, { db, config });
     },
     { prefix: '/api/v1' },

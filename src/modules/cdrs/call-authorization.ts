@@ -1,17 +1,16 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
-import { invalid } from '../../errors.js';
+import { invalid, notFound } from '../../errors.js';
 import { type Decimal, formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
-import type { Customer } from '../accounts/customers.js';
-import { balanceOf } from '../ledger/accounts.js';
+import type { CustomerCache, CustomerSnapshot } from '../accounts/customer-cache.js';
+import { findCustomerByAccountNumber } from '../accounts/customers.js';
 import { callCost } from '../rating/charging.js';
 import { rankRoutes } from '../rating/lcr.js';
 import { NO_MATCH, type RateVersion } from '../rating/prefix-index.js';
 import type { LoadedCard, RatingIndex } from '../rating/rating-index.js';
 import { fromUnits } from '../rating/units.js';
 import { normaliseNumber } from '../rating/values.js';
-import { findCallingCustomer } from './live-calls.js';
 
 /**
  * Call authorization: before a call, the switch asks whether this customer may call this number,
@@ -86,7 +85,7 @@ async function liveCallCount(db: Db, customerId: string): Promise<number> {
 }
 
 function refuse(
-  customer: Customer,
+  customer: CustomerSnapshot,
   callee: string,
   reason: CallRefusal,
   extra: Partial<CallAuthorization> = {},
@@ -105,37 +104,53 @@ function refuse(
   } satisfies CallAuthorization;
 }
 
+/**
+ * The calling customer and its balance from the in-memory customer cache (exact invalidation on
+ * customer changes and ledger postings, also across processes): no database round trip on a hit.
+ * Tenancy as everywhere: a customer the caller may not see is not found.
+ */
+async function callingCustomer(
+  db: Db,
+  customers: CustomerCache,
+  principal: Principal,
+  request: CallAuthorizationRequest,
+): Promise<CustomerSnapshot> {
+  let id = request.customer_id ?? null;
+  if (!id && request.account_number) {
+    id = (await findCustomerByAccountNumber(db, principal, request.account_number)).id;
+  }
+  id ??= principal.customerId;
+  if (!id) throw invalid("Missing required parameter 'customer_id'", 'customer_id');
+  const customer = await customers.getVisible(principal, id);
+  if (!customer) throw notFound('Customer');
+  return customer;
+}
+
 export async function authorizeCall(
   db: Db,
   rating: RatingIndex,
+  customers: CustomerCache,
   principal: Principal,
   request: CallAuthorizationRequest,
   maxCallSeconds: number,
 ): Promise<CallAuthorization> {
   const callee = normaliseNumber(request.callee);
   if (!callee) throw invalid(`callee '${request.callee}' is not a phone number`, 'callee');
-  // The balance is read alongside the customer (one round trip of latency, not two); it is used
-  // only once the customer proves visible to the caller.
-  const earlyBalance = request.customer_id ? balanceOf(db, request.customer_id) : null;
-  earlyBalance?.catch(() => {});
-  const customer = await findCallingCustomer(db, principal, request);
+  const customer = await callingCustomer(db, customers, principal, request);
   if (customer.status !== 'active') return refuse(customer, callee, 'account_suspended');
-  if (!customer.ratecard_id) return refuse(customer, callee, 'no_rate');
-  const card = await rating.get(customer.ratecard_id);
+  if (!customer.ratecardId) return refuse(customer, callee, 'no_rate');
+  const card = await rating.get(customer.ratecardId);
   const atMs = (request.at ?? new Date()).getTime();
   const slot = card.index.match(callee, atMs);
   if (slot === NO_MATCH) return refuse(customer, callee, 'no_rate');
   const rate = card.index.version(slot);
   if (rate.blocked) return refuse(customer, callee, 'blocked_destination', { rate });
-  const limit = customer.concurrent_call_limit;
+  // Live calls are counted in the database: starts and ends come from any process.
+  const limit = customer.concurrentCallLimit;
   if (limit !== null && (await liveCallCount(db, customer.id)) >= limit) {
     return refuse(customer, callee, 'concurrent_limit', { rate });
   }
-  const balance =
-    earlyBalance && request.customer_id === customer.id
-      ? await earlyBalance
-      : await balanceOf(db, customer.id);
-  const available = balance.minus(customer.credit_limit);
+  const available = customer.available;
   const seconds = affordableSeconds(available, rate, card, maxCallSeconds);
   if (seconds === 0)
     return refuse(customer, callee, 'insufficient_funds', { rate, available: formatAmount(available) });

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { DomainError, forbidden, tooLarge } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -9,6 +9,7 @@ import type { RatingIndex } from '../rating/rating-index.js';
 import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
 import { resolveParties } from './parties.js';
+import { rollupUpsert } from './stats-rollup.js';
 
 /**
  * CDR ingestion: check every record, price the good ones, then in ONE database transaction
@@ -81,7 +82,7 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
 }
 
 /** Rows per INSERT statement (each column travels as one array parameter). */
-const INSERT_CHUNK_ROWS = 5_000;
+const INSERT_CHUNK_ROWS = 10_000;
 /** Most customers charged in one ledger transaction: their postings plus one revenue posting. */
 const CUSTOMERS_PER_CHARGE = MAX_POSTINGS - 1;
 
@@ -126,27 +127,47 @@ const COLUMN_TYPES: Record<keyof CdrRow, string> = {
 };
 const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof CdrRow)[];
 
-interface StoredRow {
+/** What a batch stored, per customer, currency and rating state (summed in SQL, not per CDR). */
+interface StoredGroup {
   customer_id: string | null;
-  charged_amount: string;
   currency: string | null;
   rating_state: string;
+  stored: number;
+  charged: string;
 }
 
-/** unnest() of one array per column: a 10,000-row insert is one statement with 34 parameters. */
-async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredRow[]> {
-  const stored: StoredRow[] = [];
+/**
+ * Stores the rows of `source` (a relation with the cdrs columns), skipping CDRs already stored
+ * under the same switch and call id, adds the new rows to the statistics rollup, and answers what
+ * was stored per customer: ONE statement (data-modifying CTEs), whatever the batch size.
+ */
+function storeFrom(source: RawBuilder<unknown>) {
+  const columns = sql.join(COLUMNS.map((column) => sql.ref(column)));
+  return sql<StoredGroup>`
+    with stored as (
+      insert into cdrs (${columns})
+      select ${columns} from ${source}
+      on conflict (switch_id, call_id) do nothing
+      returning customer_id, partner_id, carrier_id, start_time, disposition, billsec, pdd_ms,
+        sell_cost, buy_cost, margin, charged_amount, currency, rating_state
+    ), rollup as (${rollupUpsert(sql`stored`, 1)})
+    select customer_id, currency, rating_state, count(*)::int as stored,
+      sum(charged_amount)::text as charged
+    from stored
+    group by 1, 2, 3`;
+}
+
+/** unnest() of one array per column: a chunk is one statement with 34 parameters. */
+async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredGroup[]> {
+  const stored: StoredGroup[] = [];
   for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
     const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
     const arrays = COLUMNS.map((column) => {
       const values = chunk.map((row) => (column === 'tags' ? JSON.stringify(row.tags) : row[column]));
       return sql`${values}::${sql.raw(COLUMN_TYPES[column])}[]`;
     });
-    const result = await sql<StoredRow>`
-      insert into cdrs (${sql.join(COLUMNS.map((column) => sql.ref(column)))})
-      select * from unnest(${sql.join(arrays)})
-      on conflict (switch_id, call_id) do nothing
-      returning customer_id, charged_amount::text as charged_amount, currency, rating_state`.execute(trx);
+    const source = sql`unnest(${sql.join(arrays)}) as source (${sql.join(COLUMNS.map((column) => sql.ref(column)))})`;
+    const result = await storeFrom(source).execute(trx);
     stored.push(...result.rows);
   }
   return stored;
@@ -157,12 +178,12 @@ async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredRow[]> {
  * transactions of up to CUSTOMERS_PER_CHARGE customers with the revenue posting balancing them.
  * The batch id and chunk number make each transaction impossible to repost.
  */
-async function chargeCustomers(trx: Db, batchId: string, stored: StoredRow[]) {
+async function chargeCustomers(trx: Db, batchId: string, stored: StoredGroup[]) {
   const totals = new Map<string, { amount: Decimal; currency: string }>();
   for (const row of stored) {
     if (row.rating_state !== 'rated' || !row.customer_id || !row.currency) continue;
     const total = totals.get(row.customer_id) ?? { amount: new Decimal(0), currency: row.currency };
-    total.amount = total.amount.plus(row.charged_amount);
+    total.amount = total.amount.plus(row.charged);
     totals.set(row.customer_id, total);
   }
   const owed = [...totals]
@@ -239,14 +260,17 @@ export async function ingestCdrs(
     const stored = await insertRows(trx, rows);
     return { stored, charged: await chargeCustomers(trx, batchId, stored) };
   });
-  const rated = stored.filter((row) => row.rating_state === 'rated').length;
+  const count = (state?: string) =>
+    stored.reduce((sum, group) => (state && group.rating_state !== state ? sum : sum + group.stored), 0);
+  const accepted_ = count();
+  const rated = count('rated');
   return {
     batch_id: batchId,
     received,
-    accepted: stored.length,
-    duplicates: accepted.length - stored.length,
+    accepted: accepted_,
+    duplicates: accepted.length - accepted_,
     rated,
-    unrated: stored.length - rated,
+    unrated: accepted_ - rated,
     charged,
     rejected,
   };

@@ -11,6 +11,7 @@ import { CardCache, cdrRow, priceCdr } from './cdr-pricing.js';
 import type { Cdr } from './cdr-queries.js';
 import type { CdrInput } from './cdr-record.js';
 import { resolveParties } from './parties.js';
+import { rollupCdrs } from './stats-rollup.js';
 
 /**
  * Re-rating after a rate correction: every CDR of the customer in the period (rated or not,
@@ -125,6 +126,9 @@ const formatNullable = (value: string | null) => (value === null ? null : format
 
 async function applyUpdates(trx: Db, updates: ReturnType<typeof cdrRow>[]) {
   if (updates.length === 0) return;
+  // The statistics rollup follows the rows: their old sums out, their new sums in (same transaction).
+  const ids = updates.map((update) => update.id);
+  await rollupCdrs(trx, ids, -1);
   await sql`
     update cdrs set customer_id = x.customer_id, partner_id = x.partner_id, rating_state = x.rating_state,
       unrated_reason = x.unrated_reason, currency = x.currency, sell_ratecard_id = x.sell_ratecard_id,
@@ -137,6 +141,7 @@ async function applyUpdates(trx: Db, updates: ReturnType<typeof cdrRow>[]) {
       destination text, sell_rate numeric, billed_seconds integer, sell_cost numeric, buy_ratecard_id text,
       buy_rate numeric, buy_cost numeric, buy_currency char(3), margin numeric, charged_amount numeric)
     where cdrs.id = x.id`.execute(trx);
+  await rollupCdrs(trx, ids, 1);
 }
 
 async function postDifference(

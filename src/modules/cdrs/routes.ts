@@ -8,6 +8,7 @@ import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import type { CustomerCache } from '../accounts/customer-cache.js';
 import { parsePeriod } from '../ledger/statements.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { authorizeCall } from './call-authorization.js';
@@ -34,6 +35,8 @@ import { callStats } from './stats.js';
 export interface CdrRoutesOptions {
   db: Db;
   rating: RatingIndex;
+  /** Customers and balances in memory: call authorization reads them from here. */
+  customers: CustomerCache;
   config: Config;
 }
 
@@ -80,7 +83,10 @@ function toFilter(query: FilterQuery): CdrFilter {
 
 const STREAM_TYPES = ['application/x-ndjson', 'application/ndjson', 'text/csv'];
 
-export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (app, { db, rating, config }) => {
+export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
+  app,
+  { db, rating, customers, config },
+) => {
   // NDJSON and CSV reach the handler as the raw request stream: records are read as they arrive.
   app.addContentTypeParser(STREAM_TYPES, (_request, payload, done) => done(null, payload));
   const tags = ['CDRs'];
@@ -258,6 +264,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (app
       const answer = await authorizeCall(
         db,
         rating,
+        customers,
         principalOf(request),
         { ...request.body, at },
         config.callMaxDurationSeconds,

@@ -1,0 +1,55 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { Db } from '../../db/index.js';
+
+/**
+ * The hourly rollup of call statistics (table cdr_stats_hourly, migration 0014): per UTC hour ×
+ * customer × partner × carrier, the sums the statistics are computed from. It is maintained in
+ * the transaction that changes the CDRs (ingestion adds the new rows' sums; re-rating takes the
+ * old sums out and puts the new ones in), so it always equals a GROUP BY over `cdrs`. The
+ * statistics read it for whole hours (stats.ts); decision 0040.
+ */
+
+/** The sums of one group of CDRs, from `source` (any relation with the cdrs columns), times `sign`. */
+function contributions(source: RawBuilder<unknown>, sign: 1 | -1) {
+  const s = sql.lit(sign);
+  return sql`
+    select date_trunc('hour', start_time, 'UTC') as hour, customer_id, partner_id, carrier_id,
+      ${s} * count(*) as attempts,
+      ${s} * count(*) filter (where disposition = 'answered') as answered,
+      ${s} * count(*) filter (where disposition in ('answered', 'busy', 'no_answer')) as reached,
+      ${s} * coalesce(sum(billsec) filter (where disposition = 'answered'), 0) as answered_seconds,
+      ${s} * coalesce(sum(pdd_ms), 0) as pdd_sum,
+      ${s} * count(pdd_ms) as pdd_count,
+      ${s} * coalesce(sum(sell_cost), 0) as revenue,
+      ${s} * coalesce(sum(buy_cost), 0) as cost,
+      ${s} * coalesce(sum(margin), 0) as margin
+    from ${source}
+    group by 1, 2, 3, 4
+    -- One order for every writer: concurrent batches lock the rollup rows they share in the same
+    -- order, so they queue instead of deadlocking.
+    order by 1, 2 nulls first, 3 nulls first, 4 nulls first`;
+}
+
+/** Adds (sign 1) or takes out (sign −1) the sums of the CDRs in `source`: one grouped upsert. */
+export function rollupUpsert(source: RawBuilder<unknown>, sign: 1 | -1) {
+  return sql`
+    insert into cdr_stats_hourly as r (hour, customer_id, partner_id, carrier_id, attempts, answered, reached,
+      answered_seconds, pdd_sum, pdd_count, revenue, cost, margin)
+    ${contributions(source, sign)}
+    on conflict on constraint cdr_stats_hourly_key do update set
+      attempts = r.attempts + excluded.attempts,
+      answered = r.answered + excluded.answered,
+      reached = r.reached + excluded.reached,
+      answered_seconds = r.answered_seconds + excluded.answered_seconds,
+      pdd_sum = r.pdd_sum + excluded.pdd_sum,
+      pdd_count = r.pdd_count + excluded.pdd_count,
+      revenue = r.revenue + excluded.revenue,
+      cost = r.cost + excluded.cost,
+      margin = r.margin + excluded.margin`;
+}
+
+/** Adds or takes out the sums of these stored CDRs (re-rating: out before the update, in after). */
+export async function rollupCdrs(trx: Db, ids: readonly string[], sign: 1 | -1): Promise<void> {
+  if (ids.length === 0) return;
+  await rollupUpsert(sql`cdrs where id = any(${ids}::text[])`, sign).execute(trx);
+}
