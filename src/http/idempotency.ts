@@ -23,7 +23,23 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotency: IdempotencyState | null;
   }
+  interface FastifyContextConfig {
+    /**
+     * The handler dedupes its own effect inside its database transaction on a key derived from
+     * the Idempotency-Key (the ledger's reference key `http:<scope>:<key>`). Its stored answer is
+     * then written with asynchronous commit: a crash that loses it costs the retry a replay of the
+     * committed effect, never a second one. See docs/decisions/0021-idempotency-async-commit.md.
+     */
+    dedupesOwnEffect?: boolean;
+  }
 }
+
+/**
+ * Runs the statement's own (implicit) transaction with `synchronous_commit = off`: it returns
+ * without waiting for the WAL flush. Durable at the next flush (wal_writer_delay, or the next
+ * synchronous commit on the server, e.g. the effect the request itself commits).
+ */
+const asyncCommit = sql`(select set_config('synchronous_commit', 'off', true)) as async_commit`;
 
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
@@ -64,13 +80,14 @@ async function claim(
   fingerprint: string,
   windows: Windows,
 ): Promise<StoredEntry | null> {
-  const inserted = await db
-    .insertInto('idempotency_keys')
-    .values({ scope, key, fingerprint, state: 'running' })
-    .onConflict((oc) => oc.columns(['scope', 'key']).doNothing())
-    .returning('key')
-    .executeTakeFirst();
-  if (inserted) return null;
+  // Asynchronous commit loses nothing here: if the handler commits an effect, that synchronous
+  // commit flushes the WAL with this claim in it; if it commits none, a lost claim is harmless.
+  const inserted = await sql<{ key: string }>`
+    insert into idempotency_keys (scope, key, fingerprint, state)
+    select ${scope}, ${key}, ${fingerprint}, 'running' from ${asyncCommit}
+    on conflict (scope, key) do nothing
+    returning key`.execute(db);
+  if (inserted.rows.length > 0) return null;
   // Take over an expired entry, or a 'running' one its process abandoned (it died): one
   // conditional UPDATE, judged by the database clock, so only one retry can win it.
   const taken = await db
@@ -163,10 +180,6 @@ export function registerIdempotency(
     const state = request.idempotency;
     if (!state) return payload;
     request.idempotency = null;
-    const where = db
-      .updateTable('idempotency_keys')
-      .where('scope', '=', state.scope)
-      .where('key', '=', state.key);
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
       await db
         .deleteFrom('idempotency_keys')
@@ -175,14 +188,14 @@ export function registerIdempotency(
         .execute();
       return payload;
     }
-    await where
-      .set({
-        state: 'done',
-        status_code: reply.statusCode,
-        content_type: String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8'),
-        body: payload,
-      })
-      .execute();
+    const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
+    // Otherwise synchronous: a handler that does not dedupe by itself must not lose its answer.
+    const from = request.routeOptions.config.dedupesOwnEffect ? sql`from ${asyncCommit}` : sql``;
+    await sql`
+      update idempotency_keys
+         set state = 'done', status_code = ${reply.statusCode}, content_type = ${contentType}, body = ${payload}
+       ${from}
+       where scope = ${state.scope} and key = ${state.key}`.execute(db);
     return payload;
   });
 }

@@ -134,7 +134,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
   });
 
   app.put('/partner/funds', {
-    config: { roles: ['admin', 'partner'] },
+    config: { roles: ['admin', 'partner'], dedupesOwnEffect: true },
     schema: {
       tags,
       summary:
@@ -162,7 +162,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
   });
 
   app.post('/customers/:id/adjustments', {
-    config: { roles: ['admin', 'partner'] },
+    config: { roles: ['admin', 'partner'], dedupesOwnEffect: true },
     schema: {
       tags,
       summary: 'Adjust a customer’s balance: a positive amount is a charge, a negative one a credit',
@@ -183,7 +183,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
   });
 
   app.post('/customers/:id/charges', {
-    config: { roles: ['admin', 'partner'] },
+    config: { roles: ['admin', 'partner'], dedupesOwnEffect: true },
     schema: {
       tags,
       summary: 'Post a one-off other charge (positive amount) to a customer',
@@ -204,7 +204,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
   });
 
   app.post('/partners/:id/adjustments', {
-    config: { roles: ['admin'] },
+    config: { roles: ['admin'], dedupesOwnEffect: true },
     schema: {
       tags,
       summary:
