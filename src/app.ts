@@ -87,7 +87,10 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   const changes = changeFeedOf(db);
   const customers = new CustomerCache(db, changes);
   // Rate cards are indexed in memory; every card starts loading once the app is ready.
-  const ratingIndex = new RatingIndex(db, { announce: Boolean(config.databaseUrl) });
+  const ratingIndex = new RatingIndex(db, {
+    announce: Boolean(config.databaseUrl),
+    databaseUrl: config.databaseUrl,
+  });
   // On PostgreSQL other processes may change cards: their notifications rebuild ours.
   const cardChanges = config.databaseUrl ? ratingIndex.listener(config.databaseUrl, app.log) : null;
   const { metrics, inFlight } = await registerHttpConventions(app, { config, db, keys });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { PrefixIndex } from '../src/modules/rating/prefix-index.js';
+import { getRatecard } from '../src/modules/rating/ratecards.js';
+import { loadCardIndex } from '../src/modules/rating/rating-index.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;
@@ -185,4 +188,38 @@ test('multipart upload streams the file part; export.csv gives the card back', a
   assert.equal(lines.length, 3);
   const reimport = await upload(id, exported.text);
   assert.equal(reimport.body.data.unchanged, 2, 'an export imports back as no change');
+});
+
+test('a card loads into the same index through COPY (PostgreSQL) as through paged queries', async () => {
+  const id = await sellCard();
+  const csv = [
+    'prefix,destination,rate,connection_fee,increment,effective_from,effective_to,blocked',
+    '44,"Tab\there, back\\slash",0.12345678,0.5,60/6,2024-01-01,,false',
+    '44,"Line\nbreak, ünïcode",9999999.99999999,0,1/1,2025-01-01 12:30:00.250,2026-01-01,true',
+    '4,Short,0,1.1,30/6,2023-06-01T00:00:00+02:00,,',
+    '447,"Mobile ""quoted""",0.00000001,0,60/60,2024-01-01,,yes',
+  ].join('\n');
+  const imported = await upload(id, csv);
+  assert.equal(imported.status, 200, imported.text);
+  const card = await getRatecard(t.handle.db, id);
+  const paged = (await loadCardIndex(t.handle.db, card)).index;
+  const all = (index: PrefixIndex) =>
+    Array.from({ length: index.versionCount }, (_, v) => ({
+      ...index.version(v),
+      prefix: index.prefixOf(v),
+    }));
+  assert.equal(paged.versionCount, 4);
+  assert.deepEqual(
+    all(paged).map((v) => [v.prefix, v.destination, v.rate, v.connectionFee, v.blocked]),
+    [
+      ['4', 'Short', '0', '1.1', false],
+      ['44', 'Tab\there, back\\slash', '0.12345678', '0.5', false],
+      ['44', 'Line\nbreak, ünïcode', '9999999.99999999', '0', true],
+      ['447', 'Mobile "quoted"', '0.00000001', '0', true],
+    ],
+  );
+  if (!t.config.databaseUrl) return; // PGlite: no COPY TO STDOUT through a client
+  const copied = (await loadCardIndex(t.handle.db, card, { databaseUrl: t.config.databaseUrl })).index;
+  assert.deepEqual(all(copied), all(paged));
+  assert.equal(copied.match('4479', Date.parse('2024-06-01')), paged.match('4479', Date.parse('2024-06-01')));
 });

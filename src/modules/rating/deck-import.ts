@@ -95,6 +95,63 @@ interface ReadState {
   versions: Map<string, number>;
 }
 
+/**
+ * prefix → the line it first appeared on, for the versions of a deck's common effective_from:
+ * an open-addressing table in typed arrays (a Map of a million strings cost more than parsing
+ * the deck). A prefix (1–16 digits, checked before it gets here) is its two 8-digit halves as
+ * numbers plus its length (leading zeros count).
+ */
+class PrefixLines {
+  private high = new Float64Array(1 << 16);
+  private low = new Float64Array(1 << 16);
+  private length = new Uint8Array(1 << 16);
+  private line = new Int32Array(1 << 16);
+  private count = 0;
+
+  /** The earlier line of `prefix`, or -1 after recording `line` for it. */
+  firstLine(prefix: string, line: number): number {
+    let high = 0;
+    let low = 0;
+    for (let i = 0; i < prefix.length; i++) {
+      if (i < 8) high = high * 10 + prefix.charCodeAt(i) - 48;
+      else low = low * 10 + prefix.charCodeAt(i) - 48;
+    }
+    const mask = this.length.length - 1;
+    let slot = (Math.imul(high | 0, 0x9e3779b1) ^ Math.imul((low | 0) + prefix.length, 0x85ebca6b)) & mask;
+    while (this.length[slot] !== 0) {
+      if (this.high[slot] === high && this.low[slot] === low && this.length[slot] === prefix.length)
+        return this.line[slot]!;
+      slot = (slot + 1) & mask;
+    }
+    this.high[slot] = high;
+    this.low[slot] = low;
+    this.length[slot] = prefix.length;
+    this.line[slot] = line;
+    if (++this.count * 2 > this.length.length) this.grow();
+    return -1;
+  }
+
+  private grow(): void {
+    const { high, low, length, line } = this;
+    const size = length.length * 2;
+    this.high = new Float64Array(size);
+    this.low = new Float64Array(size);
+    this.length = new Uint8Array(size);
+    this.line = new Int32Array(size);
+    const mask = size - 1;
+    for (let i = 0; i < length.length; i++) {
+      if (length[i] === 0) continue;
+      let slot =
+        (Math.imul(high[i]! | 0, 0x9e3779b1) ^ Math.imul((low[i]! | 0) + length[i]!, 0x85ebca6b)) & mask;
+      while (this.length[slot] !== 0) slot = (slot + 1) & mask;
+      this.high[slot] = high[i]!;
+      this.low[slot] = low[i]!;
+      this.length[slot] = length[i]!;
+      this.line[slot] = line[i]!;
+    }
+  }
+}
+
 function report(state: ReadState, problems: DeckProblem[]): void {
   for (const problem of problems) {
     if (state.problems.length >= DECK_LIMITS.maxProblemsReported) state.truncated = true;
@@ -169,7 +226,7 @@ async function readDeck(
   }
   // Versions of the deck's most common effective_from are keyed by prefix alone (no key string per row).
   let commonFromMs: number | null = null;
-  const commonVersions = new Map<string, number>();
+  const commonVersions = new PrefixLines();
   let stop = false;
   const onRecord = (record: string[]) => {
     if (stop) return;
@@ -198,9 +255,15 @@ async function readDeck(
     }
     const fromMs = parsed.rate.effectiveFrom.getTime();
     commonFromMs ??= fromMs;
-    const versions = fromMs === commonFromMs ? commonVersions : state.versions;
-    const key = fromMs === commonFromMs ? parsed.rate.prefix : `${parsed.rate.prefix}@${fromMs}`;
-    const earlier = versions.get(key);
+    let earlier: number | undefined;
+    if (fromMs === commonFromMs) {
+      const first = commonVersions.firstLine(parsed.rate.prefix, line);
+      if (first >= 0) earlier = first;
+    } else {
+      const key = `${parsed.rate.prefix}@${fromMs}`;
+      earlier = state.versions.get(key);
+      if (earlier === undefined) state.versions.set(key, line);
+    }
     if (earlier !== undefined) {
       report(state, [
         {
@@ -211,7 +274,6 @@ async function readDeck(
       ]);
       return;
     }
-    versions.set(key, line);
     if (!state.problems.length) sink.push(parsed.rate);
   };
   const ended = () => {};

@@ -95,79 +95,126 @@ function parseIncrements(text: string): { initial?: number; pulse: number } | nu
 const TRUE_TEXT = new Set(['true', 'yes', '1', 'y']);
 const FALSE_TEXT = new Set(['false', 'no', '0', 'n', '']);
 
+/** Field → file column position (-1: absent), once per layout: no object per row. */
+const positionsOf = new WeakMap<DeckLayout, Record<DeckField, number>>();
+function positions(layout: DeckLayout): Record<DeckField, number> {
+  let found = positionsOf.get(layout);
+  if (!found) {
+    found = Object.fromEntries(DECK_FIELDS.map((field) => [field, layout.indexOf(field)])) as Record<
+      DeckField,
+      number
+    >;
+    positionsOf.set(layout, found);
+  }
+  return found;
+}
+
+function add(problems: DeckProblem[] | null, line: number, column: string, reason: string): DeckProblem[] {
+  const list = problems ?? [];
+  list.push({ line, column, reason });
+  return list;
+}
+
+const cell = (cells: string[], position: number): string | undefined =>
+  position < 0 ? undefined : cells[position]!.trim();
+
+/**
+ * One row → a rate, or every problem of the row. The hot path of a million-row import: no
+ * object or closure per row besides the rate itself (problems are rare and allocate freely).
+ */
 export function parseDeckRow(
   cells: string[],
   layout: DeckLayout,
   defaults: DeckDefaults,
   line: number,
 ): { rate: DeckRate } | { problems: DeckProblem[] } {
-  const problems: DeckProblem[] = [];
-  const problem = (column: string, reason: string) => problems.push({ line, column, reason });
   if (cells.length !== layout.length) {
     return {
       problems: [{ line, column: null, reason: `expected ${layout.length} columns, found ${cells.length}` }],
     };
   }
-  const value: Partial<Record<DeckField, string>> = {};
-  layout.forEach((field, position) => {
-    if (field) value[field] = cells[position]!.trim();
-  });
-  const prefix = value.prefix ?? '';
+  const at = positions(layout);
+  let problems: DeckProblem[] | null = null;
+  const prefix = cell(cells, at.prefix) ?? '';
   const prefixIssue = prefixProblem(prefix);
-  if (prefixIssue) problem('prefix', prefixIssue);
-  const rate = value.rate ?? '';
+  if (prefixIssue) problems = add(problems, line, 'prefix', prefixIssue);
+  const rate = cell(cells, at.rate) ?? '';
   const rateIssue = amountProblem(rate);
-  if (rateIssue) problem('rate', `rate '${rate}' ${rateIssue}`);
-  const fee = value.connection_fee || defaults.connectionFee;
-  const feeIssue = amountProblem(fee);
-  if (feeIssue) problem('connection_fee', `connection_fee '${fee}' ${feeIssue}`);
+  if (rateIssue) problems = add(problems, line, 'rate', `rate '${rate}' ${rateIssue}`);
+  const fee = cell(cells, at.connection_fee) || defaults.connectionFee;
+  const feeIssue = fee === defaults.connectionFee ? null : amountProblem(fee);
+  if (feeIssue) problems = add(problems, line, 'connection_fee', `connection_fee '${fee}' ${feeIssue}`);
 
   let initial = defaults.initialIncrement;
   let pulse = defaults.increment;
-  if (value.increment) {
-    const parsed = parseIncrements(value.increment);
+  const incrementText = cell(cells, at.increment);
+  if (incrementText) {
+    const parsed = parseIncrements(incrementText);
     if (!parsed)
-      problem('increment', `increment '${value.increment}' must be seconds (6) or initial/increment (60/6)`);
+      problems = add(
+        problems,
+        line,
+        'increment',
+        `increment '${incrementText}' must be seconds (6) or initial/increment (60/6)`,
+      );
     else {
       pulse = parsed.pulse;
       if (parsed.initial !== undefined) initial = parsed.initial;
     }
   }
-  if (value.initial_increment) {
-    if (!/^\d{1,6}$/.test(value.initial_increment))
-      problem('initial_increment', `initial_increment '${value.initial_increment}' is not a whole number`);
-    else initial = Number(value.initial_increment);
+  const initialText = cell(cells, at.initial_increment);
+  if (initialText) {
+    if (!/^\d{1,6}$/.test(initialText))
+      problems = add(
+        problems,
+        line,
+        'initial_increment',
+        `initial_increment '${initialText}' is not a whole number`,
+      );
+    else initial = Number(initialText);
   }
   const initialIssue = incrementProblem(initial);
-  if (initialIssue) problem('initial_increment', `initial_increment ${initial} ${initialIssue}`);
+  if (initialIssue)
+    problems = add(problems, line, 'initial_increment', `initial_increment ${initial} ${initialIssue}`);
   const pulseIssue = incrementProblem(pulse);
-  if (pulseIssue) problem('increment', `increment ${pulse} ${pulseIssue}`);
+  if (pulseIssue) problems = add(problems, line, 'increment', `increment ${pulse} ${pulseIssue}`);
 
-  const from = value.effective_from ? parseTimestamp(value.effective_from) : defaults.effectiveFrom;
+  const fromText = cell(cells, at.effective_from);
+  const from = fromText ? parseTimestamp(fromText) : defaults.effectiveFrom;
   if (!from)
-    problem(
+    problems = add(
+      problems,
+      line,
       'effective_from',
-      `effective_from '${value.effective_from}' is not a timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`,
+      `effective_from '${fromText}' is not a timestamp (ISO 8601 or YYYY-MM-DD HH:MM:SS)`,
     );
-  const to = value.effective_to ? parseTimestamp(value.effective_to) : null;
-  if (value.effective_to && !to)
-    problem('effective_to', `effective_to '${value.effective_to}' is not a timestamp`);
+  const toText = cell(cells, at.effective_to);
+  const to = toText ? parseTimestamp(toText) : null;
+  if (toText && !to)
+    problems = add(problems, line, 'effective_to', `effective_to '${toText}' is not a timestamp`);
   if (from && to && to.getTime() <= from.getTime())
-    problem('effective_to', 'effective_to must be after effective_from');
+    problems = add(problems, line, 'effective_to', 'effective_to must be after effective_from');
 
-  const blockedText = (value.blocked ?? '').toLowerCase();
+  const blockedCell = cell(cells, at.blocked);
+  const blockedText = (blockedCell ?? '').toLowerCase();
   if (!TRUE_TEXT.has(blockedText) && !FALSE_TEXT.has(blockedText))
-    problem('blocked', `blocked '${value.blocked}' must be true or false`);
-  if (value.currency && value.currency.toUpperCase() !== defaults.currency) {
-    problem('currency', `currency ${value.currency} does not match the card's ${defaults.currency}`);
+    problems = add(problems, line, 'blocked', `blocked '${blockedCell}' must be true or false`);
+  const currency = cell(cells, at.currency);
+  if (currency && currency.toUpperCase() !== defaults.currency) {
+    problems = add(
+      problems,
+      line,
+      'currency',
+      `currency ${currency} does not match the card's ${defaults.currency}`,
+    );
   }
-  if (problems.length) return { problems };
+  if (problems) return { problems };
   return {
     rate: {
       prefix,
-      destination: value.destination ?? '',
+      destination: cell(cells, at.destination) ?? '',
       rate: canonicalAmount(rate),
-      connectionFee: canonicalAmount(fee),
+      connectionFee: fee === defaults.connectionFee ? fee : canonicalAmount(fee),
       initialIncrement: initial,
       increment: pulse,
       effectiveFrom: from!,

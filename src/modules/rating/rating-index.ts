@@ -1,10 +1,14 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import type { Db } from '../../db/index.js';
 import { announceCardChanges, CardChangeListener } from './card-changes.js';
 import { activeCarriers } from './carriers.js';
 import type { CarrierRoute } from './lcr.js';
 import { type PrefixIndex, PrefixIndexBuilder } from './prefix-index.js';
+import { withDedicatedConnection } from './rate-rows.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /** Rows fetched per query while loading a card: bounds the memory a load holds at once. */
@@ -34,8 +38,17 @@ interface RatePage {
   blocked: boolean[];
 }
 
-/** Reads a card's rates in prefix order, page by page (keyset), into a fresh index. */
-export async function loadCardIndex(db: Db, card: Ratecard): Promise<LoadedCard> {
+/**
+ * Reads a card's rates into a fresh index. With `databaseUrl` (PostgreSQL, outside a
+ * transaction) one COPY TO STDOUT on a connection of its own; otherwise through `db` (PGlite, or
+ * inside a transaction that must see its own writes) page by page.
+ */
+export async function loadCardIndex(
+  db: Db,
+  card: Ratecard,
+  options: { databaseUrl?: string | undefined } = {},
+): Promise<LoadedCard> {
+  if (options.databaseUrl) return copyCardIndex(options.databaseUrl, card);
   const started = performance.now();
   const builder = new PrefixIndexBuilder();
   let after: { prefix: string; fromMs: number } | null = null;
@@ -84,6 +97,95 @@ export async function loadCardIndex(db: Db, card: Ratecard): Promise<LoadedCard>
   return { card, index, buildMs: performance.now() - started };
 }
 
+const UNITS_PER_ONE = 100_000_000;
+
+/**
+ * numeric(15,8) text as PostgreSQL prints it ("0.12345000": always 8 decimals) → integer 1e-8
+ * units: the digits without the point. Exact (the bound keeps it under 2^53).
+ */
+function unitsOfNumericText(text: string): number {
+  const point = text.indexOf('.');
+  if (point < 0) return Number(text) * UNITS_PER_ONE;
+  let fraction = 0;
+  let scale = UNITS_PER_ONE;
+  for (let i = point + 1; i < text.length && scale > 1; i++) {
+    scale /= 10;
+    fraction += (text.charCodeAt(i) - 48) * scale;
+  }
+  return Number(text.slice(0, point)) * UNITS_PER_ONE + fraction;
+}
+
+const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
+/** COPY text format's escapes (it writes \\, \n, \t, … for those bytes in a value). */
+const uncopyText = (text: string) =>
+  text.includes('\\') ? text.replace(/\\(.)/g, (_, c: string) => COPY_ESCAPES[c] ?? c) : text;
+
+/** Where the COPY text field starting at `from` ends (its tab, or the line's end). */
+function fieldEnd(text: string, from: number, lineEnd: number): number {
+  const tab = text.indexOf('\t', from);
+  return tab < 0 || tab > lineEnd ? lineEnd : tab;
+}
+
+/**
+ * The card in one `COPY (select …) TO STDOUT`: no pages (each keyset page was an index range
+ * scan, or, with stale statistics right after a big import, a scan and sort of the whole card
+ * per page), no ORDER BY (the builder sorts; PostgreSQL sorting a million rows cost more), and
+ * plain columns, so PostgreSQL only scans and prints. Lines are cut out of the stream's text
+ * with indexOf; a rate is read as digits, not through a Decimal.
+ */
+async function copyCardIndex(databaseUrl: string, card: Ratecard): Promise<LoadedCard> {
+  const started = performance.now();
+  const builder = new PrefixIndexBuilder();
+  await withDedicatedConnection(databaseUrl, async (_db, client) => {
+    const query = `copy (select prefix, destination, rate, connection_fee, initial_increment, increment,
+        date_part('epoch', effective_from), date_part('epoch', effective_to), blocked
+      from rates where ratecard_id = ${pg.escapeLiteral(card.id)}) to stdout`;
+    const stream = client.query(copyTo(query));
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let lastFromText = '';
+    let lastFromMs = 0;
+    const row = (text: string, start: number, end: number) => {
+      const t1 = fieldEnd(text, start, end);
+      const t2 = fieldEnd(text, t1 + 1, end);
+      const t3 = fieldEnd(text, t2 + 1, end);
+      const t4 = fieldEnd(text, t3 + 1, end);
+      const t5 = fieldEnd(text, t4 + 1, end);
+      const t6 = fieldEnd(text, t5 + 1, end);
+      const t7 = fieldEnd(text, t6 + 1, end);
+      const t8 = fieldEnd(text, t7 + 1, end);
+      const fromText = text.slice(t6 + 1, t7);
+      if (fromText !== lastFromText) {
+        lastFromText = fromText;
+        lastFromMs = Math.round(Number(fromText) * 1000);
+      }
+      const toText = text.slice(t7 + 1, t8);
+      builder.push(
+        text.slice(start, t1),
+        uncopyText(text.slice(t1 + 1, t2)),
+        unitsOfNumericText(text.slice(t2 + 1, t3)),
+        unitsOfNumericText(text.slice(t3 + 1, t4)),
+        Number(text.slice(t4 + 1, t5)),
+        Number(text.slice(t5 + 1, t6)),
+        lastFromMs,
+        toText === '\\N' ? Number.POSITIVE_INFINITY : Math.round(Number(toText) * 1000),
+        text.charCodeAt(t8 + 1) === 116, // 't'
+      );
+    };
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      const text = rest + decoder.write(chunk);
+      let start = 0;
+      for (let end = text.indexOf('\n'); end >= 0; end = text.indexOf('\n', start)) {
+        row(text, start, end);
+        start = end + 1;
+      }
+      rest = text.slice(start);
+    }
+  });
+  const index = builder.build();
+  return { card, index, buildMs: performance.now() - started };
+}
+
 /**
  * The in-memory indexes of all cards, loaded on first use and rebuilt after every change. A
  * rebuild makes a whole new index and then replaces the map entry in one assignment, so a
@@ -97,10 +199,13 @@ export class RatingIndex {
   /** Notifications this process sent and has not received back yet, per card (see received()). */
   private readonly ownNotices = new Map<string, number>();
 
-  /** `announce`: tell other processes about changes (PostgreSQL, where several may share the data). */
+  /**
+   * `announce`: tell other processes about changes (PostgreSQL, where several may share the
+   * data). `databaseUrl`: load cards with COPY on a connection of their own (PostgreSQL).
+   */
   constructor(
     private readonly db: Db,
-    private readonly options: { announce?: boolean } = {},
+    private readonly options: { announce?: boolean; databaseUrl?: string | undefined } = {},
   ) {}
 
   /** The card's index, loading it when this process has not yet. */
@@ -114,7 +219,9 @@ export class RatingIndex {
     const next = previous
       .catch(() => null)
       .then(async () => {
-        const loaded = await loadCardIndex(this.db, await getRatecard(this.db, cardId));
+        const loaded = await loadCardIndex(this.db, await getRatecard(this.db, cardId), {
+          databaseUrl: this.options.databaseUrl,
+        });
         this.loaded.set(cardId, loaded);
         this.routes = null;
         return loaded;

@@ -23,7 +23,12 @@ export function amountProblem(text: string): string | null {
 }
 
 /** Canonical text of a value amountProblem accepted ("0.01230" → "0.0123"). */
-export const canonicalAmount = (text: string) => text.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+export function canonicalAmount(text: string): string {
+  if (!text.includes('.')) return text;
+  const last = text.charCodeAt(text.length - 1);
+  if (last !== 48 && last !== 46) return text; // ends in neither '0' nor '.': already canonical
+  return text.replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+}
 
 export function incrementProblem(value: number): string | null {
   return Number.isInteger(value) && value >= 1 && value <= MAX_INCREMENT_SECONDS
