@@ -195,3 +195,56 @@ test('inside the caller’s transaction, a refusal undoes only that posting; the
   const shown = await t.request('GET', `/api/v1/customers/${c.id}`);
   assert.equal(shown.body.data.balance, '1.5');
 });
+
+test('a fund transfer is one statement: the customer by account number in the caller’s scope, then ledger_post()', async () => {
+  const {
+    partner,
+    customer: c,
+    partnerKey,
+  } = await makeTenant(t, { partnerFunds: '10', customerLimit: '-1' });
+  const funds = (body: Record<string, unknown>, key?: string, idempotencyKey?: string) =>
+    t.request('PUT', '/api/v1/partner/funds', {
+      ...(key ? { key } : {}),
+      body: { account_number: c.account_number, description: 'top-up', ...body },
+      ...(idempotencyKey ? { headers: { 'idempotency-key': idempotencyKey } } : {}),
+    });
+  const moved = await funds({ amount: '2.5', currency: 'usd' }, partnerKey, 'transfer-once');
+  assert.equal(moved.status, 200, moved.text);
+  assert.deepEqual(
+    { ...moved.body.data, transaction_id: undefined },
+    {
+      customer_balance: '2.5',
+      customer_credit_limit: '-1',
+      partner_balance: '7.5',
+      currency: 'USD',
+      transaction_id: undefined,
+    },
+  );
+  const stored = await t.handle.db
+    .selectFrom('ledger_transactions')
+    .select(['reference', 'reference_key', 'category'])
+    .where('id', '=', moved.body.data.transaction_id)
+    .executeTakeFirstOrThrow();
+  assert.equal(stored.reference, `transfer:${partner.id}:${c.id}`);
+  assert.equal(stored.category, 'transfer');
+  assert.match(stored.reference_key!, /^http:key_[0-9a-z]+:transfer-once$/);
+  // The operator reaches every customer; moving funds back below the customer's limit is 402.
+  const back = await funds({ amount: '-3.5' });
+  assert.equal(back.status, 200, back.text);
+  assert.equal(back.body.data.customer_balance, '-1');
+  const tooFar = await funds({ amount: '-0.00000001' });
+  assert.equal(tooFar.status, 402, tooFar.text);
+  assert.match(tooFar.body.message, new RegExp(`customer ${c.id} would go from -1 to -1\\.00000001`));
+  // A customer of no partner has nobody to move funds from.
+  const orphan = await t.request('POST', '/api/v1/customers', { body: { name: 'Direct', currency: 'USD' } });
+  assert.equal(orphan.status, 201, orphan.text);
+  const noPartner = await t.request('PUT', '/api/v1/partner/funds', {
+    body: { account_number: orphan.body.data.account_number, amount: '1', description: 'x' },
+  });
+  assert.equal(noPartner.status, 400, noPartner.text);
+  assert.equal(noPartner.body.error.param, 'account_number');
+  const unknown = await t.request('PUT', '/api/v1/partner/funds', {
+    body: { account_number: 'C999999999', amount: '1', description: 'x' },
+  });
+  assert.equal(unknown.status, 404, unknown.text);
+});

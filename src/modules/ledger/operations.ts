@@ -1,10 +1,20 @@
+import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid } from '../../errors.js';
-import { type Decimal, InvalidAmountError, parseAmount } from '../../money/index.js';
+import { newId } from '../../ids.js';
+import { type Decimal, formatAmount, InvalidAmountError, parseAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
-import { type Customer, findCustomerByAccountNumber, getCustomer } from '../accounts/customers.js';
+import { type Customer, getCustomer } from '../accounts/customers.js';
 import { getPartner, type Partner } from '../accounts/partners.js';
-import { balanceAfter, type PostedTransaction, postTransaction } from './posting.js';
+import {
+  balanceAfter,
+  checkTransactionHeader,
+  type PostedRow,
+  type PostedTransaction,
+  postingHeader,
+  postTransaction,
+  postWithStatement,
+} from './posting.js';
 
 /**
  * The money movements the API offers: partner↔customer fund transfers, adjustments and
@@ -49,14 +59,22 @@ function checkOverdraft(principal: Principal, request: MoneyRequest): void {
 
 export interface TransferResult {
   transaction: PostedTransaction;
-  customer: Customer;
+  currency: string;
+  customerCreditLimit: string;
   customerBalance: Decimal;
   partnerBalance: Decimal;
+}
+
+interface TransferRow extends PostedRow {
+  customer_credit_limit: string;
+  customer_currency: string;
 }
 
 /**
  * Moves funds from the customer's partner to the customer (a negative amount moves them back).
  * Both limits apply: the side that is debited must stay at or above its credit limit.
+ * One round trip: ledger_transfer_funds() (migrations/0012) finds the customer by account number
+ * within the caller's scope and posts through ledger_post() in the same statement.
  */
 export async function transferFunds(
   db: Db,
@@ -65,25 +83,29 @@ export async function transferFunds(
 ): Promise<TransferResult> {
   if (principal.role === 'customer') throw forbidden('A customer key cannot move funds');
   const amount = parseNonZeroAmount(request.amount);
-  const customer = await findCustomerByAccountNumber(db, principal, request.accountNumber);
-  const partnerId = customer.partner_id;
-  if (!partnerId) throw invalid('This customer has no partner to move funds from or to', 'account_number');
-  checkCurrency(request.currency, customer.currency);
-  const transaction = await postTransaction(db, {
+  const header = postingHeader({
     category: 'transfer',
     description: request.description,
-    reference: `transfer:${partnerId}:${customer.id}`,
     referenceKey: request.referenceKey ?? null,
-    postings: [
-      { owner: { kind: 'partner', id: partnerId }, amount: amount.negated(), currency: customer.currency },
-      { owner: { kind: 'customer', id: customer.id }, amount, currency: customer.currency },
-    ],
   });
+  checkTransactionHeader(header);
+  const partnerScope = principal.role === 'partner' ? principal.partnerId : null;
+  const statement = sql<TransferRow>`select * from ledger_transfer_funds(${request.accountNumber},
+    ${partnerScope}, ${request.currency ?? null}, ${formatAmount(amount)}, ${header.id}, ${header.description},
+    ${header.referenceKey}, ${header.effectiveAt}::timestamptz,
+    ${[newId('ledgerPosting'), newId('ledgerPosting')]}::text[],
+    ${[newId('ledgerAccount'), newId('ledgerAccount')]}::text[])`;
+  const { posted, rows } = await postWithStatement(db, header, statement);
+  const [partnerPosting, customerPosting] = posted.postings;
+  const transaction = posted.replayed
+    ? posted
+    : { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` };
   return {
     transaction,
-    customer,
-    customerBalance: balanceAfter(transaction, customer.id)!,
-    partnerBalance: balanceAfter(transaction, partnerId)!,
+    currency: rows[0]!.customer_currency,
+    customerCreditLimit: rows[0]!.customer_credit_limit,
+    customerBalance: customerPosting!.balanceAfter,
+    partnerBalance: partnerPosting!.balanceAfter,
   };
 }
 

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { conflict, DomainError, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -93,14 +93,7 @@ function checkPosting(posting: PostingInput, index: number): void {
  * double-entry rule (postings sum to zero in each currency).
  */
 export function checkTransactionInput(input: TransactionInput): void {
-  if (!CATEGORY.test(input.category))
-    throw invalid(`category '${input.category}' is not a lower_snake name`, 'category');
-  if ((input.description ?? '').length > MAX_DESCRIPTION) {
-    throw invalid(`description is longer than ${MAX_DESCRIPTION} characters`, 'description');
-  }
-  if ((input.reference ?? '').length > MAX_REFERENCE || (input.referenceKey ?? '').length > MAX_REFERENCE) {
-    throw invalid(`reference and referenceKey are at most ${MAX_REFERENCE} characters`, 'reference');
-  }
+  checkTransactionHeader(input);
   if (input.postings.length < 2 || input.postings.length > MAX_POSTINGS) {
     throw invalid(`a transaction has 2 to ${MAX_POSTINGS} postings`, 'postings');
   }
@@ -112,6 +105,20 @@ export function checkTransactionInput(input: TransactionInput): void {
   for (const [currency, sum] of sums) {
     if (!sum.isZero())
       throw invalid(`postings in ${currency} sum to ${formatAmount(sum)}, not 0`, 'postings');
+  }
+}
+
+/** The rules on everything but the postings (also for statements that build their postings in SQL). */
+export function checkTransactionHeader(
+  input: Pick<TransactionInput, 'category' | 'description' | 'reference' | 'referenceKey'>,
+): void {
+  if (!CATEGORY.test(input.category))
+    throw invalid(`category '${input.category}' is not a lower_snake name`, 'category');
+  if ((input.description ?? '').length > MAX_DESCRIPTION) {
+    throw invalid(`description is longer than ${MAX_DESCRIPTION} characters`, 'description');
+  }
+  if ((input.reference ?? '').length > MAX_REFERENCE || (input.referenceKey ?? '').length > MAX_REFERENCE) {
+    throw invalid(`reference and referenceKey are at most ${MAX_REFERENCE} characters`, 'reference');
   }
 }
 
@@ -134,7 +141,8 @@ function postingArgument(posting: PostingInput) {
   return { ...common, owner_kind: owner.kind, owner_id: owner.id, new_account_id: newAccountId };
 }
 
-interface PostedRow {
+/** The rows ledger_post() answers (migrations/0011_ledger_post_function.sql). */
+export interface PostedRow {
   replayed: boolean;
   transaction_id: string;
   created_at: Date | null;
@@ -201,7 +209,7 @@ export async function loadTransaction(db: Db, where: { id: string } | { referenc
 }
 
 /** ledger_post()'s refusals (SQLSTATE TGnnn, facts as JSON in DETAIL) as the domain errors they are. */
-function refusalOf(error: unknown, input: TransactionInput): DomainError | null {
+function refusalOf(error: unknown): DomainError | null {
   const { code, detail } = (error ?? {}) as { code?: string; detail?: string };
   if (typeof code !== 'string' || !code.startsWith('TG') || !detail) return null;
   const facts = JSON.parse(detail);
@@ -214,8 +222,17 @@ function refusalOf(error: unknown, input: TransactionInput): DomainError | null 
         'amount',
       );
     case 'TG404':
+      if (facts.what === 'customer')
+        return notFound(`Customer with account_number '${facts.account_number}'`);
       return notFound(facts.what === 'Ledger account' ? `Ledger account ${facts.id}` : facts.what);
     case 'TG400':
+      if (facts.reason === 'no_partner')
+        return invalid('This customer has no partner to move funds from or to', 'account_number');
+      if (facts.reason === 'currency')
+        return invalid(
+          `The account is in ${facts.account_currency}; currency '${facts.currency}' does not match`,
+          'currency',
+        );
       return invalid(
         facts.owner_kind === 'operator'
           ? `The account is in ${facts.account_currency}; cannot post ${facts.currency} to it`
@@ -224,7 +241,7 @@ function refusalOf(error: unknown, input: TransactionInput): DomainError | null 
       );
     case 'TG409':
       return conflict(
-        `reference key '${input.referenceKey}' is being posted by another transaction`,
+        `reference key '${facts.reference_key}' is being posted by another transaction`,
         'reference_key',
       );
     default:
@@ -232,37 +249,59 @@ function refusalOf(error: unknown, input: TransactionInput): DomainError | null 
   }
 }
 
+/** What a posting statement posts, besides the postings; the ids are generated here. */
+export interface PostingHeader {
+  id: string;
+  category: string;
+  description: string;
+  reference: string | null;
+  referenceKey: string | null;
+  effectiveAt: Date;
+  allowOverdraft: boolean;
+}
+
+export function postingHeader(input: Omit<TransactionInput, 'postings'>): PostingHeader {
+  return {
+    id: newId('ledgerTransaction'),
+    category: input.category,
+    description: input.description ?? '',
+    reference: input.reference ?? null,
+    referenceKey: input.referenceKey ?? null,
+    effectiveAt: input.effectiveAt ?? new Date(),
+    allowOverdraft: input.allowOverdraft ?? false,
+  };
+}
+
+export interface Posted<Row extends PostedRow> {
+  posted: PostedTransaction;
+  /** The statement's rows (empty for a replay's postings: those are read back from the journal). */
+  rows: Row[];
+}
+
 /**
- * One round trip: ledger_post() locks, dedupes, checks limits and writes (see the migration).
- * Outside a transaction the single statement is atomic by itself (no BEGIN/COMMIT round trips).
+ * One round trip: the statement (ledger_post(), or one built on it like ledger_transfer_funds())
+ * locks, dedupes, checks limits and writes. Outside a transaction it is atomic by itself (no
+ * BEGIN/COMMIT round trips).
  */
-async function callLedgerPost(db: Db, input: TransactionInput): Promise<PostedTransaction> {
-  const id = newId('ledgerTransaction');
-  const effectiveAt = input.effectiveAt ?? new Date();
-  const postings = JSON.stringify(input.postings.map(postingArgument));
-  let rows: PostedRow[];
+async function runPostingStatement<Row extends PostedRow>(
+  db: Db,
+  header: PostingHeader,
+  statement: RawBuilder<Row>,
+): Promise<Posted<Row>> {
+  let rows: Row[];
   try {
-    const result = await sql<PostedRow>`select * from ledger_post(${id}, ${input.category},
-      ${input.description ?? ''}, ${input.reference ?? null}, ${input.referenceKey ?? null},
-      ${effectiveAt}::timestamptz, ${input.allowOverdraft ?? false}, ${postings}::jsonb)`.execute(db);
-    rows = result.rows;
+    rows = (await statement.execute(db)).rows;
   } catch (error) {
-    throw refusalOf(error, input) ?? error;
+    throw refusalOf(error) ?? error;
   }
   const first = rows[0]!;
   if (first.replayed) {
     const original = await loadTransaction(db, { id: first.transaction_id });
     if (!original) throw new Error(`ledger transaction ${first.transaction_id} vanished`);
-    return { ...original, replayed: true };
+    return { posted: { ...original, replayed: true }, rows };
   }
-  return {
-    id,
-    category: input.category,
-    description: input.description ?? '',
-    reference: input.reference ?? null,
-    referenceKey: input.referenceKey ?? null,
-    effectiveAt,
-    allowOverdraft: input.allowOverdraft ?? false,
+  const posted: PostedTransaction = {
+    ...header,
     createdAt: first.created_at!,
     replayed: false,
     postings: rows.map((row) => ({
@@ -276,6 +315,18 @@ async function callLedgerPost(db: Db, input: TransactionInput): Promise<PostedTr
       balanceAfter: new Decimal(row.balance_after!),
     })),
   };
+  return { posted, rows };
+}
+
+async function postAndEnqueue<Row extends PostedRow>(
+  trx: Db,
+  header: PostingHeader,
+  statement: RawBuilder<Row>,
+): Promise<Posted<Row>> {
+  const result = await runPostingStatement(trx, header, statement);
+  // balance.changed events, in this transaction: they exist exactly when the posting commits.
+  if (!result.posted.replayed) await enqueueBalanceChanges(trx, result.posted);
+  return result;
 }
 
 /**
@@ -283,48 +334,60 @@ async function callLedgerPost(db: Db, input: TransactionInput): Promise<PostedTr
  * (and a caller that caught it and committed would silently roll back its own writes), so the call
  * gets a savepoint: a refusal undoes only the posting, as when the checks ran in TypeScript.
  */
-async function postInCallerTransaction(trx: Db, input: TransactionInput): Promise<PostedTransaction> {
+async function postInCallerTransaction<Row extends PostedRow>(
+  trx: Db,
+  header: PostingHeader,
+  statement: RawBuilder<Row>,
+): Promise<Posted<Row>> {
   await sql`savepoint ledger_post`.execute(trx);
-  let posted: PostedTransaction;
+  let result: Posted<Row>;
   try {
-    posted = await postInTransaction(trx, input);
+    result = await postAndEnqueue(trx, header, statement);
   } catch (error) {
     await sql`rollback to savepoint ledger_post`.execute(trx);
     throw error;
   }
   await sql`release savepoint ledger_post`.execute(trx);
-  return posted;
+  return result;
 }
 
-async function postInTransaction(trx: Db, input: TransactionInput): Promise<PostedTransaction> {
-  const posted = await callLedgerPost(trx, input);
-  // balance.changed events, in this transaction: they exist exactly when the posting commits.
-  if (!posted.replayed) await enqueueBalanceChanges(trx, posted);
-  return posted;
+/**
+ * Runs a statement built on ledger_post() the way postTransaction posts: inside the caller's
+ * transaction when given one, otherwise as one autocommitted statement when no webhook endpoint
+ * can want a balance.changed event, or in a transaction with the outbox insert when one may.
+ * The header is what the statement posts besides the postings (its ids included).
+ */
+export async function postWithStatement<Row extends PostedRow>(
+  db: Db,
+  header: PostingHeader,
+  statement: RawBuilder<Row>,
+): Promise<Posted<Row>> {
+  let result: Posted<Row>;
+  if (db.isTransaction) result = await postInCallerTransaction(db, header, statement);
+  else if (!webhookEventsWanted()) result = await runPostingStatement(db, header, statement);
+  else result = await db.transaction().execute((trx) => postAndEnqueue(trx, header, statement));
+  // In-memory read models of balances (CustomerCache) drop them once this commits: balance-changes.ts.
+  await publishBalanceChanges(db, result.posted);
+  return result;
 }
 
 /**
  * Posts a balanced transaction: validates it, locks the balances it touches (in id order),
  * returns the original when the reference key was already posted, checks credit limits,
- * appends the postings and updates the stored balances. Runs inside the caller's transaction
- * when given one (so a payment and its posting commit together), otherwise on its own: as one
- * autocommitted statement when no webhook endpoint can want a balance.changed event, or in a
- * transaction with the outbox insert when one may.
+ * appends the postings and updates the stored balances, all in ledger_post() (one round trip).
+ * Runs inside the caller's transaction when given one (so a payment and its posting commit
+ * together), otherwise on its own (see postWithStatement).
  * Throws DomainError 'invalid' (bad input), 'not_found' (unknown owner or account) or
  * 'insufficient_funds' (a credit limit would be broken).
  */
 export async function postTransaction(db: Db, input: TransactionInput): Promise<PostedTransaction> {
-  const posted = await postOnce(db, input);
-  // In-memory read models of balances (CustomerCache) drop them once this commits: balance-changes.ts.
-  await publishBalanceChanges(db, posted);
-  return posted;
-}
-
-async function postOnce(db: Db, input: TransactionInput): Promise<PostedTransaction> {
   checkTransactionInput(input);
-  if (db.isTransaction) return postInCallerTransaction(db, input);
-  if (!webhookEventsWanted()) return callLedgerPost(db, input);
-  return db.transaction().execute((trx) => postInTransaction(trx, input));
+  const header = postingHeader(input);
+  const postings = JSON.stringify(input.postings.map(postingArgument));
+  const statement = sql<PostedRow>`select * from ledger_post(${header.id}, ${header.category},
+    ${header.description}, ${header.reference}, ${header.referenceKey}, ${header.effectiveAt}::timestamptz,
+    ${header.allowOverdraft}, ${postings}::jsonb)`;
+  return (await postWithStatement(db, header, statement)).posted;
 }
 
 /** The balance an owner's account had after this transaction (undefined when it was not touched). */

@@ -153,9 +153,9 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
       });
       return ok(request, {
         customer_balance: formatAmount(result.customerBalance),
-        customer_credit_limit: formatAmount(result.customer.credit_limit),
+        customer_credit_limit: formatAmount(result.customerCreditLimit),
         partner_balance: formatAmount(result.partnerBalance),
-        currency: result.customer.currency,
+        currency: result.currency,
         transaction_id: result.transaction.id,
       });
     },
