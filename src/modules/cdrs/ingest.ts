@@ -8,6 +8,7 @@ import { MAX_POSTINGS, postTransaction } from '../ledger/posting.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
+import { type CdrCopyConnections, copyValue, STAGING_TABLE } from './copy-ingest.js';
 import { resolveParties } from './parties.js';
 import { rollupUpsert } from './stats-rollup.js';
 
@@ -24,6 +25,8 @@ export type RawRecord = { index: number; value: unknown } | { index: number; err
 export interface IngestOptions {
   atomic: boolean;
   maxRecords: number;
+  /** PostgreSQL: store through COPY on dedicated connections (copy-ingest.ts); else unnest. */
+  copy?: CdrCopyConnections | null;
 }
 
 export interface Rejection extends Record<string, unknown> {
@@ -157,6 +160,22 @@ function storeFrom(source: RawBuilder<unknown>) {
     group by 1, 2, 3`;
 }
 
+/** The rows as COPY text, columns in COLUMNS order. */
+function copyText(rows: CdrRow[]): string {
+  const lines = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    const values = new Array<string>(COLUMNS.length);
+    for (let j = 0; j < COLUMNS.length; j++) {
+      const column = COLUMNS[j]!;
+      const value = column === 'tags' ? JSON.stringify(row.tags) : row[column];
+      values[j] = copyValue(value as string | number | null);
+    }
+    lines[i] = values.join('\t');
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 /** unnest() of one array per column: a chunk is one statement with 34 parameters. */
 async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredGroup[]> {
   const stored: StoredGroup[] = [];
@@ -256,10 +275,19 @@ export async function ingestCdrs(
   }
   const batchId = newId('cdrBatch');
   const rows = priced.map((entry) => cdrRow(entry, newId('cdr'), batchId));
-  const { stored, charged } = await db.transaction().execute(async (trx) => {
-    const stored = await insertRows(trx, rows);
-    return { stored, charged: await chargeCustomers(trx, batchId, stored) };
-  });
+  const { stored, charged } =
+    rows.length === 0
+      ? { stored: [], charged: [] }
+      : options.copy
+        ? await options.copy.transaction(async (trx, copy) => {
+            await copy(COLUMNS, copyText(rows));
+            const stored = (await storeFrom(sql.table(STAGING_TABLE)).execute(trx)).rows;
+            return { stored, charged: await chargeCustomers(trx, batchId, stored) };
+          })
+        : await db.transaction().execute(async (trx) => {
+            const stored = await insertRows(trx, rows);
+            return { stored, charged: await chargeCustomers(trx, batchId, stored) };
+          });
   const count = (state?: string) =>
     stored.reduce((sum, group) => (state && group.rating_state !== state ? sum : sum + group.stored), 0);
   const accepted_ = count();

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify';
 import { Type } from 'typebox';
 import type { Config } from '../../config.js';
+import { changeFeedOf } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
 import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
@@ -14,6 +15,8 @@ import type { RatingIndex } from '../rating/rating-index.js';
 import { authorizeCall } from './call-authorization.js';
 import { type CdrFilter, exportCdrs, listCdrs } from './cdr-queries.js';
 import { fromCsv, fromJsonArray, fromNdjson, fromUpload } from './cdr-sources.js';
+import { CdrCopyConnections } from './copy-ingest.js';
+import './guards.js';
 import { ingestCdrs } from './ingest.js';
 import { endCall, startCall } from './live-calls.js';
 import {
@@ -89,6 +92,11 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
 ) => {
   // NDJSON and CSV reach the handler as the raw request stream: records are read as they arrive.
   app.addContentTypeParser(STREAM_TYPES, (_request, payload, done) => done(null, payload));
+  // PostgreSQL: CDR batches are stored with COPY on connections of their own (copy-ingest.ts).
+  const copyConnections = config.databaseUrl
+    ? new CdrCopyConnections(config.databaseUrl, changeFeedOf(db))
+    : null;
+  app.addHook('onClose', async () => copyConnections?.close());
   const tags = ['CDRs'];
 
   app.post('/cdrs', {
@@ -130,6 +138,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       const result = await ingestCdrs(db, rating, principalOf(request), records, {
         atomic: request.query.atomic ?? false,
         maxRecords: config.cdrBatchMax,
+        copy: copyConnections,
       });
       return ok(request, result);
     },
