@@ -13,7 +13,8 @@ export interface ResolvedKey {
 
 /** Implemented by the accounts module; the HTTP layer only knows this interface. */
 export interface KeyResolver {
-  resolve(secret: string): Promise<ResolvedKey | null>;
+  /** The key, synchronously when the resolver has it at hand (a cache), otherwise a promise. */
+  resolve(secret: string): ResolvedKey | null | Promise<ResolvedKey | null>;
   /** Records use (`last_used_at`); never delays the request. */
   touch(keyId: string): void;
 }
@@ -98,10 +99,8 @@ class AuthFailureLimiter {
   }
 }
 
-async function authenticate(request: FastifyRequest, resolver: KeyResolver): Promise<Principal> {
-  const secret = extractSecret(request.headers);
-  if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
-  const key = await resolver.resolve(secret);
+/** Whether a resolved key may make this request; throws 401 when not. */
+function admitKey(request: FastifyRequest, key: ResolvedKey | null): Principal {
   if (!key) throw unauthorised('unknown API key');
   if (key.revokedAt) throw unauthorised('API key revoked');
   if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorised('API key expired');
@@ -116,21 +115,49 @@ export function registerAuth(
 ): void {
   const failures = new AuthFailureLimiter(maxFailuresPerMinute);
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
-    const config = request.routeOptions.config;
-    if (!request.routeOptions.url?.startsWith('/api/') || config.auth === false) return;
-    failures.check(request.ip);
-    const principal = await authenticate(request, resolver).catch((error) => {
-      if (error instanceof ApiError && error.statusCode === 401) failures.fail(request.ip);
-      throw error;
-    });
+
+  const admit = (request: FastifyRequest, key: ResolvedKey | null): void => {
+    const principal = admitKey(request, key);
     request.principal = principal;
     resolver.touch(principal.keyId);
-    const roles = config.roles;
+    const roles = request.routeOptions.config.roles;
     if (roles && !roles.includes(principal.role)) {
       // An object route the role can never see: its objects do not exist for this caller.
-      if (request.routeOptions.url.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
+      if (request.routeOptions.url?.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
       throw new ApiError(403, 'permission', `A ${principal.role} key cannot do this`);
+    }
+  };
+  const fail = (request: FastifyRequest, error: unknown, done: (error?: Error) => void) => {
+    if (error instanceof ApiError && error.statusCode === 401) failures.fail(request.ip);
+    done(error as Error);
+  };
+
+  // Callback style: with the key cached (nearly always) the whole check is synchronous.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const config = request.routeOptions.config;
+    if (!request.routeOptions.url?.startsWith('/api/') || config.auth === false) return done();
+    try {
+      failures.check(request.ip);
+      const secret = extractSecret(request.headers);
+      if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
+      const key = resolver.resolve(secret);
+      if (!(key instanceof Promise)) {
+        admit(request, key);
+        return done();
+      }
+      key.then(
+        (resolved) => {
+          try {
+            admit(request, resolved);
+          } catch (error) {
+            return fail(request, error, done);
+          }
+          done();
+        },
+        (error) => fail(request, error, done),
+      );
+    } catch (error) {
+      fail(request, error, done);
     }
   });
 }

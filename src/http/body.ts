@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseLossless } from 'lossless-json';
 import secureJson from 'secure-json-parse';
 import { ApiError } from './errors.js';
@@ -100,10 +100,38 @@ export async function registerBodyParsers(app: FastifyInstance, bodyLimitBytes: 
   );
   await app.register(formbody, { bodyLimit: bodyLimitBytes });
   app.addHook('preValidation', async (request) => wrapSingleFormValues(request));
-  await app.register(multipart, {
-    attachFieldsToBody: 'keyValues',
-    limits: { fieldSize: bodyLimitBytes, fields: 200, files: 5, fileSize: bodyLimitBytes },
-  });
+  // @fastify/multipart adds three async hooks to every request (and a 'close' listener per
+  // response); only multipart requests need them, so they are registered behind that test.
+  const addHook = app.addHook;
+  app.addHook = function multipartOnly(this: FastifyInstance, name: string, hook: unknown) {
+    const gated = PER_REQUEST_HOOKS.has(name) ? onlyForMultipart(hook as MultipartHook) : hook;
+    return addHook.call(this, name as 'onRequest', gated as MultipartHook);
+  } as typeof app.addHook;
+  try {
+    await app.register(multipart, {
+      attachFieldsToBody: 'keyValues',
+      limits: { fieldSize: bodyLimitBytes, fields: 200, files: 5, fileSize: bodyLimitBytes },
+    });
+  } finally {
+    app.addHook = addHook;
+  }
+}
+
+const PER_REQUEST_HOOKS = new Set(['onRequest', 'preValidation', 'onResponse']);
+
+type MultipartHook = (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** A multipart plugin hook (async, two arguments) that runs only for multipart requests. */
+function onlyForMultipart(hook: MultipartHook) {
+  return function (
+    this: FastifyInstance,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: (error?: Error) => void,
+  ) {
+    if (!request.isMultipart()) return done();
+    hook.call(this, request, reply).then(() => done(), done);
+  };
 }
 
 /**

@@ -5,7 +5,18 @@ import type { FastifyRequest } from 'fastify';
  * X-Forwarded-Host/Proto only when TRUST_PROXY is configured, so a client cannot forge links.
  */
 export function absoluteUrl(request: FastifyRequest, path: string): string {
-  return `${request.protocol}://${request.host}${path}`;
+  return originOf(request) + path;
+}
+
+/** The request's origin, worked out once: protocol and host consult the proxy trust rules. */
+const ORIGINS = new WeakMap<FastifyRequest, string>();
+function originOf(request: FastifyRequest): string {
+  let origin = ORIGINS.get(request);
+  if (origin === undefined) {
+    origin = `${request.protocol}://${request.host}`;
+    ORIGINS.set(request, origin);
+  }
+  return origin;
 }
 
 export function selfUrl(request: FastifyRequest): string {

@@ -89,7 +89,11 @@ body{font:14px system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse}
 }
 
 /** onSend: re-renders a JSON envelope as XML or HTML when that is what the client asked for. */
-export async function renderResponseFormat(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+export function renderResponseFormat(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+): unknown {
   const format = responseFormat(request);
   if (format === 'json' || typeof payload !== 'string') return payload;
   const type = String(reply.getHeader('content-type') ?? '');

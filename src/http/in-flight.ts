@@ -13,15 +13,18 @@ export interface InFlight {
 export function trackInFlight(app: FastifyInstance): InFlight {
   let count = 0;
   let waiters: Array<() => void> = [];
-  app.addHook('onRequest', async () => {
+  // Callback-style hooks: no promise per request for a counter.
+  app.addHook('onRequest', (_request, _reply, done) => {
     count++;
+    done();
   });
-  app.addHook('onResponse', async () => {
+  app.addHook('onResponse', (_request, _reply, done) => {
     count--;
     if (count === 0) {
       for (const wake of waiters) wake();
       waiters = [];
     }
+    done();
   });
   return {
     drain(timeoutMs) {

@@ -32,8 +32,9 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
   requireSchemasAndDocumentErrors(app);
 
   const inFlight = trackInFlight(app);
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
   registerAuth(app, options.keys, options.config.authFailuresPerMinute);
   installVisibility(app);
@@ -61,7 +62,14 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
     options.config.idempotencyTtlHours,
     options.config.idempotencyAbandonSeconds,
   );
-  app.addHook('onSend', renderResponseFormat);
+  app.addHook('onSend', (request, reply, payload, done) => {
+    // Synchronous: JSON (nearly every answer) passes through without a promise.
+    try {
+      done(null, renderResponseFormat(request, reply, payload));
+    } catch (error) {
+      done(error as Error);
+    }
+  });
   const metrics = registerMetrics(app);
 
   await app.register(swagger, {

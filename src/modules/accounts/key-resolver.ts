@@ -26,10 +26,15 @@ export class DbKeyResolver implements KeyResolver {
 
   constructor(private readonly db: Db) {}
 
-  async resolve(secret: string): Promise<ResolvedKey | null> {
+  /** Synchronous while the key is cached (nearly every request): no promise on the hot path. */
+  resolve(secret: string): ResolvedKey | null | Promise<ResolvedKey | null> {
     const hash = hashKey(secret);
     const cached = this.cache.get(hash);
     if (cached && Date.now() - cached.fetchedAt < CACHE_TTL_MS) return cached.key;
+    return this.load(hash);
+  }
+
+  private async load(hash: string): Promise<ResolvedKey | null> {
     const row = await this.db
       .selectFrom('api_keys')
       .select(['id', 'role', 'partner_id', 'customer_id', 'allowed_ips', 'expires_at', 'revoked_at'])
