@@ -27,27 +27,42 @@ export interface LcrCandidate {
   rateUnits: number;
 }
 
+const byPriority = (a: LcrCandidate, b: LcrCandidate) => a.route.carrier.priority - b.route.carrier.priority;
+const byRate = (a: LcrCandidate, b: LcrCandidate) => a.rateUnits - b.rateUnits;
+const LCR_ORDER = (a: LcrCandidate, b: LcrCandidate) => byRate(a, b) || byPriority(a, b);
+const PRIORITY_ORDER = (a: LcrCandidate, b: LcrCandidate) => byPriority(a, b) || byRate(a, b);
+
+/**
+ * The hot path of routing: one index match per carrier and a candidate object per carrier that
+ * matched, nothing else allocated (the orderings are made once, and a handful of candidates are
+ * put in order by insertion, not by Array.prototype.sort).
+ */
 export function rankRoutes(
   number: string,
   atMs: number,
   routes: readonly CarrierRoute[],
   options: LcrOptions,
 ): LcrCandidate[] {
+  const order = options.strategy === 'lcr' ? LCR_ORDER : PRIORITY_ORDER;
+  const maxRateUnits = options.maxRateUnits;
   const candidates: LcrCandidate[] = [];
-  for (const route of routes) {
+  for (let r = 0; r < routes.length; r++) {
+    const route = routes[r]!;
     if (route.carrier.status !== 'active') continue;
-    const version = route.loaded.index.match(number, atMs);
-    if (version === NO_MATCH || route.loaded.index.isBlocked(version)) continue;
-    const rateUnits = route.loaded.index.rateUnitsOf(version);
-    if (options.maxRateUnits !== undefined && rateUnits > options.maxRateUnits) continue;
-    candidates.push({ route, version, rateUnits });
+    const index = route.loaded.index;
+    const version = index.match(number, atMs);
+    if (version === NO_MATCH || index.isBlocked(version)) continue;
+    const rateUnits = index.rateUnitsOf(version);
+    if (maxRateUnits !== undefined && rateUnits > maxRateUnits) continue;
+    const candidate: LcrCandidate = { route, version, rateUnits };
+    // Insertion keeps equal candidates in carrier order, as the stable sort did.
+    let at = candidates.length;
+    candidates.push(candidate);
+    while (at > 0 && order(candidates[at - 1]!, candidate) > 0) {
+      candidates[at] = candidates[at - 1]!;
+      at--;
+    }
+    candidates[at] = candidate;
   }
-  const byPriority = (a: LcrCandidate, b: LcrCandidate) =>
-    a.route.carrier.priority - b.route.carrier.priority;
-  const byRate = (a: LcrCandidate, b: LcrCandidate) => a.rateUnits - b.rateUnits;
-  return candidates.sort(
-    options.strategy === 'lcr'
-      ? (a, b) => byRate(a, b) || byPriority(a, b)
-      : (a, b) => byPriority(a, b) || byRate(a, b),
-  );
+  return candidates;
 }

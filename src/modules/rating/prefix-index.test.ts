@@ -113,6 +113,75 @@ test('property: the index agrees with a brute-force matcher on random decks with
   );
 });
 
+test('property: the hash lookup agrees with the brute-force matcher on long prefixes, leading zeros and non-digits', () => {
+  const digit = fc.constantFrom('0', '1', '9');
+  const prefix = fc.array(digit, { minLength: 1, maxLength: 16 }).map((d) => d.join(''));
+  const deck = fc.uniqueArray(
+    fc
+      .tuple(prefix, fc.integer({ min: 0, max: 3 }))
+      .map(([p, from]) => version(p, from * 10, null, p.length)),
+    { maxLength: 200, selector: (v) => `${v.prefix}@${v.effectiveFromMs}` },
+  );
+  const number = fc
+    .array(fc.constantFrom('0', '1', '9', '0', '1', '9', 'a', '+'), { minLength: 0, maxLength: 20 })
+    .map((d) => d.join(''));
+  fc.assert(
+    fc.property(
+      deck,
+      fc.array(fc.tuple(number, fc.integer({ min: 0, max: 40 })), { maxLength: 30 }),
+      (versions, queries) => {
+        const index = build(versions);
+        // Numbers that start with a prefix of the deck, so most queries match something.
+        const extended = versions.map((v, i) => [`${v.prefix}${i % 10}90`, i] as const);
+        for (const [text, day] of [...queries, ...extended]) {
+          const expected = referenceMatch(versions, text, day * DAY);
+          const got = index.match(text, day * DAY);
+          if (!expected) assert.equal(got, NO_MATCH, `${text} at day ${day}`);
+          else {
+            assert.notEqual(got, NO_MATCH, `${text} at day ${day}`);
+            assert.equal(index.prefixOf(got), expected.prefix);
+            assert.equal(index.version(got).effectiveFrom.getTime(), expected.effectiveFromMs);
+          }
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a card sorts the same whatever order its rows arrive in (sort keys, ties on 9 digits and versions)', () => {
+  const prefixes = [
+    '1',
+    '10',
+    '100',
+    '1000000000',
+    '100000000',
+    '10000000001',
+    '09',
+    '0',
+    '99999999999',
+    '2',
+    '123456789012',
+  ];
+  const versions = prefixes.flatMap((p, i) => [version(p, i, null, i), version(p, i + 50, null, i + 100)]);
+  const sorted = build(versions);
+  const shuffled = build(
+    [...versions].sort((a, b) => ((a.rateUnits * 7919) % 23) - ((b.rateUnits * 7919) % 23)),
+  );
+  const listing = (index: ReturnType<typeof build>) =>
+    Array.from(
+      { length: index.versionCount },
+      (_, v) => `${index.prefixOf(v)}@${index.version(v).effectiveFrom.getTime()}`,
+    );
+  assert.deepEqual(listing(shuffled), listing(sorted));
+  const expected = [...versions]
+    .sort((a, b) =>
+      a.prefix < b.prefix ? -1 : a.prefix > b.prefix ? 1 : a.effectiveFromMs - b.effectiveFromMs,
+    )
+    .map((v) => `${v.prefix}@${v.effectiveFromMs}`);
+  assert.deepEqual(listing(shuffled), expected);
+});
+
 test('units hold numeric(15,8) values exactly', () => {
   assert.equal(toUnits('0.0123'), 1_230_000);
   assert.equal(fromUnits(toUnits('0.0123')!), '0.0123');
