@@ -1,6 +1,5 @@
-import { type Decimal, formatAmount } from '../../money/index.js';
 import type { LoadedCard, RatingIndex } from '../rating/rating-index.js';
-import { rateLeg } from './call-rating.js';
+import { rateLeg, unitsText } from './call-rating.js';
 import type { CdrInput } from './cdr-record.js';
 import type { Parties } from './parties.js';
 
@@ -28,10 +27,11 @@ export interface PricedCdr {
     destination: string;
     rate: string;
     billedSeconds: number;
-    cost: Decimal;
+    /** 1e-8 units (exact integers: call-rating.ts). */
+    cost: bigint;
   } | null;
-  buy: { ratecardId: string; rate: string; currency: string; cost: Decimal } | null;
-  margin: Decimal | null;
+  buy: { ratecardId: string; rate: string; currency: string; cost: bigint } | null;
+  margin: bigint | null;
 }
 
 /** Loads each distinct card once per batch. */
@@ -104,11 +104,12 @@ export async function priceCdr(cdr: CdrInput, parties: Parties, cards: CardCache
       cost: sell.cost,
     },
     buy,
-    margin: buy && buy.currency === customer.currency ? sell.cost.minus(buy.cost) : null,
+    margin: buy && buy.currency === customer.currency ? sell.cost - buy.cost : null,
   };
 }
 
-const amount = (value: Decimal | null | undefined) => (value ? formatAmount(value) : null);
+const amount = (units: bigint | null | undefined) =>
+  units === null || units === undefined ? null : unitsText(units);
 
 /** The row as stored (jsonb_to_recordset input: keys are column names). */
 export function cdrRow(priced: PricedCdr, id: string, batchId: string) {
