@@ -5,6 +5,7 @@ import type { Principal } from '../../tenancy.js';
 import { balanceColumn, type MoneyView, moneyViewOf } from '../ledger/accounts.js';
 import { BALANCES_TOPIC } from '../ledger/balance-changes.js';
 import { CUSTOMERS_TOPIC, type Customer } from './customers.js';
+import { type CustomerFields, customerFields } from './representations.js';
 import type { AccountStatus } from './schema.js';
 
 /** One customer as last committed: its row, its ledger balance, and the figures derived from them. */
@@ -26,6 +27,8 @@ export interface CustomerSnapshot {
   readonly available: Decimal;
   /** balance, credit_limit and available as the API shows them. */
   readonly money: Readonly<MoneyView>;
+  /** The API representation without its (per-request) links: representations.ts. */
+  readonly fields: Readonly<CustomerFields>;
 }
 
 export interface CustomerCacheOptions {
@@ -42,6 +45,8 @@ export interface CustomerCacheOptions {
 interface Entry {
   snapshot: CustomerSnapshot | null;
   loadedAt: number;
+  /** Read since it was stored or last spared from eviction (second-chance eviction). */
+  used: boolean;
 }
 
 interface Load {
@@ -99,9 +104,7 @@ export class CustomerCache {
   get(id: string): Promise<CustomerSnapshot | null> {
     const entry = this.entries.get(id);
     if (entry && performance.now() - entry.loadedAt < this.maxAgeMs) {
-      // Least recently used first out: a hit moves to the end of the map's order.
-      this.entries.delete(id);
-      this.entries.set(id, entry);
+      entry.used = true;
       return Promise.resolve(entry.snapshot);
     }
     const running = this.loading.get(id);
@@ -145,6 +148,20 @@ export class CustomerCache {
     this.clear();
   }
 
+  /**
+   * Second chance (an approximation of least recently used that costs a hit nothing but a flag):
+   * the oldest entry goes, unless it was read since it was stored; then it moves to the back
+   * with its flag cleared, and the next oldest is considered.
+   */
+  private evictOne(): void {
+    for (const [id, entry] of this.entries) {
+      this.entries.delete(id);
+      if (!entry.used) return;
+      entry.used = false;
+      this.entries.set(id, entry);
+    }
+  }
+
   private async load(id: string, load: Load): Promise<CustomerSnapshot | null> {
     const loadedAt = performance.now();
     try {
@@ -156,11 +173,9 @@ export class CustomerCache {
         .executeTakeFirst();
       const snapshot = row ? snapshotOf(row) : null;
       if (!load.stale) {
-        if (this.entries.size >= this.maxEntries) {
-          const oldest = this.entries.keys().next();
-          if (!oldest.done) this.entries.delete(oldest.value);
-        }
-        this.entries.set(id, { snapshot, loadedAt });
+        this.entries.delete(id);
+        if (this.entries.size >= this.maxEntries) this.evictOne();
+        this.entries.set(id, { snapshot, loadedAt, used: false });
       }
       return snapshot;
     } finally {
@@ -186,5 +201,6 @@ function snapshotOf(loaded: Customer & { balance: string }): CustomerSnapshot {
     creditLimit,
     available: balanceValue.minus(creditLimit),
     money: Object.freeze(money),
+    fields: Object.freeze(customerFields(row, money)),
   });
 }

@@ -25,6 +25,7 @@ import {
   PartnerUpdateBody,
   presentApiKey,
   presentCustomer,
+  presentCustomerFields,
   presentPartner,
 } from './representations.js';
 
@@ -195,7 +196,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
     handler: async (request) => {
       const customer = await customers.getVisible(principalOf(request), request.params.id);
       if (!customer) throw notFound('Customer');
-      return ok(request, presentCustomer(request, customer.row, customer.money));
+      return ok(request, presentCustomerFields(request, customer.fields));
     },
   });
 
