@@ -50,9 +50,13 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set(CDR_FIELDS);
 const DEFAULT_SWITCH = 'default';
 const TOKEN = /^[\x21-\x7e]{1,128}$/;
 const MAX_TAGS = 20;
+/** Shared by every CDR without tags (never mutated). */
+const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 /** A day: a longer single call is a broken switch clock, not a call. */
 const MAX_DURATION_SECONDS = 86_400;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$/;
+
+const ZONE = /[+-]\d{2}:?\d{2}$/;
 
 class Rejected extends Error {
   constructor(
@@ -88,13 +92,16 @@ function timestamp(record: Record<string, unknown>, name: string): Date | null {
   const value = text(record, name);
   if (value === null) return null;
   if (!TIMESTAMP.test(value)) throw new Rejected(`${name} '${value}' is not an ISO 8601 timestamp`, name);
-  const iso = value.replace(' ', 'T');
-  const date = new Date(/(Z|[+-]\d{2}:?\d{2})$/.test(iso) ? iso : `${iso}Z`);
+  const iso = value.charCodeAt(10) === 32 ? value.replace(' ', 'T') : value;
+  const date = new Date(iso.endsWith('Z') || ZONE.test(iso) ? iso : `${iso}Z`);
   if (Number.isNaN(date.getTime())) throw new Rejected(`${name} '${value}' is not a valid time`, name);
   return date;
 }
 
 function wholeNumber(record: Record<string, unknown>, name: string, max: number): number | null {
+  const raw = record[name];
+  if (typeof raw === 'number' && Number.isSafeInteger(raw) && raw >= 0 && raw <= max)
+    return raw === 0 ? 0 : raw;
   const value = text(record, name);
   if (value === null) return null;
   if (!/^-?\d+$/.test(value)) throw new Rejected(`${name} must be a whole number`, name);
@@ -106,7 +113,7 @@ function wholeNumber(record: Record<string, unknown>, name: string, max: number)
 
 function tags(record: Record<string, unknown>): Record<string, string> {
   const value = record.tags;
-  if (value === undefined || value === null || value === '') return {};
+  if (value === undefined || value === null || value === '') return NO_TAGS;
   const parsed = typeof value === 'string' ? parseJsonTags(value) : value;
   if (typeof parsed !== 'object' || Array.isArray(parsed) || parsed === null) {
     throw new Rejected('tags must be an object of strings', 'tags');
