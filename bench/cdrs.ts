@@ -17,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../src/db/index.js';
@@ -43,6 +43,11 @@ const IN_FLIGHT = 2;
 const DAY = Date.UTC(2026, 10, 2);
 
 const say = (line: string) => console.log(line);
+/** The machine is often shared: every phase's figure comes with the load average it ran under. */
+const load = () =>
+  `load average ${loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ')}`;
 const fixed = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits });
 
 function deck(): string {
@@ -167,12 +172,12 @@ async function main() {
     const ingest = await ingestAll(server.baseUrl, customerIds);
     const cdrsPerSecond = ingest.accepted / ingest.seconds;
     say(
-      `tollgate  rate+store+charge: ${fixed(ingest.accepted)} CDRs in ${ingest.seconds.toFixed(1)} s = ${fixed(cdrsPerSecond)} CDRs/s (goal ≥ 20,000)`,
+      `tollgate  rate+store+charge: ${fixed(ingest.accepted)} CDRs in ${ingest.seconds.toFixed(1)} s = ${fixed(cdrsPerSecond)} CDRs/s (goal ≥ 20,000; ${load()})`,
     );
     const copy = copyBaseline(database.url);
     const copyPerSecond = copy.rows / copy.seconds;
     say(
-      `baseline  COPY into a plain table: ${fixed(copy.rows)} rows in ${copy.seconds.toFixed(1)} s = ${fixed(copyPerSecond)} rows/s`,
+      `baseline  COPY into a plain table: ${fixed(copy.rows)} rows in ${copy.seconds.toFixed(1)} s = ${fixed(copyPerSecond)} rows/s (${load()})`,
     );
     say(`ratio     ${(cdrsPerSecond / copyPerSecond).toFixed(3)} (goal ≥ 0.3)`);
 
@@ -190,7 +195,7 @@ async function main() {
     );
     say(
       `call authorization at ${AUTH_RATE}/s for ${AUTH_SECONDS} s: p50 ${auth.scheduled.p50Ms.toFixed(2)} ms, ` +
-        `p99 ${auth.scheduled.p99Ms.toFixed(2)} ms (service p99 ${auth.service.p99Ms.toFixed(2)} ms), failed ${auth.failed} (goal p99 < 2 ms)`,
+        `p99 ${auth.scheduled.p99Ms.toFixed(2)} ms (service p99 ${auth.service.p99Ms.toFixed(2)} ms), failed ${auth.failed} (goal p99 < 2 ms; ${load()})`,
     );
 
     const statsTimes: number[] = [];
@@ -201,7 +206,7 @@ async function main() {
     }
     statsTimes.sort((a, b) => a - b);
     say(
-      `stats over ${fixed(ingest.accepted)} CDRs (group_by=customer, 1 day): median ${statsTimes[2]!.toFixed(0)} ms, max ${statsTimes[4]!.toFixed(0)} ms (goal < 1 s)`,
+      `stats over ${fixed(ingest.accepted)} CDRs (group_by=customer, 1 day): median ${statsTimes[2]!.toFixed(0)} ms, max ${statsTimes[4]!.toFixed(0)} ms (goal < 1 s; ${load()})`,
     );
 
     const handle = await openDatabase({ databaseUrl: database.url, dataDir: 'memory://' });
