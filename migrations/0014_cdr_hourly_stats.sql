@@ -1,6 +1,6 @@
 -- CDRs: an hourly rollup of the quality statistics, maintained in the same transaction as CDR
 -- ingestion and re-rating (src/modules/cdrs/stats-rollup.ts), so /stats/calls over whole hours
--- reads a few rows per customer × carrier × hour instead of every CDR (decision 0040).
+-- reads a few rows per customer × carrier × hour instead of every CDR (decision 0041).
 -- Keyed by what tenancy and the rollup's group_by options need: customer (and its partner) and
 -- carrier. Nulls are a group like any other (a CDR of an unknown customer, one without carrier).
 create table cdr_stats_hourly (

@@ -2,7 +2,7 @@
 -- customers(id) looked up and key-share-locked the customer once per inserted CDR (~30% of a
 -- 10,000-row insert). Ingestion has already resolved every customer of the batch, so the same
 -- rule is now checked once per statement over the statement's new rows (a transition table), and
--- the key-share lock is taken once per customer, not once per CDR (decision 0041). Deleting a
+-- the key-share lock is taken once per customer, not once per CDR (decision 0040). Deleting a
 -- customer that still has CDRs is refused as before (the cdrs module also registers a deletion
 -- guard answering 409 before it gets here).
 alter table cdrs drop constraint cdrs_customer_id_fkey;

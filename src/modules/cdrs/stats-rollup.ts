@@ -6,7 +6,7 @@ import type { Db } from '../../db/index.js';
  * customer × partner × carrier, the sums the statistics are computed from. It is maintained in
  * the transaction that changes the CDRs (ingestion adds the new rows' sums; re-rating takes the
  * old sums out and puts the new ones in), so it always equals a GROUP BY over `cdrs`. The
- * statistics read it for whole hours (stats.ts); decision 0040.
+ * statistics read it for whole hours (stats.ts); decision 0041.
  */
 
 /** The sums of one group of CDRs, from `source` (any relation with the cdrs columns), times `sign`. */
