@@ -7,6 +7,8 @@ import { withCommitHooks } from '../../db/commit-hooks.js';
 import type { Db } from '../../db/index.js';
 import type { Database } from '../../db/schema.js';
 import { DomainError } from '../../errors.js';
+import { unitsText } from './call-rating.js';
+import type { cdrRow, PricedCdr } from './cdr-pricing.js';
 
 /**
  * CDR batches on PostgreSQL go in with COPY FROM STDIN into a session-local staging table, then
@@ -68,7 +70,12 @@ export class CdrCopyConnections {
         stream.end(text);
         await finished(stream);
       };
-      return await db.transaction().execute((trx) => work(trx, copy));
+      try {
+        return await db.transaction().execute((trx) => work(trx, copy));
+      } finally {
+        // Ends only this Kysely (its "pool" is the one client, released below).
+        await db.destroy();
+      }
     } catch (error) {
       // A refused statement (SQLSTATE) or a domain error left the session rolled back and clean;
       // anything else (a dropped socket, a failed stream) may not have: do not reuse the client.
@@ -95,4 +102,69 @@ export function copyValue(value: string | number | null): string {
   if (value === null) return '\\N';
   if (typeof value === 'number') return String(value);
   return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]!) : value;
+}
+
+/** The columns of copyLine, in its order (the staging table is read back by name). */
+export const COPY_COLUMNS = [
+  'id',
+  'switch_id',
+  'call_id',
+  'batch_id',
+  'customer_id',
+  'customer_ref',
+  'partner_id',
+  'carrier_id',
+  'caller',
+  'callee',
+  'start_time',
+  'answer_time',
+  'end_time',
+  'duration',
+  'billsec',
+  'disposition',
+  'hangup_cause',
+  'pdd_ms',
+  'tags',
+  'rating_state',
+  'unrated_reason',
+  'currency',
+  'sell_ratecard_id',
+  'sell_prefix',
+  'destination',
+  'sell_rate',
+  'billed_seconds',
+  'sell_cost',
+  'buy_ratecard_id',
+  'buy_rate',
+  'buy_cost',
+  'buy_currency',
+  'margin',
+  'charged_amount',
+] as const satisfies readonly (keyof ReturnType<typeof cdrRow>)[];
+
+const NULL = '\\N';
+const text = (value: string | null) => (value === null ? NULL : copyValue(value));
+const units = (value: bigint | null | undefined) =>
+  value === null || value === undefined ? NULL : unitsText(value);
+
+/**
+ * One CDR as a line of COPY text, straight from the priced CDR: the same values as cdrRow (a test
+ * compares them column by column) without building the row object first.
+ */
+export function copyLine(priced: PricedCdr, id: string, batchId: string): string {
+  const { cdr, sell, buy } = priced;
+  const tags = JSON.stringify(cdr.tags);
+  return `${id}\t${copyValue(cdr.switchId)}\t${copyValue(cdr.callId)}\t${batchId}\t${text(priced.customerId)}\t${copyValue(
+    cdr.customerId ?? cdr.accountNumber ?? '',
+  )}\t${text(priced.partnerId)}\t${text(cdr.carrierId)}\t${copyValue(cdr.caller)}\t${copyValue(cdr.callee)}\t${cdr.startTime.toISOString()}\t${
+    cdr.answerTime ? cdr.answerTime.toISOString() : NULL
+  }\t${cdr.endTime.toISOString()}\t${cdr.durationSeconds}\t${cdr.billsec}\t${cdr.disposition}\t${text(cdr.hangupCause)}\t${
+    cdr.pddMs ?? NULL
+  }\t${copyValue(tags)}\t${priced.unratedReason ? 'unrated' : 'rated'}\t${text(priced.unratedReason)}\t${text(priced.currency)}\t${
+    sell ? copyValue(sell.ratecardId) : NULL
+  }\t${sell ? copyValue(sell.prefix) : NULL}\t${sell ? copyValue(sell.destination) : NULL}\t${sell ? sell.rate : NULL}\t${
+    sell ? sell.billedSeconds : NULL
+  }\t${units(sell?.cost)}\t${buy ? copyValue(buy.ratecardId) : NULL}\t${buy ? buy.rate : NULL}\t${units(buy?.cost)}\t${
+    buy ? buy.currency : NULL
+  }\t${units(priced.margin)}\t${sell ? unitsText(sell.cost) : '0'}`;
 }

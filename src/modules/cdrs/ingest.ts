@@ -8,7 +8,7 @@ import { MAX_POSTINGS, postTransaction } from '../ledger/posting.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
-import { type CdrCopyConnections, copyValue, STAGING_TABLE } from './copy-ingest.js';
+import { type CdrCopyConnections, COPY_COLUMNS, copyLine, STAGING_TABLE } from './copy-ingest.js';
 import { resolveParties } from './parties.js';
 import { rollupUpsert } from './stats-rollup.js';
 
@@ -160,22 +160,6 @@ function storeFrom(source: RawBuilder<unknown>) {
     group by 1, 2, 3`;
 }
 
-/** The rows as COPY text, columns in COLUMNS order. */
-function copyText(rows: CdrRow[]): string {
-  const lines = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    const values = new Array<string>(COLUMNS.length);
-    for (let j = 0; j < COLUMNS.length; j++) {
-      const column = COLUMNS[j]!;
-      const value = column === 'tags' ? JSON.stringify(row.tags) : row[column];
-      values[j] = copyValue(value as string | number | null);
-    }
-    lines[i] = values.join('\t');
-  }
-  return `${lines.join('\n')}\n`;
-}
-
 /** unnest() of one array per column: a chunk is one statement with 34 parameters. */
 async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredGroup[]> {
   const stored: StoredGroup[] = [];
@@ -274,17 +258,18 @@ export async function ingestCdrs(
     priced.push(entry);
   }
   const batchId = newId('cdrBatch');
-  const rows = priced.map((entry) => cdrRow(entry, newId('cdr'), batchId));
   const { stored, charged } =
-    rows.length === 0
+    priced.length === 0
       ? { stored: [], charged: [] }
       : options.copy
         ? await options.copy.transaction(async (trx, copy) => {
-            await copy(COLUMNS, copyText(rows));
+            const lines = priced.map((entry) => copyLine(entry, newId('cdr'), batchId));
+            await copy(COPY_COLUMNS, `${lines.join('\n')}\n`);
             const stored = (await storeFrom(sql.table(STAGING_TABLE)).execute(trx)).rows;
             return { stored, charged: await chargeCustomers(trx, batchId, stored) };
           })
         : await db.transaction().execute(async (trx) => {
+            const rows = priced.map((entry) => cdrRow(entry, newId('cdr'), batchId));
             const stored = await insertRows(trx, rows);
             return { stored, charged: await chargeCustomers(trx, batchId, stored) };
           });
