@@ -178,17 +178,30 @@ function heapNow(): number {
   return usage.heapUsed + usage.arrayBuffers;
 }
 
-/** Times each call: per-call samples for the p99, the whole loop for the throughput. */
-function measure(count: number, call: (i: number) => void) {
+/**
+ * Times each call: per-call samples for the percentiles, the whole loop for the throughput.
+ * First a warm-up pass over the same calls (so the JIT has compiled the path being measured) and
+ * a full GC (so garbage left by set-up is not collected inside a timed call).
+ */
+function measure(count: number, call: (i: number) => number) {
+  let checksum = 0;
+  for (let i = 0; i < Math.min(count, 20_000); i++) checksum += call(i);
+  global.gc?.();
   const samples = new Float64Array(count);
   const started = performance.now();
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
-    call(i);
+    checksum += call(i);
     samples[i] = performance.now() - t0;
   }
   const totalMs = performance.now() - started;
-  return { perSecond: (count / totalMs) * 1000, latency: summarise(samples) };
+  const sorted = Float64Array.from(samples).sort();
+  return {
+    perSecond: (count / totalMs) * 1000,
+    latency: summarise(samples),
+    p999Ms: sorted[Math.ceil(0.999 * count) - 1]!,
+    checksum,
+  };
 }
 
 function freePort(): Promise<number> {
@@ -278,7 +291,8 @@ async function main(): Promise<void> {
 
     // 2. index build and memory
     const heapBefore = heapNow();
-    const loaded = await loadCardIndex(db, sell);
+    // The server's way (src/app.ts): one COPY TO STDOUT on a connection of its own.
+    const loaded = await loadCardIndex(db, sell, { databaseUrl: database.url });
     const heapDelta = heapNow() - heapBefore;
     console.log(
       `index    built in ${(loaded.buildMs / 1000).toFixed(2)} s | ${megabytes(heapDelta)} heap+buffers (typed arrays ${megabytes(loaded.index.approximateBytes)}) | goal ≤ 400 MB`,
@@ -291,12 +305,12 @@ async function main(): Promise<void> {
       () => prefixes[Math.floor(next() * prefixes.length)]! + digits(next, 6),
     );
     const now = Date.now();
+    // Each call returns its answer, summed by measure(), so the work cannot be optimised away.
+    const lookups = measure(QUERIES, (i) => loaded.index.match(numbers[i]!, now));
     let misses = 0;
-    const lookups = measure(QUERIES, (i) => {
-      if (loaded.index.match(numbers[i]!, now) === NO_MATCH) misses++;
-    });
+    for (const number of numbers) if (loaded.index.match(number, now) === NO_MATCH) misses++;
     console.log(
-      `lookup   ${rate(lookups.perSecond)} | p50 ${microseconds(lookups.latency.p50Ms)} p99 ${microseconds(lookups.latency.p99Ms)} | ${misses} misses | goal p99 < 5 µs`,
+      `lookup   ${rate(lookups.perSecond)} | p50 ${microseconds(lookups.latency.p50Ms)} p99 ${microseconds(lookups.latency.p99Ms)} p999 ${microseconds(lookups.p999Ms)} | ${misses} misses | goal p99 < 5 µs`,
     );
 
     // 4. carriers and LCR
@@ -320,16 +334,15 @@ async function main(): Promise<void> {
     console.log(
       `carriers ${CARRIERS} buy cards copied in (set-up) ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
-    const index = new RatingIndex(db);
+    const index = new RatingIndex(db, { databaseUrl: database.url });
     started = performance.now();
     const routes = await index.carrierRoutes();
     console.log(`carriers indexes loaded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const lcr = measure(QUERIES, (i) => rankRoutes(numbers[i]!, now, routes, { strategy: 'lcr' }).length);
     let routed = 0;
-    const lcr = measure(QUERIES, (i) => {
-      routed += rankRoutes(numbers[i]!, now, routes, { strategy: 'lcr' }).length;
-    });
+    for (const number of numbers) routed += rankRoutes(number, now, routes, { strategy: 'lcr' }).length;
     console.log(
-      `LCR      ${rate(lcr.perSecond)} | p50 ${microseconds(lcr.latency.p50Ms)} p99 ${microseconds(lcr.latency.p99Ms)} | ${(routed / QUERIES).toFixed(1)} routes per number | goal p99 < 50 µs`,
+      `LCR      ${rate(lcr.perSecond)} | p50 ${microseconds(lcr.latency.p50Ms)} p99 ${microseconds(lcr.latency.p99Ms)} p999 ${microseconds(lcr.p999Ms)} | ${(routed / QUERIES).toFixed(1)} routes per number | goal p99 < 50 µs`,
     );
     global.gc?.();
 

@@ -1,8 +1,9 @@
 import { type Readable, Transform } from 'node:stream';
-import { CsvError, type Options as CsvOptions, parse } from 'csv-parse';
+import { StringDecoder } from 'node:string_decoder';
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { DomainError } from '../../errors.js';
+import { DeckCsv, DeckCsvError } from './deck-csv.js';
 import {
   DEFAULT_HEADER,
   type DeckLayout,
@@ -15,7 +16,7 @@ import { copySink, type RowSink, type RowsTarget, unnestSink, withDedicatedConne
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /**
- * Rate deck import: CSV streamed through csv-parse, each row checked, good rows staged in a
+ * Rate deck import: CSV streamed through DeckCsv, each row checked, good rows staged in a
  * temporary table in chunks, then merged into the card with a few set-based statements, all in
  * ONE transaction. Any bad row rolls everything back and the caller gets every problem (up to a
  * limit): a deck is never half applied.
@@ -159,33 +160,10 @@ function report(state: ReadState, problems: DeckProblem[]): void {
   }
 }
 
-function csvProblem(error: CsvError): DeckProblem {
-  const line = typeof error.lines === 'number' ? error.lines : 0;
-  if (error.code === 'CSV_MAX_RECORD_SIZE') {
-    return { line, column: null, reason: `line is longer than ${DECK_LIMITS.maxLineBytes} bytes` };
-  }
-  return { line, column: null, reason: `malformed CSV: ${error.message}` };
-}
-
-/** The synchronous parser inside csv-parse's stream (not in its types; see readDeck). */
-interface CsvApi {
-  info: { lines: number };
-  parse(
-    chunk: Buffer | undefined,
-    end: boolean,
-    push: (record: string[]) => void,
-    close: () => void,
-  ): CsvError | undefined;
-}
-
 /**
- * Reads and checks the whole deck, staging good rows while the deck is still clean.
- *
- * csv-parse's record-at-a-time machinery (a stream object per record, an async iterator step,
- * and with `on_record` a copy of its info object per record) cost more than the parsing itself
- * on a million-row deck, so chunks of bytes go straight to the parser's synchronous core
- * (`parser.api`, what its own Transform calls), and records come back through a callback with
- * the line they end on read from its counters. The sink's writes are awaited per chunk.
+ * Reads and checks the whole deck, staging good rows while the deck is still clean. The bytes
+ * are split into records by DeckCsv (deck-csv.ts) synchronously, a piece at a time; the sink's
+ * writes are awaited between pieces.
  */
 async function readDeck(
   input: Readable,
@@ -201,14 +179,8 @@ async function readDeck(
     effectiveFrom: new Date(),
     currency: card.currency,
   };
-  const csvOptions: CsvOptions = {
-    bom: true,
-    delimiter: options.delimiter ?? ',',
-    relax_column_count: true,
-    skip_empty_lines: true,
-    max_record_size: DECK_LIMITS.maxLineBytes,
-  };
-  const api = (parse(csvOptions) as unknown as { api: CsvApi }).api;
+  const csv = new DeckCsv(options.delimiter ?? ',', DECK_LIMITS.maxLineBytes);
+  const decoder = new StringDecoder('utf8');
   // pipe(), not pipeline(): on a rejected deck the request must stay open for the answer, so the
   // source is drained below instead of destroyed.
   const limiter = byteLimit(DECK_LIMITS.maxBytes);
@@ -228,9 +200,8 @@ async function readDeck(
   let commonFromMs: number | null = null;
   const commonVersions = new PrefixLines();
   let stop = false;
-  const onRecord = (record: string[]) => {
+  const onRecord = (record: string[], line: number) => {
     if (stop) return;
-    const line = api.info.lines;
     if (headerPending) {
       headerPending = false;
       if (!state.layout) {
@@ -276,11 +247,9 @@ async function readDeck(
     }
     if (!state.problems.length) sink.push(parsed.rate);
   };
-  const ended = () => {};
   try {
     for await (const chunk of limiter as AsyncIterable<Buffer>) {
-      const error = api.parse(chunk, false, onRecord, ended);
-      if (error) throw error;
+      csv.write(decoder.write(chunk), onRecord);
       if (stop) break;
       if (sink.size >= sink.chunkRows && !state.problems.length) {
         await sink.flush();
@@ -288,11 +257,12 @@ async function readDeck(
       }
     }
     if (!stop) {
-      const error = api.parse(undefined, true, onRecord, ended);
-      if (error) throw error;
+      csv.write(decoder.end(), onRecord);
+      csv.end(onRecord);
     }
   } catch (error) {
-    if (error instanceof CsvError) report(state, [csvProblem(error)]);
+    if (error instanceof DeckCsvError)
+      report(state, [{ line: error.line, column: null, reason: error.reason }]);
     else throw error;
   } finally {
     input.unpipe(limiter);
