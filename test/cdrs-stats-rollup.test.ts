@@ -222,3 +222,33 @@ test('a stats period of whole hours reads the rollup', async () => {
   assert.deepEqual(raw, []);
   await sql`delete from cdr_stats_hourly where carrier_id = 'car_rollup_only'`.execute(t.handle.db);
 });
+
+test('concurrent batches and re-ratings of the same customers all succeed and keep the rollup exact', async () => {
+  const specs = (offset: number) =>
+    Array.from({ length: 30 }, (_, i) => ({
+      customer: i % 2,
+      carrier: i % 2,
+      callee: '33123456',
+      startOffsetSeconds: 3_600 * (i % 5) + offset,
+      billsec: 30 + i,
+      pdd: i,
+      disposition: 'answered',
+    }));
+  for (let round = 0; round < 4; round++) {
+    // A new rate each round: the re-ratings below post differences (ledger locks) while the
+    // batches charge the same customers.
+    await data('PATCH', `/api/v1/rates/${rateId}`, { rate: `0.0${200 + round}` });
+    const results = await Promise.all([
+      t.request('POST', '/api/v1/cdrs', { body: specs(round * 7).map(toCdr) }),
+      t.request('POST', '/api/v1/cdrs', { body: specs(round * 7 + 3).map(toCdr) }),
+      t.request('POST', '/api/v1/cdrs/rerate', {
+        body: { customer_id: customers[0]!.id, from: '2026-10-31', to: '2026-11-04' },
+      }),
+      t.request('POST', '/api/v1/cdrs/rerate', {
+        body: { customer_id: customers[1]!.id, from: '2026-10-31', to: '2026-11-04' },
+      }),
+    ]);
+    for (const res of results) assert.equal(res.status, 200, res.text);
+  }
+  await rollupMatchesCdrs();
+});

@@ -10,7 +10,7 @@ import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
 import { type CdrCopyConnections, COPY_COLUMNS, copyLine, STAGING_TABLE } from './copy-ingest.js';
 import { resolveParties } from './parties.js';
-import { rollupUpsert } from './stats-rollup.js';
+import { rollupCdrs } from './stats-rollup.js';
 
 /**
  * CDR ingestion: check every record, price the good ones, then in ONE database transaction
@@ -141,8 +141,9 @@ interface StoredGroup {
 
 /**
  * Stores the rows of `source` (a relation with the cdrs columns), skipping CDRs already stored
- * under the same switch and call id, adds the new rows to the statistics rollup, and answers what
- * was stored per customer: ONE statement (data-modifying CTEs), whatever the batch size.
+ * under the same switch and call id, and answers what was stored per customer: ONE statement
+ * (a data-modifying CTE), whatever the batch size. The statistics rollup is added to after the
+ * charges (see storeAndCharge).
  */
 function storeFrom(source: RawBuilder<unknown>) {
   const columns = sql.join(COLUMNS.map((column) => sql.ref(column)));
@@ -151,9 +152,8 @@ function storeFrom(source: RawBuilder<unknown>) {
       insert into cdrs (${columns})
       select ${columns} from ${source}
       on conflict (switch_id, call_id) do nothing
-      returning customer_id, partner_id, carrier_id, start_time, disposition, billsec, pdd_ms,
-        sell_cost, buy_cost, margin, charged_amount, currency, rating_state
-    ), rollup as (${rollupUpsert(sql`stored`, 1)})
+      returning customer_id, charged_amount, currency, rating_state
+    )
     select customer_id, currency, rating_state, count(*)::int as stored,
       sum(charged_amount)::text as charged
     from stored
@@ -161,8 +161,8 @@ function storeFrom(source: RawBuilder<unknown>) {
 }
 
 /** unnest() of one array per column: a chunk is one statement with 34 parameters. */
-async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredGroup[]> {
-  const stored: StoredGroup[] = [];
+function insertStatements(rows: CdrRow[]) {
+  const statements = [];
   for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
     const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
     const arrays = COLUMNS.map((column) => {
@@ -170,10 +170,29 @@ async function insertRows(trx: Db, rows: CdrRow[]): Promise<StoredGroup[]> {
       return sql`${values}::${sql.raw(COLUMN_TYPES[column])}[]`;
     });
     const source = sql`unnest(${sql.join(arrays)}) as source (${sql.join(COLUMNS.map((column) => sql.ref(column)))})`;
-    const result = await storeFrom(source).execute(trx);
-    stored.push(...result.rows);
+    statements.push(storeFrom(source));
   }
-  return stored;
+  return statements;
+}
+
+/**
+ * In the batch's transaction: store, charge, then add the stored CDRs (those of `ids` that are
+ * in `cdrs` now: duplicates were not stored) to the statistics rollup. Locks are taken in one
+ * order everywhere (CDR rows, then ledger accounts, then rollup rows; re-rating does the same), so
+ * concurrent batches and re-ratings queue rather than deadlock, and a batch's insert runs while
+ * the previous batch, which shares its customers' rollup rows, is still charging.
+ */
+async function storeAndCharge(
+  trx: Db,
+  batchId: string,
+  ids: readonly string[],
+  ...statements: ReturnType<typeof storeFrom>[]
+) {
+  const stored: StoredGroup[] = [];
+  for (const statement of statements) stored.push(...(await statement.execute(trx)).rows);
+  const charged = await chargeCustomers(trx, batchId, stored);
+  await rollupCdrs(trx, ids, 1);
+  return { stored, charged };
 }
 
 /**
@@ -258,20 +277,19 @@ export async function ingestCdrs(
     priced.push(entry);
   }
   const batchId = newId('cdrBatch');
+  const ids = priced.map(() => newId('cdr'));
   const { stored, charged } =
     priced.length === 0
       ? { stored: [], charged: [] }
       : options.copy
         ? await options.copy.transaction(async (trx, copy) => {
-            const lines = priced.map((entry) => copyLine(entry, newId('cdr'), batchId));
+            const lines = priced.map((entry, i) => copyLine(entry, ids[i]!, batchId));
             await copy(COPY_COLUMNS, `${lines.join('\n')}\n`);
-            const stored = (await storeFrom(sql.table(STAGING_TABLE)).execute(trx)).rows;
-            return { stored, charged: await chargeCustomers(trx, batchId, stored) };
+            return storeAndCharge(trx, batchId, ids, storeFrom(sql.table(STAGING_TABLE)));
           })
         : await db.transaction().execute(async (trx) => {
-            const rows = priced.map((entry) => cdrRow(entry, newId('cdr'), batchId));
-            const stored = await insertRows(trx, rows);
-            return { stored, charged: await chargeCustomers(trx, batchId, stored) };
+            const rows = priced.map((entry, i) => cdrRow(entry, ids[i]!, batchId));
+            return storeAndCharge(trx, batchId, ids, ...insertStatements(rows));
           });
   const count = (state?: string) =>
     stored.reduce((sum, group) => (state && group.rating_state !== state ? sum : sum + group.stored), 0);

@@ -105,10 +105,11 @@ export async function rerateCdrs(db: Db, rating: RatingIndex, principal: Princip
       difference = difference.plus(delta);
       updates.push(next);
     }
-    await applyUpdates(trx, updates);
+    // The ledger before the rollup: the lock order of ingestion (ingest.ts, storeAndCharge).
     const transactionId = difference.isZero()
       ? null
       : await postDifference(trx, customer, difference, request);
+    await applyUpdates(trx, updates);
     return {
       customer_id: customer.id,
       examined: rows.length,

@@ -31,7 +31,7 @@ function contributions(source: RawBuilder<unknown>, sign: 1 | -1) {
 }
 
 /** Adds (sign 1) or takes out (sign −1) the sums of the CDRs in `source`: one grouped upsert. */
-export function rollupUpsert(source: RawBuilder<unknown>, sign: 1 | -1) {
+function rollupUpsert(source: RawBuilder<unknown>, sign: 1 | -1) {
   return sql`
     insert into cdr_stats_hourly as r (hour, customer_id, partner_id, carrier_id, attempts, answered, reached,
       answered_seconds, pdd_sum, pdd_count, revenue, cost, margin)
