@@ -48,12 +48,15 @@ function grow<T extends Float64Array | Int32Array | Uint8Array>(array: T, needed
 }
 
 /**
- * Collects versions into growable typed columns (no object per version), in any order; build()
- * sorts only when they did not arrive sorted (by prefix byte-wise, then effective_from).
+ * Collects versions into growable typed columns (no object per version, and no string: a
+ * version's prefix is kept as digit bytes), in any order; build() sorts only when they did not
+ * arrive sorted (by prefix byte-wise, then effective_from).
  */
 export class PrefixIndexBuilder {
   private count = 0;
-  private prefixes: string[] = [];
+  /** Prefix digits of every version, back to back; version v's end at digitEnd[v]. */
+  private digitBytes = new Uint8Array(16 * 1024);
+  private digitEnd = new Int32Array(1024);
   private fromMs = new Float64Array(1024);
   private toMs = new Float64Array(1024);
   private rateUnits = new Float64Array(1024);
@@ -66,6 +69,8 @@ export class PrefixIndexBuilder {
   private readonly destinationIds = new Map<string, number>();
   private readonly destinations: string[] = [];
   private sorted = true;
+  private lastDestination: string | null = null;
+  private lastDestinationId = 0;
 
   add(version: RateVersionInput): void {
     this.push(
@@ -81,7 +86,7 @@ export class PrefixIndexBuilder {
     );
   }
 
-  /** add() without the object: the loader's hot path. `toMs` is Infinity when open-ended. */
+  /** add() without the object. `toMs` is Infinity when open-ended. */
   push(
     prefix: string,
     destination: string,
@@ -93,12 +98,42 @@ export class PrefixIndexBuilder {
     toMs: number,
     blocked: boolean,
   ): void {
-    const v = this.count++;
+    this.pushPrefixOf(prefix, 0, prefix.length, fromMs);
+    this.pushValues(destination, rateUnits, feeUnits, initial, increment, fromMs, toMs, blocked);
+  }
+
+  /**
+   * The loader's hot path, in two calls: the prefix as characters start..end of `text` (no
+   * string made for it), then the version's values.
+   */
+  pushPrefixOf(text: string, start: number, end: number, fromMs: number): void {
+    const v = this.count;
     if (v === this.fromMs.length) this.grow(v * 2);
-    const previous = v > 0 ? this.prefixes[v - 1]! : null;
-    if (previous !== null && (previous > prefix || (previous === prefix && this.fromMs[v - 1]! > fromMs)))
-      this.sorted = false;
-    this.prefixes.push(prefix);
+    const from = v > 0 ? this.digitEnd[v - 1]! : 0;
+    const length = end - start;
+    if (from + length > this.digitBytes.length)
+      this.digitBytes = grow(this.digitBytes, Math.max(from + length, this.digitBytes.length * 2));
+    const bytes = this.digitBytes;
+    for (let i = 0; i < length; i++) bytes[from + i] = text.charCodeAt(start + i);
+    this.digitEnd[v] = from + length;
+    if (v > 0 && this.sorted) {
+      const order = this.compareSlots(v - 1, v);
+      if (order > 0 || (order === 0 && this.fromMs[v - 1]! > fromMs)) this.sorted = false;
+    }
+  }
+
+  /** The rest of the version whose prefix pushPrefixOf() just took. */
+  pushValues(
+    destination: string,
+    rateUnits: number,
+    feeUnits: number,
+    initial: number,
+    increment: number,
+    fromMs: number,
+    toMs: number,
+    blocked: boolean,
+  ): void {
+    const v = this.count++;
     this.fromMs[v] = fromMs;
     this.toMs[v] = toMs;
     this.rateUnits[v] = rateUnits;
@@ -106,15 +141,51 @@ export class PrefixIndexBuilder {
     this.initial[v] = initial;
     this.pulse[v] = increment;
     this.blocked[v] = blocked ? 1 : 0;
-    let id = this.destinationIds.get(destination);
-    if (id === undefined) {
-      id = this.destinations.push(destination) - 1;
-      this.destinationIds.set(destination, id);
+    // Neighbouring rows mostly share the name: skip the map then.
+    if (destination !== this.lastDestination) {
+      let id = this.destinationIds.get(destination);
+      if (id === undefined) {
+        id = this.destinations.push(destination) - 1;
+        this.destinationIds.set(destination, id);
+      }
+      this.lastDestination = destination;
+      this.lastDestinationId = id;
     }
-    this.destinationOf[v] = id;
+    this.destinationOf[v] = this.lastDestinationId;
+  }
+
+  private startOf(v: number): number {
+    return v > 0 ? this.digitEnd[v - 1]! : 0;
+  }
+
+  /** Byte-wise order of two versions' prefixes (negative, 0, positive). */
+  private compareSlots(a: number, b: number): number {
+    const bytes = this.digitBytes;
+    const aStart = this.startOf(a);
+    const bStart = this.startOf(b);
+    const aLength = this.digitEnd[a]! - aStart;
+    const bLength = this.digitEnd[b]! - bStart;
+    const shared = Math.min(aLength, bLength);
+    for (let i = 0; i < shared; i++) {
+      const difference = bytes[aStart + i]! - bytes[bStart + i]!;
+      if (difference !== 0) return difference;
+    }
+    return aLength - bLength;
+  }
+
+  /** Whether version a's prefix is a prefix of version b's. */
+  private startsSlot(b: number, a: number): boolean {
+    const bytes = this.digitBytes;
+    const aStart = this.startOf(a);
+    const bStart = this.startOf(b);
+    const aLength = this.digitEnd[a]! - aStart;
+    if (aLength > this.digitEnd[b]! - bStart) return false;
+    for (let i = 0; i < aLength; i++) if (bytes[aStart + i] !== bytes[bStart + i]) return false;
+    return true;
   }
 
   private grow(length: number): void {
+    this.digitEnd = grow(this.digitEnd, length);
     this.fromMs = grow(this.fromMs, length);
     this.toMs = grow(this.toMs, length);
     this.rateUnits = grow(this.rateUnits, length);
@@ -144,28 +215,31 @@ export class PrefixIndexBuilder {
     const parent = new Int32Array(count);
     const versionStart = new Int32Array(count + 1);
     const versionPrefix = new Int32Array(count);
-    // Ancestors of the current prefix, shortest first: the parent is the nearest one.
-    const ancestors: string[] = [];
+    // Ancestors of the current prefix (as version slots), shortest first: the parent is the nearest one.
+    const ancestors: number[] = [];
     const ancestorIds: number[] = [];
     let prefixes = 0;
     let digitCount = 0;
-    let previous: string | null = null;
+    let previous = -1;
     for (let v = 0; v < count; v++) {
-      const prefix = this.prefixes[at(v)]!;
-      if (prefix !== previous) {
-        while (ancestors.length && !prefix.startsWith(ancestors.at(-1)!)) {
+      const slot = at(v);
+      if (previous < 0 || this.compareSlots(previous, slot) !== 0) {
+        while (ancestors.length && !this.startsSlot(slot, ancestors.at(-1)!)) {
           ancestors.pop();
           ancestorIds.pop();
         }
         parent[prefixes] = ancestorIds.length ? ancestorIds.at(-1)! : NO_MATCH;
-        ancestors.push(prefix);
+        ancestors.push(slot);
         ancestorIds.push(prefixes);
-        digits = grow(digits, digitCount + prefix.length);
-        for (let i = 0; i < prefix.length; i++) digits[digitCount++] = prefix.charCodeAt(i);
+        const start = this.startOf(slot);
+        const length = this.digitEnd[slot]! - start;
+        digits = grow(digits, digitCount + length);
+        digits.set(this.digitBytes.subarray(start, start + length), digitCount);
+        digitCount += length;
         versionStart[prefixes] = v;
         prefixes++;
         prefixStart[prefixes] = digitCount;
-        previous = prefix;
+        previous = slot;
       }
       versionPrefix[v] = prefixes - 1;
     }
@@ -200,19 +274,20 @@ export class PrefixIndexBuilder {
    */
   private sortedOrder(): Int32Array {
     const count = this.count;
-    const prefixes = this.prefixes;
     const fromMs = this.fromMs;
-    const compare = (a: number, b: number) => {
-      const pa = prefixes[a]!;
-      const pb = prefixes[b]!;
-      if (pa !== pb) return pa < pb ? -1 : 1;
-      return fromMs[a]! - fromMs[b]!;
-    };
+    const compare = (a: number, b: number) => this.compareSlots(a, b) || fromMs[a]! - fromMs[b]!;
     const order = new Int32Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
     if (count > SLOT_BITS_LIMIT) return order.sort(compare);
     const keys = new Float64Array(count);
-    for (let i = 0; i < count; i++) keys[i] = keyOf(prefixes[i]!) * SLOT_BITS_LIMIT + i;
+    const bytes = this.digitBytes;
+    for (let i = 0; i < count; i++) {
+      const start = this.startOf(i);
+      const end = this.digitEnd[i]!;
+      let key = 0;
+      for (let d = 0; d < 9; d++) key = key * 10 + (start + d < end ? bytes[start + d]! - 48 : 0);
+      keys[i] = key * SLOT_BITS_LIMIT + i;
+    }
     keys.sort();
     for (let i = 0; i < count; i++) order[i] = keys[i]! % SLOT_BITS_LIMIT;
     for (let start = 0; start < count; ) {
@@ -228,13 +303,6 @@ export class PrefixIndexBuilder {
 
 /** Slots per card the one-float sort key has room for (2^23); bigger cards sort by comparator. */
 const SLOT_BITS_LIMIT = 1 << 23;
-
-/** A prefix's first 9 digits, right-padded with zeros, as a number (< 10^9). */
-function keyOf(prefix: string): number {
-  let value = 0;
-  for (let d = 0; d < 9; d++) value = value * 10 + (d < prefix.length ? prefix.charCodeAt(d) - 48 : 0);
-  return value;
-}
 
 const hashOf = (high: number, low: number, length: number, mask: number) =>
   (Math.imul(high, 0x9e3779b1) ^ Math.imul(low + (length << 27), 0x85ebca6b) ^ length) & mask;

@@ -100,19 +100,31 @@ export async function loadCardIndex(
 const UNITS_PER_ONE = 100_000_000;
 
 /**
- * numeric(15,8) text as PostgreSQL prints it ("0.12345000": always 8 decimals) → integer 1e-8
- * units: the digits without the point. Exact (the bound keeps it under 2^53).
+ * numeric(15,8) text as PostgreSQL prints it ("0.12345000") in text[start, end) → integer 1e-8
+ * units, read digit by digit (exact: the bound keeps it under 2^53).
  */
-function unitsOfNumericText(text: string): number {
-  const point = text.indexOf('.');
-  if (point < 0) return Number(text) * UNITS_PER_ONE;
+function unitsAt(text: string, start: number, end: number): number {
+  let whole = 0;
+  let i = start;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) break; // '.'
+    whole = whole * 10 + c - 48;
+  }
   let fraction = 0;
   let scale = UNITS_PER_ONE;
-  for (let i = point + 1; i < text.length && scale > 1; i++) {
+  for (i++; i < end && scale > 1; i++) {
     scale /= 10;
     fraction += (text.charCodeAt(i) - 48) * scale;
   }
-  return Number(text.slice(0, point)) * UNITS_PER_ONE + fraction;
+  return whole * UNITS_PER_ONE + fraction;
+}
+
+/** A non-negative integer in text[start, end). */
+function integerAt(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let i = start; i < end; i++) value = value * 10 + text.charCodeAt(i) - 48;
+  return value;
 }
 
 const COPY_ESCAPES: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v' };
@@ -143,8 +155,12 @@ async function copyCardIndex(databaseUrl: string, card: Ratecard): Promise<Loade
     const stream = client.query(copyTo(query));
     const decoder = new StringDecoder('utf8');
     let rest = '';
+    // Most rows share effective_from (and destination, in prefix order): compare in place and
+    // make a string or a number only when it changes.
     let lastFromText = '';
     let lastFromMs = 0;
+    let lastDestinationText = ''; // as COPY wrote it
+    let lastDestination = '';
     const row = (text: string, start: number, end: number) => {
       const t1 = fieldEnd(text, start, end);
       const t2 = fieldEnd(text, t1 + 1, end);
@@ -154,21 +170,25 @@ async function copyCardIndex(databaseUrl: string, card: Ratecard): Promise<Loade
       const t6 = fieldEnd(text, t5 + 1, end);
       const t7 = fieldEnd(text, t6 + 1, end);
       const t8 = fieldEnd(text, t7 + 1, end);
-      const fromText = text.slice(t6 + 1, t7);
-      if (fromText !== lastFromText) {
-        lastFromText = fromText;
-        lastFromMs = Math.round(Number(fromText) * 1000);
+      if (t7 - t6 - 1 !== lastFromText.length || !text.startsWith(lastFromText, t6 + 1)) {
+        lastFromText = text.slice(t6 + 1, t7);
+        lastFromMs = Math.round(Number(lastFromText) * 1000);
       }
-      const toText = text.slice(t7 + 1, t8);
-      builder.push(
-        text.slice(start, t1),
-        uncopyText(text.slice(t1 + 1, t2)),
-        unitsOfNumericText(text.slice(t2 + 1, t3)),
-        unitsOfNumericText(text.slice(t3 + 1, t4)),
-        Number(text.slice(t4 + 1, t5)),
-        Number(text.slice(t5 + 1, t6)),
+      if (t2 - t1 - 1 !== lastDestinationText.length || !text.startsWith(lastDestinationText, t1 + 1)) {
+        lastDestinationText = text.slice(t1 + 1, t2);
+        lastDestination = uncopyText(lastDestinationText);
+      }
+      builder.pushPrefixOf(text, start, t1, lastFromMs);
+      builder.pushValues(
+        lastDestination,
+        unitsAt(text, t2 + 1, t3),
+        unitsAt(text, t3 + 1, t4),
+        integerAt(text, t4 + 1, t5),
+        integerAt(text, t5 + 1, t6),
         lastFromMs,
-        toText === '\\N' ? Number.POSITIVE_INFINITY : Math.round(Number(toText) * 1000),
+        text.charCodeAt(t7 + 1) === 92 // '\\N'
+          ? Number.POSITIVE_INFINITY
+          : Math.round(Number(text.slice(t7 + 1, t8)) * 1000),
         text.charCodeAt(t8 + 1) === 116, // 't'
       );
     };
