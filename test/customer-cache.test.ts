@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { buildApp } from '../src/app.js';
+import { afterCommit } from '../src/db/commit-hooks.js';
 import { type DbHandle, openDatabase } from '../src/db/index.js';
 import { CustomerCache } from '../src/modules/accounts/customer-cache.js';
 import { postTransaction } from '../src/modules/ledger/posting.js';
@@ -165,6 +166,38 @@ describe('the cache itself', () => {
     assert.equal(snapshot.concurrentCallLimit, 3);
     assert.equal(snapshot.status, 'active');
     assert.equal(snapshot.currency, 'USD');
+  });
+});
+
+describe('commit hooks', () => {
+  test('run after COMMIT, in order, not at all after ROLLBACK, and a failing one fails nothing', async () => {
+    const ran: string[] = [];
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    try {
+      await t.handle.db.transaction().execute(async (trx) => {
+        await afterCommit(trx, () => ran.push('first'));
+        await afterCommit(trx, () => {
+          throw new Error('subscriber bug');
+        });
+        await afterCommit(trx, () => ran.push('third'));
+        assert.deepEqual(ran, [], 'nothing runs before the commit');
+      });
+      assert.deepEqual(ran, ['first', 'third']);
+      await assert.rejects(
+        t.handle.db.transaction().execute(async (trx) => {
+          await afterCommit(trx, () => ran.push('rolled back'));
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
+      assert.deepEqual(ran, ['first', 'third']);
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.ok(warnings.some((message) => message.includes('subscriber bug')));
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 

@@ -21,6 +21,20 @@ const pending = new WeakMap<DatabaseConnection, Array<() => void>>();
 /** Connections of wrapped drivers, with what the driver was opened with. */
 const owners = new WeakMap<DatabaseConnection, unknown>();
 
+/**
+ * The transaction has committed whatever a callback does: a failing one must not turn the commit
+ * into an error for the caller (who might then retry committed work), nor stop the others.
+ */
+function runAfterCommit(callback: () => void): void {
+  try {
+    callback();
+  } catch (error) {
+    process.emitWarning(
+      `after-commit callback failed: ${error instanceof Error ? error.stack : String(error)}`,
+    );
+  }
+}
+
 class CommitHookDriver implements Driver {
   constructor(
     private readonly inner: Driver,
@@ -58,7 +72,7 @@ class CommitHookDriver implements Driver {
       // run too many is safe while one too few is not.
       const callbacks = pending.get(connection);
       pending.delete(connection);
-      for (const callback of callbacks ?? []) callback();
+      for (const callback of callbacks ?? []) runAfterCommit(callback);
     }
   }
 
