@@ -224,7 +224,7 @@ test('a stats period of whole hours reads the rollup', async () => {
 });
 
 test('concurrent batches and re-ratings of the same customers all succeed and keep the rollup exact', async () => {
-  const specs = (offset: number) =>
+  const specs = (offset: number): CdrSpec[] =>
     Array.from({ length: 30 }, (_, i) => ({
       customer: i % 2,
       carrier: i % 2,

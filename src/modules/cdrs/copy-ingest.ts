@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -43,10 +44,15 @@ export class CdrCopyConnections {
 
   /**
    * Runs `work` in one transaction on a dedicated connection: `trx` for ordinary statements,
-   * `copy` to stream COPY text into the staging table (emptied at commit or rollback).
+   * `copy` to stream COPY text into the staging table (emptied at commit or rollback). The text
+   * comes in chunks, written as they are made: PostgreSQL parses one while the next is built,
+   * and no batch-sized string is ever held.
    */
   async transaction<T>(
-    work: (trx: Db, copy: (columns: readonly string[], text: string) => Promise<void>) => Promise<T>,
+    work: (
+      trx: Db,
+      copy: (columns: readonly string[], chunks: Iterable<string>) => Promise<void>,
+    ) => Promise<T>,
   ): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
@@ -65,9 +71,13 @@ export class CdrCopyConnections {
           this.feed,
         ),
       });
-      const copy = async (columns: readonly string[], text: string) => {
+      const copy = async (columns: readonly string[], chunks: Iterable<string>) => {
         const stream = client.query(copyFrom(`copy ${STAGING_TABLE} (${columns.join(', ')}) from stdin`));
-        stream.end(text);
+        for (const chunk of chunks) {
+          // once() rejects if the stream fails while we wait (PostgreSQL refused the data).
+          if (!stream.write(chunk)) await once(stream, 'drain');
+        }
+        stream.end();
         await finished(stream);
       };
       try {

@@ -160,6 +160,18 @@ function storeFrom(source: RawBuilder<unknown>) {
     group by 1, 2, 3`;
 }
 
+/** Lines of COPY text per chunk: small enough to stay in the young generation, big enough to batch. */
+const COPY_CHUNK_ROWS = 500;
+
+function* copyChunks(priced: PricedCdr[], ids: readonly string[], batchId: string): Generator<string> {
+  for (let start = 0; start < priced.length; start += COPY_CHUNK_ROWS) {
+    let text = '';
+    const end = Math.min(start + COPY_CHUNK_ROWS, priced.length);
+    for (let i = start; i < end; i++) text += `${copyLine(priced[i]!, ids[i]!, batchId)}\n`;
+    yield text;
+  }
+}
+
 /** unnest() of one array per column: a chunk is one statement with 34 parameters. */
 function insertStatements(rows: CdrRow[]) {
   const statements = [];
@@ -283,8 +295,7 @@ export async function ingestCdrs(
       ? { stored: [], charged: [] }
       : options.copy
         ? await options.copy.transaction(async (trx, copy) => {
-            const lines = priced.map((entry, i) => copyLine(entry, ids[i]!, batchId));
-            await copy(COPY_COLUMNS, `${lines.join('\n')}\n`);
+            await copy(COPY_COLUMNS, copyChunks(priced, ids, batchId));
             return storeAndCharge(trx, batchId, ids, storeFrom(sql.table(STAGING_TABLE)));
           })
         : await db.transaction().execute(async (trx) => {
