@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { PrefixIndex } from '../src/modules/rating/prefix-index.js';
 import { getRatecard } from '../src/modules/rating/ratecards.js';
-import { loadCardIndex } from '../src/modules/rating/rating-index.js';
+import { loadCardIndex, RatingIndex } from '../src/modules/rating/rating-index.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;
@@ -222,4 +222,15 @@ test('a card loads into the same index through COPY (PostgreSQL) as through page
   const copied = (await loadCardIndex(t.handle.db, card, { databaseUrl: t.config.databaseUrl })).index;
   assert.deepEqual(all(copied), all(paged));
   assert.equal(copied.match('4479', Date.parse('2024-06-01')), paged.match('4479', Date.parse('2024-06-01')));
+});
+
+test('loading every card at start does not rebuild a card a request already loaded', async () => {
+  const id = await sellCard();
+  assert.equal((await upload(id, `${HEADER}\n44,UK,0.02,,,,2024-01-01\n`)).status, 200);
+  const index = new RatingIndex(t.handle.db, { databaseUrl: t.config.databaseUrl });
+  const first = await index.get(id);
+  await index.loadAll();
+  assert.equal(await index.get(id), first, 'the same index object: not built twice');
+  await index.reload(id);
+  assert.notEqual(await index.get(id), first, 'an explicit reload still rebuilds');
 });

@@ -316,10 +316,15 @@ export class RatingIndex {
     );
   }
 
-  /** Loads every card (at server start), so the first lookups do not pay for it. */
+  /**
+   * Loads every card (at server start), so the first lookups do not pay for it. A card that a
+   * request has already loaded (or is loading) meanwhile is not loaded a second time: with a
+   * million-rate card and several carrier cards that doubled the start-up work, and the server
+   * spent its first minute building indexes while answering.
+   */
   async loadAll(): Promise<void> {
     const cards = await this.db.selectFrom('ratecards').select('id').execute();
-    for (const { id } of cards) await this.reload(id);
+    for (const { id } of cards) await this.get(id);
   }
 
   /** Active carriers with their loaded buy cards (LCR), cached until a carrier or card changes. */
