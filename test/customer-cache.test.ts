@@ -8,6 +8,7 @@ import { CustomerCache } from '../src/modules/accounts/customer-cache.js';
 import { postTransaction } from '../src/modules/ledger/posting.js';
 import { Decimal } from '../src/money/index.js';
 import { ADMIN_KEY, startTestApp, TEST_DB, type TestApp } from './helpers/app.js';
+import { makeTenant } from './ledger-fixtures.js';
 
 /**
  * The in-memory customer read model (src/modules/accounts/customer-cache.ts): GET /customers/{id}
@@ -82,6 +83,19 @@ describe('read-your-writes in one process', () => {
     await readCustomer(customer.id);
     assert.equal((await t.request('DELETE', `/api/v1/customers/${customer.id}`)).status, 200);
     assert.equal((await t.request('GET', `/api/v1/customers/${customer.id}`)).status, 404);
+  });
+
+  test('a partner funding its customer (PUT /partner/funds, its own statement) shows at once for both keys', async () => {
+    const { customer, partnerKey } = await makeTenant(t, { partnerFunds: '100' });
+    const asPartner = () => t.request('GET', `/api/v1/customers/${customer.id}`, { key: partnerKey });
+    assert.equal((await asPartner()).body.data.balance, '0');
+    const funds = await t.request('PUT', '/api/v1/partner/funds', {
+      key: partnerKey,
+      body: { account_number: customer.account_number, amount: '25', description: 'top-up' },
+    });
+    assert.equal(funds.status, 200, funds.text);
+    assert.equal((await asPartner()).body.data.balance, '25');
+    assert.equal((await readCustomer(customer.id)).balance, '25');
   });
 
   test('a posting inside a caller transaction shows only after that transaction commits', async () => {
