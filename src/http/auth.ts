@@ -46,13 +46,13 @@ const SECRET = /^[\x21-\x7e]{8,256}$/;
  * `token: <key>` (seed 002) and `X-Auth-Token: <key>` (seed 003's examples).
  */
 export function extractSecret(headers: FastifyRequest['headers']): string | null {
-  const found: string[] = [];
   const authorization = headers.authorization;
-  if (authorization !== undefined) {
-    const match = /^Bearer +(\S+)\s*$/i.exec(authorization);
-    if (!match) throw unauthorised("malformed Authorization header, expected 'Bearer <key>'");
-    found.push(match[1]!);
+  // The commonest request: one Authorization header and nothing to compare it with.
+  if (authorization !== undefined && headers.token === undefined && headers['x-auth-token'] === undefined) {
+    return validSecret(bearerSecret(authorization));
   }
+  const found: string[] = [];
+  if (authorization !== undefined) found.push(bearerSecret(authorization));
   for (const name of ['token', 'x-auth-token'] as const) {
     const value = headers[name];
     if (Array.isArray(value)) throw unauthorised(`more than one ${name} header`);
@@ -60,7 +60,18 @@ export function extractSecret(headers: FastifyRequest['headers']): string | null
   }
   if (found.length === 0) return null;
   if (new Set(found).size > 1) throw unauthorised('different keys sent in different headers');
-  const secret = found[0]!;
+  return validSecret(found[0]!);
+}
+
+const BEARER = /^Bearer +(\S+)\s*$/i;
+
+function bearerSecret(authorization: string): string {
+  const match = BEARER.exec(authorization);
+  if (!match) throw unauthorised("malformed Authorization header, expected 'Bearer <key>'");
+  return match[1]!;
+}
+
+function validSecret(secret: string): string {
   if (!SECRET.test(secret)) throw unauthorised('malformed API key');
   return secret;
 }

@@ -8,15 +8,9 @@ export function absoluteUrl(request: FastifyRequest, path: string): string {
   return originOf(request) + path;
 }
 
-/** The request's origin, worked out once: protocol and host consult the proxy trust rules. */
-const ORIGINS = new WeakMap<FastifyRequest, string>();
+/** The request's origin: protocol and host consult the proxy trust rules (cheap getters). */
 function originOf(request: FastifyRequest): string {
-  let origin = ORIGINS.get(request);
-  if (origin === undefined) {
-    origin = `${request.protocol}://${request.host}`;
-    ORIGINS.set(request, origin);
-  }
-  return origin;
+  return `${request.protocol}://${request.host}`;
 }
 
 export function selfUrl(request: FastifyRequest): string {

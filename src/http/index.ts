@@ -1,4 +1,3 @@
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
@@ -6,11 +5,12 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
 import { type KeyResolver, registerAuth } from './auth.js';
 import { registerBodyParsers } from './body.js';
-import { ApiError, registerErrorHandling } from './errors.js';
+import { registerErrorHandling } from './errors.js';
 import { renderResponseFormat } from './formats.js';
 import { registerIdempotency } from './idempotency.js';
 import { trackInFlight } from './in-flight.js';
 import { registerMetrics } from './metrics.js';
+import { registerRateLimit } from './rate-limit.js';
 import { ErrorEnvelope } from './schemas.js';
 import { installVisibility } from './visibility.js';
 
@@ -24,7 +24,7 @@ export interface HttpOptions {
  * The API conventions, registered once for every route (api-conventions.md). Order matters:
  * errors and parsers first, then hooks in the order a request meets them: request id → auth →
  * object visibility (404 for another tenant's ids) →
- * rate limit → validation → idempotency → handler → (idempotency store → format rendering).
+ * rate limit (after auth: it counts per key) → validation → idempotency → handler → (idempotency store → format rendering).
  */
 export async function registerHttpConventions(app: FastifyInstance, options: HttpOptions) {
   registerErrorHandling(app);
@@ -38,24 +38,9 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
   });
   registerAuth(app, options.keys, options.config.authFailuresPerMinute);
   installVisibility(app);
-  await app.register(rateLimit, {
-    global: true,
-    hook: 'onRequest',
-    max: options.config.rateLimitMax,
-    timeWindow: options.config.rateLimitWindowMs,
-    enableDraftSpec: true,
-    keyGenerator: (request) => request.principal?.keyId ?? request.ip,
-    errorResponseBuilder: (_request, context) =>
-      new ApiError(
-        429,
-        'rate_limited',
-        `Rate limit of ${context.max} requests per ${context.after} exceeded`,
-        undefined,
-        {
-          'retry-after': String(Math.ceil(context.ttl / 1000)),
-        },
-      ),
-  });
+  // In process and synchronous (decision 0011): @fastify/rate-limit's async hook was a few
+  // percent of a cached read.
+  registerRateLimit(app, { max: options.config.rateLimitMax, windowMs: options.config.rateLimitWindowMs });
   registerIdempotency(
     app,
     options.db,

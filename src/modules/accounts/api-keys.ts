@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
@@ -18,7 +19,13 @@ export type ApiKey = Selectable<ApiKeysTable>;
  */
 export const KEY_PREFIX = 'tgk_';
 
+// crypto.hash (Node >= 20.12) hashes in one call, without a Hash object per request.
+const oneShotHash: ((algorithm: string, data: string, encoding: 'hex') => string) | undefined = (
+  crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }
+).hash;
+
 export function hashKey(secret: string): string {
+  if (oneShotHash) return oneShotHash('sha256', secret, 'hex');
   return createHash('sha256').update(secret).digest('hex');
 }
 
