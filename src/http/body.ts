@@ -99,7 +99,11 @@ export async function registerBodyParsers(app: FastifyInstance, bodyLimitBytes: 
     },
   );
   await app.register(formbody, { bodyLimit: bodyLimitBytes });
-  app.addHook('preValidation', async (request) => wrapSingleFormValues(request));
+  app.addHook('preValidation', (request, _reply, done) => {
+    // Callback style: no promise per request for what is nearly always a no-op.
+    if (request.headers['content-type'] !== undefined) wrapSingleFormValues(request);
+    done();
+  });
   // @fastify/multipart adds three async hooks to every request (and a 'close' listener per
   // response); only multipart requests need them, so they are registered behind that test.
   const addHook = app.addHook;

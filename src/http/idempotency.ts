@@ -137,9 +137,7 @@ export function registerIdempotency(
   const windows: Windows = { ttlMs: ttlHours * 3_600_000, abandonedAfterMs: abandonedAfterSeconds * 1000 };
   app.decorateRequest('idempotency', null);
 
-  app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers['idempotency-key'];
-    if (header === undefined || !WRITE_METHODS.has(request.method)) return;
+  const claimKey = async (request: FastifyRequest, reply: FastifyReply, header: string | string[]) => {
     if (Array.isArray(header) || header.length === 0 || header.length > MAX_KEY_LENGTH) {
       throw new ApiError(
         400,
@@ -174,12 +172,21 @@ export function registerIdempotency(
     reply.header('idempotency-hit', 'true');
     reply.code(entry.status_code ?? 200).type(entry.content_type ?? 'application/json; charset=utf-8');
     return reply.send(entry.body ?? '');
+  };
+  // Callback-style hooks: a request without an Idempotency-Key (every read) passes through
+  // synchronously, with no promise; one with a key runs the async work as Fastify would.
+  app.addHook('preHandler', (request, reply, done) => {
+    const header = request.headers['idempotency-key'];
+    if (header === undefined || !WRITE_METHODS.has(request.method)) return done();
+    claimKey(request, reply, header).then(() => done(), done);
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    const state = request.idempotency;
-    if (!state) return payload;
-    request.idempotency = null;
+  const store = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    state: IdempotencyState,
+  ) => {
     if (reply.statusCode >= 500 || typeof payload !== 'string') {
       await db
         .deleteFrom('idempotency_keys')
@@ -197,6 +204,15 @@ export function registerIdempotency(
        ${from}
        where scope = ${state.scope} and key = ${state.key}`.execute(db);
     return payload;
+  };
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const state = request.idempotency;
+    if (!state) return done(null, payload);
+    request.idempotency = null;
+    store(request, reply, payload, state).then(
+      (stored) => done(null, stored),
+      (error) => done(error as Error),
+    );
   });
 }
 
