@@ -1,4 +1,4 @@
-import { type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { type FastifyBaseLogger, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 
 const LOGS_INFO = new Set(['trace', 'debug', 'info']);
 
@@ -16,7 +16,10 @@ export class OneLineRequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    if (error) return super.requestCompleted(error, request, reply);
+    if (error) {
+      super.requestCompleted(error, request, reply);
+      return;
+    }
     if (!LOGS_INFO.has(reply.log.level)) return;
     reply.log.info(
       {
@@ -27,4 +30,86 @@ export class OneLineRequestLog extends LogController {
       'request completed',
     );
   }
+}
+
+type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+type LogFn = (...args: unknown[]) => void;
+type Bindings = Record<string, unknown>;
+type ChildOptions = Parameters<FastifyBaseLogger['child']>[1];
+
+/**
+ * A request's logger that becomes a real pino child (bound to the request id) only when
+ * something is logged at an enabled level. Fastify makes a child per request, and pino's child
+ * serialises its bindings when it is made: a measurable part of a cached read that usually logs
+ * nothing (the access line is at info, below the usual production level). Every line that is
+ * written still carries the request id.
+ */
+class LazyRequestLogger {
+  private real: FastifyBaseLogger | null = null;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: Bindings,
+  ) {}
+
+  private materialise(): FastifyBaseLogger {
+    this.real ??= this.parent.child(this.bindings);
+    return this.real;
+  }
+
+  get level(): string {
+    return this.real ? this.real.level : this.parent.level;
+  }
+
+  set level(level: string) {
+    this.materialise().level = level;
+  }
+
+  private write(level: Level, args: unknown[]): void {
+    if (this.real === null && !this.parent.isLevelEnabled(level)) return;
+    (this.materialise()[level] as LogFn)(...args);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+  silent(): void {}
+
+  isLevelEnabled(level: string): boolean {
+    return (this.real ?? this.parent).isLevelEnabled(level);
+  }
+
+  child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
+    return this.materialise().child(bindings, options);
+  }
+}
+
+/**
+ * Fastify `childLoggerFactory`: the lazy logger above, unless the route asks for its own level
+ * or serializers (then a real child at once, as Fastify would make).
+ */
+export function lazyChildLogger(
+  logger: FastifyBaseLogger,
+  bindings: Bindings,
+  options: ChildOptions,
+): FastifyBaseLogger {
+  if (options && (options.level !== undefined || options.serializers !== undefined)) {
+    return logger.child(bindings, options);
+  }
+  return new LazyRequestLogger(logger, bindings) as unknown as FastifyBaseLogger;
 }
