@@ -8,7 +8,7 @@ import { rewriteFormatSuffix } from './http/formats.js';
 import type { InFlight } from './http/in-flight.js';
 import { registerHttpConventions } from './http/index.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
-import { OneLineRequestLog } from './http/request-log.js';
+import { lazyChildLogger, OneLineRequestLog } from './http/request-log.js';
 import { CustomerCache } from './modules/accounts/customer-cache.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
@@ -66,6 +66,8 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     logger: { level: config.logLevel },
     // One access-log line per request instead of Fastify's two.
     logController: new OneLineRequestLog(),
+    // The per-request child logger is made only when the request logs something.
+    childLoggerFactory: lazyChildLogger,
     // Fastify accepts a hop count at run time; its typings list only the other forms.
     trustProxy: config.trustProxy as FastifyServerOptions['trustProxy'],
     bodyLimit: config.bodyLimitBytes,

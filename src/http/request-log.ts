@@ -66,7 +66,7 @@ class LazyRequestLogger {
   }
 
   private write(level: Level, args: unknown[]): void {
-    if (this.real === null && !this.parent.isLevelEnabled(level)) return;
+    if (this.real === null && !levelEnabled(this.parent, level)) return;
     (this.materialise()[level] as LogFn)(...args);
   }
 
@@ -91,12 +91,18 @@ class LazyRequestLogger {
   silent(): void {}
 
   isLevelEnabled(level: string): boolean {
-    return (this.real ?? this.parent).isLevelEnabled(level);
+    return levelEnabled(this.real ?? this.parent, level);
   }
 
   child(bindings: Bindings, options?: ChildOptions): FastifyBaseLogger {
     return this.materialise().child(bindings, options);
   }
+}
+
+/** pino's isLevelEnabled; a logger without it is asked to log (it decides). */
+function levelEnabled(logger: FastifyBaseLogger, level: string): boolean {
+  const check = (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled;
+  return check === undefined || check.call(logger, level);
 }
 
 /**

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import Fastify from 'fastify';
+import { lazyChildLogger, OneLineRequestLog } from './request-log.js';
+
+function appLogging(level: string) {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  const app = Fastify({
+    logger: { level, stream },
+    logController: new OneLineRequestLog(),
+    childLoggerFactory: lazyChildLogger,
+    genReqId: () => 'req-1',
+  });
+  app.get('/quiet', async () => ({ ok: true }));
+  app.get('/warns', async (request) => {
+    request.log.warn({ detail: 42 }, 'something odd');
+    request.log.debug('not at this level');
+    return { ok: true };
+  });
+  return { app, lines };
+}
+
+test('at info the one access line per request carries the request id', async () => {
+  const { app, lines } = appLogging('info');
+  await app.inject({ method: 'GET', url: '/quiet' });
+  const access = lines.filter((line) => line.msg === 'request completed');
+  assert.equal(access.length, 1);
+  assert.equal(access[0]!.reqId, 'req-1');
+  assert.deepEqual(access[0]!.res, { statusCode: 200 });
+  await app.close();
+});
+
+test('at warn a quiet request writes nothing; a warning from a handler carries the request id', async () => {
+  const { app, lines } = appLogging('warn');
+  await app.inject({ method: 'GET', url: '/quiet' });
+  assert.equal(lines.length, 0);
+  await app.inject({ method: 'GET', url: '/warns' });
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]!.msg, 'something odd');
+  assert.equal(lines[0]!.reqId, 'req-1');
+  assert.equal(lines[0]!.detail, 42);
+  await app.close();
+});
+
+test('a per-route log level gets a real child at that level', async () => {
+  const { app, lines } = appLogging('warn');
+  app.get('/verbose', { logLevel: 'debug' }, async (request) => {
+    request.log.debug('debugging');
+    return { ok: true };
+  });
+  await app.inject({ method: 'GET', url: '/verbose' });
+  const debug = lines.find((line) => line.msg === 'debugging');
+  assert.equal(debug?.reqId, 'req-1');
+  await app.close();
+});
