@@ -163,6 +163,37 @@ describe('the cache itself', () => {
     }
   });
 
+  test('peekVisible answers synchronously only for a cached, fresh entry, with the same tenancy as getVisible', async () => {
+    const cache = new CustomerCache(t.handle.db, t.handle.feed);
+    try {
+      const { id } = await newCustomer();
+      const admin = { keyId: 'key_a', role: 'admin' as const, partnerId: null, customerId: null };
+      const self = { keyId: 'key_s', role: 'customer' as const, partnerId: null, customerId: id };
+      const other = { keyId: 'key_o', role: 'customer' as const, partnerId: null, customerId: 'cus_other' };
+      assert.equal(cache.peekVisible(admin, id), undefined, 'not read yet: only a read can tell');
+      await cache.get(id);
+      assert.equal(cache.peekVisible(admin, id)?.id, id);
+      assert.equal(cache.peekVisible(self, id)?.id, id);
+      assert.equal(cache.peekVisible(other, id), null);
+      assert.equal(await cache.getVisible(other, id), null);
+      cache.invalidate([id]);
+      assert.equal(cache.peekVisible(self, id), undefined, 'dropped on change');
+    } finally {
+      cache.close();
+    }
+    const stale = new CustomerCache(t.handle.db, t.handle.feed, { maxAgeMs: 0 });
+    try {
+      const { id } = await newCustomer();
+      await stale.get(id);
+      assert.equal(
+        stale.peekVisible({ keyId: 'k', role: 'admin', partnerId: null, customerId: null }, id),
+        undefined,
+      );
+    } finally {
+      stale.close();
+    }
+  });
+
   test('the snapshot carries what call authorization needs, as exact decimals', async () => {
     const customer = await newCustomer();
     const patched = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {

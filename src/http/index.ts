@@ -31,11 +31,8 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
   await registerBodyParsers(app, options.config.bodyLimitBytes);
   requireSchemasAndDocumentErrors(app);
 
+  // Counts requests in flight and answers X-Request-Id (request.id, from genReqId in app.ts).
   const inFlight = trackInFlight(app);
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
   registerAuth(app, options.keys, options.config.authFailuresPerMinute);
   installVisibility(app);
   // In process and synchronous (decision 0011): @fastify/rate-limit's async hook was a few

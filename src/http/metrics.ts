@@ -18,6 +18,11 @@ interface CountSeries {
   count: number;
 }
 
+interface RouteSeries {
+  duration: DurationSeries;
+  statuses: Map<number, CountSeries>;
+}
+
 /** One latency series (method, route): per-bucket counts (not cumulative), sum and count. */
 interface DurationSeries {
   labels: { method: string; route: string };
@@ -30,37 +35,63 @@ interface DurationSeries {
  * The request counter and latency histogram, kept as plain numbers per series and handed to
  * prom-client's registry in its metric format at scrape time. prom-client's own Counter and
  * Histogram hash the label object on every inc/observe (children from `labels()` too), which was
- * a few percent of a cached GET; here a request does one Map lookup per metric, keyed by a string
- * it builds from the route and method (docs/decisions/0011-lean-rate-limit-and-metrics.md).
+ * a few percent of a cached GET; here a request does three Map lookups (route, method, status) with
+ * the strings Fastify already holds (docs/decisions/0011-lean-rate-limit-and-metrics.md).
  */
 export class RequestMetrics {
   private readonly counts = new Map<string, CountSeries>();
   private readonly durations = new Map<string, DurationSeries>();
+  /** route → method → its series: lookups by the strings Fastify already holds, no key to build. */
+  private readonly byRoute = new Map<string, Map<string, RouteSeries>>();
 
   record(method: string, route: string, status: number, seconds: number): void {
-    const routeKey = `${method} ${route}`;
-    const countKey = `${routeKey} ${status}`;
-    let count = this.counts.get(countKey);
+    let methods = this.byRoute.get(route);
+    if (methods === undefined) {
+      methods = new Map();
+      this.byRoute.set(route, methods);
+    }
+    let series = methods.get(method);
+    if (series === undefined) {
+      series = { duration: this.durationSeries(method, route), statuses: new Map() };
+      methods.set(method, series);
+    }
+    let count = series.statuses.get(status);
     if (count === undefined) {
-      count = { labels: { method, route, status: String(status) }, count: 0 };
-      this.counts.set(countKey, count);
+      count = this.countSeries(method, route, status);
+      series.statuses.set(status, count);
     }
     count.count++;
-    let duration = this.durations.get(routeKey);
-    if (duration === undefined) {
-      duration = {
-        labels: { method, route },
-        buckets: new Array(DURATION_BUCKETS.length + 1).fill(0),
-        sum: 0,
-        count: 0,
-      };
-      this.durations.set(routeKey, duration);
-    }
+    const duration = series.duration;
     let bucket = 0;
     while (bucket < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[bucket]!) bucket++;
     duration.buckets[bucket]!++;
     duration.sum += seconds;
     duration.count++;
+  }
+
+  private countSeries(method: string, route: string, status: number): CountSeries {
+    const key = `${method} ${route} ${status}`;
+    let series = this.counts.get(key);
+    if (series === undefined) {
+      series = { labels: { method, route, status: String(status) }, count: 0 };
+      this.counts.set(key, series);
+    }
+    return series;
+  }
+
+  private durationSeries(method: string, route: string): DurationSeries {
+    const key = `${method} ${route}`;
+    let series = this.durations.get(key);
+    if (series === undefined) {
+      series = {
+        labels: { method, route },
+        buckets: new Array(DURATION_BUCKETS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      this.durations.set(key, series);
+    }
+    return series;
   }
 
   /** prom-client metric objects (Registry.registerMetric calls get() on every scrape). */

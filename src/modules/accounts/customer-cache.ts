@@ -115,6 +115,18 @@ export class CustomerCache {
     return load.promise;
   }
 
+  /**
+   * Synchronously, what getVisible would answer when the customer is cached and fresh (the
+   * snapshot, or null when `principal` may not see it); undefined when only a read can tell.
+   */
+  peekVisible(principal: Principal, id: string): CustomerSnapshot | null | undefined {
+    const entry = this.entries.get(id);
+    if (!entry || performance.now() - entry.loadedAt >= this.maxAgeMs) return undefined;
+    entry.used = true;
+    const snapshot = entry.snapshot;
+    return snapshot && customerVisibleTo(principal, snapshot) ? snapshot : null;
+  }
+
   /** The customer if `principal` may see it (tenancy as in visibleCustomers), else null. */
   async getVisible(principal: Principal, id: string): Promise<CustomerSnapshot | null> {
     const snapshot = await this.get(id);

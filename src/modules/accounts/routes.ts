@@ -8,7 +8,7 @@ import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.
 import { registerVisibility } from '../../http/visibility.js';
 import { moneyView, moneyViews } from '../ledger/accounts.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
-import type { CustomerCache } from './customer-cache.js';
+import type { CustomerCache, CustomerSnapshot } from './customer-cache.js';
 import { createCustomer, deleteCustomer, listCustomers, updateCustomer } from './customers.js';
 import type { DbKeyResolver } from './key-resolver.js';
 import { createPartner, deletePartner, getPartner, listPartners, updatePartner } from './partners.js';
@@ -193,10 +193,16 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
       params: IdParams('cus'),
       response: { 200: Envelope(CustomerSchema) },
     },
-    handler: async (request) => {
-      const customer = await customers.getVisible(principalOf(request), request.params.id);
-      if (!customer) throw notFound('Customer');
-      return ok(request, presentCustomerFields(request, customer.fields));
+    // Not async: a cached customer (nearly every read) is answered without a promise.
+    handler: (request) => {
+      const principal = principalOf(request);
+      const present = (customer: CustomerSnapshot | null) => {
+        if (!customer) throw notFound('Customer');
+        return ok(request, presentCustomerFields(request, customer.fields));
+      };
+      const cached = customers.peekVisible(principal, request.params.id);
+      if (cached !== undefined) return present(cached);
+      return customers.getVisible(principal, request.params.id).then(present);
     },
   });
 
