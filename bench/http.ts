@@ -1,8 +1,8 @@
 /**
  * npm run bench:http — how much of bare Fastify's speed Tollgate keeps on its most common read.
  *
- * In one run: starts a bare Fastify hello-world and a Tollgate server (each its own process, same
- * Node), creates a customer and a customer key through the API, then loads both on 127.0.0.1:
+ * In one run: builds Tollgate (`npm run build`), starts a bare Fastify hello-world and the built
+ * Tollgate server as `npm start` runs it (each its own process, same Node), creates a customer and a customer key through the API, then loads both on 127.0.0.1:
  *   1. closed loop (N connections as fast as they go): requests/s and p99 of an authenticated
  *      GET /api/v1/customers/{id} against the hello-world, and the ratio;
  *   2. a fixed rate (default 1,000 req/s): p99 of the same GET, with autocannon's overallRate and
@@ -20,7 +20,7 @@
  *                         [--rate 1000] [--profile]
  * --profile writes a V8 CPU profile of the Tollgate process (open it in Chrome DevTools).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,7 +79,7 @@ async function waitUntilAnswering(server: Server, path: string): Promise<void> {
 
 async function startServer(name: string, nodeArgs: string[], env: Record<string, string>, readyPath: string) {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs], {
+  const child = spawn(process.execPath, nodeArgs, {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -199,11 +199,11 @@ async function measure(driver: 'pglite' | 'postgres'): Promise<Outcome> {
   const profileDir = join(dataDir, 'profile');
   const servers: Server[] = [];
   try {
-    const hello = await startServer('hello-world', ['bench/hello-world.ts'], {}, '/');
+    const hello = await startServer('hello-world', ['--import', 'tsx', 'bench/hello-world.ts'], {}, '/');
     servers.push(hello);
     const tollgate = await startServer(
       'tollgate',
-      [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'src/main.ts', 'serve'],
+      [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/src/main.js', 'serve'],
       {
         TOLLGATE_DATA_DIR: join(dataDir, 'data'),
         TOLLGATE_ADMIN_KEY: adminKey,
@@ -262,6 +262,9 @@ async function main(): Promise<void> {
   for (const name of drivers) {
     if (name !== 'pglite' && name !== 'postgres') throw new Error(`--db: unknown database '${name}'`);
   }
+  // Tollgate runs as `npm start` runs it: the compiled dist/, not through the tsx loader.
+  const build = spawnSync('npm', ['run', 'build'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`npm run build failed:\n${build.stdout}${build.stderr}`);
   console.log('(figures depend on the machine and on whatever else runs on it)\n');
   const outcomes: Outcome[] = [];
   for (const driver of drivers as ('pglite' | 'postgres')[]) outcomes.push(await measure(driver));
