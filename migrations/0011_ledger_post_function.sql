@@ -22,6 +22,10 @@
 --   TG404 unknown ledger account or owner {what, id}
 --   TG400 currency mismatch {account_currency, currency, owner_kind}
 --   TG409 the reference key is being posted by a concurrent transaction that has not committed
+--
+-- The accounts to lock are found with one index lookup per kind of target (primary key,
+-- owner_id, (code, currency)), then locked by id in id order: an OR over the three kinds would
+-- be a sequential scan of ledger_accounts for every posting, as the operator arm has no index.
 create function ledger_post(
   p_id text,
   p_category text,
@@ -50,7 +54,9 @@ declare
   v_count int := jsonb_array_length(p_postings);
   v_ids text[];            -- wanted account ids (postings by ledgerAccountId)
   v_owner_ids text[];      -- wanted customer/partner owners
-  v_operator_keys text[];  -- wanted operator accounts, 'code|currency'
+  v_codes text[];          -- wanted operator accounts: codes …
+  v_code_currencies text[];  -- … and their currencies
+  v_lock_ids text[];
   v_missing record;
   v_own_currency text;
   -- The locked accounts, parallel arrays in id order.
@@ -76,11 +82,22 @@ declare
 begin
   select coalesce(array_agg(e->>'account_id') filter (where e ? 'account_id'), '{}'),
          coalesce(array_agg(e->>'owner_id') filter (where e->>'owner_kind' in ('customer', 'partner')), '{}'),
-         coalesce(array_agg((e->>'code') || '|' || (e->>'currency')) filter (where e->>'owner_kind' = 'operator'), '{}')
-    into v_ids, v_owner_ids, v_operator_keys
+         coalesce(array_agg(e->>'code') filter (where e->>'owner_kind' = 'operator'), '{}'),
+         coalesce(array_agg(e->>'currency') filter (where e->>'owner_kind' = 'operator'), '{}')
+    into v_ids, v_owner_ids, v_codes, v_code_currencies
     from jsonb_array_elements(p_postings) e;
 
   for pass in 1..2 loop
+    -- Which accounts: one index lookup per kind of target (an OR over the three would be a
+    -- sequential scan of ledger_accounts, as the operator arm has no index of its own).
+    select coalesce(array_agg(x.id), '{}') into v_lock_ids
+      from (select l.id from ledger_accounts l where l.id = any (v_ids)
+            union
+            select l.id from ledger_accounts l where l.owner_id = any (v_owner_ids)
+            union
+            select l.id from ledger_accounts l
+              join unnest(v_codes, v_code_currencies) as k(code, currency)
+                on l.code = k.code and l.currency = k.currency::bpchar) x;
     -- Lock in id order: any two transactions take their row locks in the same order, so
     -- concurrent transfers queue instead of deadlocking. Credit limits are read with them.
     select array_agg(la.id order by la.id), array_agg(la.owner_kind order by la.id),
@@ -90,8 +107,7 @@ begin
                           else coalesce(c.credit_limit, p.credit_limit) end order by la.id)
       into a_id, a_kind, a_owner, a_code, a_currency, a_balance, a_limit
       from (select l.* from ledger_accounts l
-             where l.id = any (v_ids) or l.owner_id = any (v_owner_ids)
-                or (l.code || '|' || l.currency) = any (v_operator_keys)
+             where l.id = any (v_lock_ids)
              order by l.id
              for update) la
       left join customers c on la.owner_kind = 'customer' and c.id = la.owner_id

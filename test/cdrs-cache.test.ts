@@ -11,11 +11,7 @@ import { startTestApp, type TestApp } from './helpers/app.js';
 let t: TestApp;
 let customerId = '';
 
-async function data(method: string, url: string, body?: unknown) {
-  const res = await t.request(method, url, body === undefined ? {} : { body });
-  assert.ok(res.status < 300, `${method} ${url}: ${res.text}`);
-  return res.body.data;
-}
+const data = (method: string, url: string, body?: unknown) => t.data(method, url, body);
 
 before(async () => {
   t = await startTestApp();

@@ -14,11 +14,7 @@ let t: TestApp;
 const customers: { id: string; account_number: string }[] = [];
 let sequence = 0;
 
-async function data(method: string, url: string, body?: unknown) {
-  const res = await t.request(method, url, body === undefined ? {} : { body });
-  assert.ok(res.status < 300, `${method} ${url}: ${res.text}`);
-  return res.body.data;
-}
+const data = (method: string, url: string, body?: unknown) => t.data(method, url, body);
 
 before(async () => {
   t = await startTestApp();

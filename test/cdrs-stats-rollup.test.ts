@@ -19,11 +19,7 @@ let rateId = '';
 let sequence = 0;
 const DAY = Date.UTC(2026, 10, 1);
 
-async function data(method: string, url: string, body?: unknown) {
-  const res = await t.request(method, url, body === undefined ? {} : { body });
-  assert.ok(res.status < 300, `${method} ${url}: ${res.text}`);
-  return res.body.data;
-}
+const data = (method: string, url: string, body?: unknown) => t.data(method, url, body);
 
 before(async () => {
   t = await startTestApp();

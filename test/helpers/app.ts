@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
@@ -37,6 +38,8 @@ export interface TestApp {
   handle: DbHandle;
   config: Config;
   request<T = any>(method: string, url: string, options?: RequestOptions): Promise<TestResponse<T>>;
+  /** An admin JSON call that must succeed (asserted): the envelope's `data`. For fixtures. */
+  data<T = any>(method: string, url: string, body?: unknown): Promise<T>;
   /** Starts a real listening server on 127.0.0.1 and returns its base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -76,11 +79,16 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const { app, routes } = await buildApp(config, handle.db);
   await app.ready();
 
-  return {
+  const testApp: TestApp = {
     app,
     routes,
     handle,
     config,
+    async data(method, url, body) {
+      const response = await testApp.request(method, url, body === undefined ? {} : { body });
+      assert.ok(response.status < 300, `${method} ${url}: ${response.text}`);
+      return response.body.data;
+    },
     async request(method, url, options = {}) {
       const headers: Record<string, string> = { ...options.headers };
       const key = options.key === undefined ? ADMIN_KEY : options.key;
@@ -119,4 +127,5 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
       await database?.drop();
     },
   };
+  return testApp;
 }

@@ -114,7 +114,7 @@ export function copyValue(value: string | number | null): string {
   return SPECIAL.test(value) ? value.replace(SPECIALS, (c) => ESCAPES[c]!) : value;
 }
 
-/** The columns of copyLine, in its order (the staging table is read back by name). */
+/** Every stored CDR column, in copyLine's order: both insert paths (COPY and unnest) list them so. */
 export const COPY_COLUMNS = [
   'id',
   'switch_id',

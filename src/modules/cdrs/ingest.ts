@@ -91,7 +91,7 @@ const CUSTOMERS_PER_CHARGE = MAX_POSTINGS - 1;
 
 type CdrRow = ReturnType<typeof cdrRow>;
 
-/** Every stored column and its SQL type, in one place: the INSERT is built from this list. */
+/** The SQL type of every stored column (their order is COPY_COLUMNS, shared by both insert paths). */
 const COLUMN_TYPES: Record<keyof CdrRow, string> = {
   id: 'text',
   switch_id: 'text',
@@ -128,7 +128,6 @@ const COLUMN_TYPES: Record<keyof CdrRow, string> = {
   margin: 'numeric',
   charged_amount: 'numeric',
 };
-const COLUMNS = Object.keys(COLUMN_TYPES) as (keyof CdrRow)[];
 
 /** What a batch stored, per customer, currency and rating state (summed in SQL, not per CDR). */
 interface StoredGroup {
@@ -146,7 +145,7 @@ interface StoredGroup {
  * charges (see storeAndCharge).
  */
 function storeFrom(source: RawBuilder<unknown>) {
-  const columns = sql.join(COLUMNS.map((column) => sql.ref(column)));
+  const columns = sql.join(COPY_COLUMNS.map((column) => sql.ref(column)));
   return sql<StoredGroup>`
     with stored as (
       insert into cdrs (${columns})
@@ -177,11 +176,11 @@ function insertStatements(rows: CdrRow[]) {
   const statements = [];
   for (let start = 0; start < rows.length; start += INSERT_CHUNK_ROWS) {
     const chunk = rows.slice(start, start + INSERT_CHUNK_ROWS);
-    const arrays = COLUMNS.map((column) => {
+    const arrays = COPY_COLUMNS.map((column) => {
       const values = chunk.map((row) => (column === 'tags' ? JSON.stringify(row.tags) : row[column]));
       return sql`${values}::${sql.raw(COLUMN_TYPES[column])}[]`;
     });
-    const source = sql`unnest(${sql.join(arrays)}) as source (${sql.join(COLUMNS.map((column) => sql.ref(column)))})`;
+    const source = sql`unnest(${sql.join(arrays)}) as source (${sql.join(COPY_COLUMNS.map((column) => sql.ref(column)))})`;
     statements.push(storeFrom(source));
   }
   return statements;

@@ -58,14 +58,7 @@ export interface PostedPosting {
   balanceAfter: Decimal;
 }
 
-export interface PostedTransaction {
-  id: string;
-  category: string;
-  description: string;
-  reference: string | null;
-  referenceKey: string | null;
-  effectiveAt: Date;
-  allowOverdraft: boolean;
+export interface PostedTransaction extends PostingHeader {
   createdAt: Date;
   /** True when the reference key had already been posted and this is that first transaction. */
   replayed: boolean;
