@@ -16,7 +16,7 @@ import { rollupCdrs } from './stats-rollup.js';
  * CDR ingestion: check every record, price the good ones, then in ONE database transaction
  * store them (a CDR already stored under the same switch and call id is a duplicate and is
  * skipped) and charge each customer once for the batch through the ledger (one posting per
- * customer, up to 99 customers per ledger transaction). Storing and
+ * customer, all in one ledger transaction per currency: decision 0042). Storing and
  * charging commit together, so a retried batch can neither double-charge nor lose a charge.
  * Charging always posts, even past the credit limit: the calls already happened.
  */
@@ -86,7 +86,10 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
 
 /** Rows per INSERT statement (each column travels as one array parameter). */
 const INSERT_CHUNK_ROWS = 10_000;
-/** Most customers charged in one ledger transaction: their postings plus one revenue posting. */
+/**
+ * Most customers charged in one ledger transaction: their postings plus one revenue posting. A
+ * batch of the default size always fits; only a CDR_BATCH_MAX above it can need a second one.
+ */
 const CUSTOMERS_PER_CHARGE = MAX_POSTINGS - 1;
 
 type CdrRow = ReturnType<typeof cdrRow>;
@@ -207,9 +210,10 @@ async function storeAndCharge(
 }
 
 /**
- * Charges what the newly stored CDRs cost: one posting per customer per batch, grouped into
- * transactions of up to CUSTOMERS_PER_CHARGE customers with the revenue posting balancing them.
- * The batch id and chunk number make each transaction impossible to repost.
+ * Charges what the newly stored CDRs cost: one posting per customer per batch, in one ledger
+ * transaction per currency (one round trip) with the revenue posting balancing them; only a batch
+ * of more than CUSTOMERS_PER_CHARGE customers is split. The batch id, currency and chunk number
+ * make each transaction impossible to repost.
  */
 async function chargeCustomers(trx: Db, batchId: string, stored: StoredGroup[]) {
   const totals = new Map<string, { amount: Decimal; currency: string }>();

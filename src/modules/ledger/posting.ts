@@ -19,8 +19,13 @@ import { publishBalanceChanges } from './balance-changes.js';
  * packages) calls it; nothing else writes a balance. See README.md for the contract.
  */
 
-/** A limit on everything: a transaction is a handful of postings, never a batch job. */
-export const MAX_POSTINGS = 100;
+/**
+ * Enough for the largest regular transaction: a CDR batch of the default 10,000 CDRs charges up
+ * to 10,000 customers, one posting each, balanced by one revenue posting (decision 0042).
+ * ledger_post() matches postings to accounts with a hash join (migration 0024), so its cost grows
+ * with the postings, not with postings × accounts.
+ */
+export const MAX_POSTINGS = 10_001;
 const CATEGORY = /^[a-z][a-z_]{0,39}$/;
 const MAX_DESCRIPTION = 500;
 const MAX_REFERENCE = 255;
@@ -117,7 +122,7 @@ export function checkTransactionHeader(
 
 const OPERATOR_CODE = /^(revenue:calls|revenue:other|adjustments|transfers|clearing:[a-z0-9_-]{1,40})$/;
 
-/** One posting as ledger_post() takes it (migrations/0011_ledger_post_function.sql). */
+/** One posting as ledger_post() takes it (migrations/0011_ledger_post_function.sql, body now 0024). */
 function postingArgument(posting: PostingInput) {
   const common = {
     id: newId('ledgerPosting'),
@@ -134,7 +139,7 @@ function postingArgument(posting: PostingInput) {
   return { ...common, owner_kind: owner.kind, owner_id: owner.id, new_account_id: newAccountId };
 }
 
-/** The rows ledger_post() answers (migrations/0011_ledger_post_function.sql). */
+/** The rows ledger_post() answers (migrations/0011_ledger_post_function.sql, body now 0024). */
 export interface PostedRow {
   replayed: boolean;
   transaction_id: string;
