@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
+import { Batcher, batcherPerDb } from '../db/batcher.js';
 import type { Db } from '../db/index.js';
 import { ApiError } from './errors.js';
 
@@ -73,6 +74,64 @@ interface Windows {
   abandonedAfterMs: number;
 }
 
+interface Claim {
+  scope: string;
+  key: string;
+  fingerprint: string;
+}
+
+/**
+ * The first step of every claim, for all the claims that arrive together in one statement
+ * (src/db/batcher.ts): insert 'running' rows, in key order so that two batches never wait for
+ * each other's keys in opposite orders. True for each claim whose row this inserted; of two
+ * claims of one key in one batch only the first.
+ */
+async function insertClaims(db: Db, claims: Claim[]): Promise<boolean[]> {
+  // Asynchronous commit loses nothing here: if the handler commits an effect, that synchronous
+  // commit flushes the WAL with this claim in it; if it commits none, a lost claim is harmless.
+  const inserted = await sql<{ scope: string; key: string }>`
+    insert into idempotency_keys (scope, key, fingerprint, state)
+    select c.scope, c.key, c.fingerprint, 'running'
+      from unnest(${claims.map((c) => c.scope)}::text[], ${claims.map((c) => c.key)}::text[],
+                  ${claims.map((c) => c.fingerprint)}::text[]) as c(scope, key, fingerprint),
+           ${asyncCommit}
+     order by c.scope, c.key
+    on conflict (scope, key) do nothing
+    returning scope, key`.execute(db);
+  const fresh = new Set(inserted.rows.map((row) => `${row.scope}\n${row.key}`));
+  return claims.map((claim) => fresh.delete(`${claim.scope}\n${claim.key}`));
+}
+
+const claimInserter = batcherPerDb((db: Db) => new Batcher((claims: Claim[]) => insertClaims(db, claims)));
+
+interface StoredAnswer {
+  scope: string;
+  key: string;
+  statusCode: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * The stored answers of routes that dedupe their own effect (asynchronous commit, see
+ * dedupesOwnEffect), all those that arrive together in one statement.
+ */
+async function storeAnswers(db: Db, answers: StoredAnswer[]): Promise<undefined[]> {
+  await sql`
+    update idempotency_keys k
+       set state = 'done', status_code = a.status_code, content_type = a.content_type, body = a.body
+      from unnest(${answers.map((a) => a.scope)}::text[], ${answers.map((a) => a.key)}::text[],
+                  ${answers.map((a) => a.statusCode)}::int[], ${answers.map((a) => a.contentType)}::text[],
+                  ${answers.map((a) => a.body)}::text[]) as a(scope, key, status_code, content_type, body),
+           ${asyncCommit}
+     where k.scope = a.scope and k.key = a.key`.execute(db);
+  return answers.map(() => undefined);
+}
+
+const answerStorer = batcherPerDb(
+  (db: Db) => new Batcher((answers: StoredAnswer[]) => storeAnswers(db, answers)),
+);
+
 async function claim(
   db: Db,
   scope: string,
@@ -80,14 +139,7 @@ async function claim(
   fingerprint: string,
   windows: Windows,
 ): Promise<StoredEntry | null> {
-  // Asynchronous commit loses nothing here: if the handler commits an effect, that synchronous
-  // commit flushes the WAL with this claim in it; if it commits none, a lost claim is harmless.
-  const inserted = await sql<{ key: string }>`
-    insert into idempotency_keys (scope, key, fingerprint, state)
-    select ${scope}, ${key}, ${fingerprint}, 'running' from ${asyncCommit}
-    on conflict (scope, key) do nothing
-    returning key`.execute(db);
-  if (inserted.rows.length > 0) return null;
+  if (await claimInserter(db).submit({ scope, key, fingerprint })) return null;
   // Take over an expired entry, or a 'running' one its process abandoned (it died): one
   // conditional UPDATE, judged by the database clock, so only one retry can win it.
   const taken = await db
@@ -196,12 +248,20 @@ export function registerIdempotency(
       return payload;
     }
     const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
-    // Otherwise synchronous: a handler that does not dedupe by itself must not lose its answer.
-    const from = request.routeOptions.config.dedupesOwnEffect ? sql`from ${asyncCommit}` : sql``;
+    if (request.routeOptions.config.dedupesOwnEffect) {
+      await answerStorer(db).submit({
+        scope: state.scope,
+        key: state.key,
+        statusCode: reply.statusCode,
+        contentType,
+        body: payload,
+      });
+      return payload;
+    }
+    // Synchronous: a handler that does not dedupe by itself must not lose its answer.
     await sql`
       update idempotency_keys
          set state = 'done', status_code = ${reply.statusCode}, content_type = ${contentType}, body = ${payload}
-       ${from}
        where scope = ${state.scope} and key = ${state.key}`.execute(db);
     return payload;
   };

@@ -1,20 +1,18 @@
-import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid } from '../../errors.js';
 import { newId } from '../../ids.js';
-import { type Decimal, formatAmount, InvalidAmountError, parseAmount } from '../../money/index.js';
+import { type Decimal, InvalidAmountError, parseAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import { type Customer, getCustomer } from '../accounts/customers.js';
 import { getPartner, type Partner } from '../accounts/partners.js';
 import {
   balanceAfter,
   checkTransactionHeader,
-  type PostedRow,
   type PostedTransaction,
   postingHeader,
   postTransaction,
-  postWithStatement,
 } from './posting.js';
+import { postTransfer, type TransferItem } from './transfer-batcher.js';
 
 /**
  * The money movements the API offers: partner↔customer fund transfers, adjustments and
@@ -65,22 +63,14 @@ export interface TransferResult {
   partnerBalance: Decimal;
 }
 
-interface TransferRow extends PostedRow {
-  customer_credit_limit: string;
-  customer_currency: string;
-}
-
 /**
- * Moves funds from the customer's partner to the customer (a negative amount moves them back).
- * Both limits apply: the side that is debited must stay at or above its credit limit.
- * One round trip: ledger_transfer_funds() (migrations/0012) finds the customer by account number
- * within the caller's scope and posts through ledger_post() in the same statement.
+ * A fund transfer checked and ready to post (ids generated): moves funds from the customer's
+ * partner to the customer (a negative amount moves them back).
  */
-export async function transferFunds(
-  db: Db,
+export function transferItem(
   principal: Principal,
   request: MoneyRequest & { accountNumber: string },
-): Promise<TransferResult> {
+): TransferItem {
   if (principal.role === 'customer') throw forbidden('A customer key cannot move funds');
   const amount = parseNonZeroAmount(request.amount);
   const header = postingHeader({
@@ -89,21 +79,34 @@ export async function transferFunds(
     referenceKey: request.referenceKey ?? null,
   });
   checkTransactionHeader(header);
-  const partnerScope = principal.role === 'partner' ? principal.partnerId : null;
-  const statement = sql<TransferRow>`select * from ledger_transfer_funds(${request.accountNumber},
-    ${partnerScope}, ${request.currency ?? null}, ${formatAmount(amount)}, ${header.id}, ${header.description},
-    ${header.referenceKey}, ${header.effectiveAt}::timestamptz,
-    ${[newId('ledgerPosting'), newId('ledgerPosting')]}::text[],
-    ${[newId('ledgerAccount'), newId('ledgerAccount')]}::text[])`;
-  const { posted, rows } = await postWithStatement(db, header, statement);
-  const [partnerPosting, customerPosting] = posted.postings;
-  const transaction = posted.replayed
-    ? posted
-    : { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` };
   return {
-    transaction,
-    currency: rows[0]!.customer_currency,
-    customerCreditLimit: rows[0]!.customer_credit_limit,
+    header,
+    accountNumber: request.accountNumber,
+    partnerScope: principal.role === 'partner' ? principal.partnerId : null,
+    currency: request.currency ?? null,
+    amount,
+    postingIds: [newId('ledgerPosting'), newId('ledgerPosting')],
+  };
+}
+
+/**
+ * Moves funds between a customer and its partner. Both limits apply: the side that is debited
+ * must stay at or above its credit limit. Posted with the transfers arriving at the same time in
+ * one statement (transfer-batcher.ts: ledger_transfer_funds_batch(), migrations/0016), or alone
+ * by ledger_transfer_funds() (migrations/0012), which finds the customer by account number within
+ * the caller's scope and posts through ledger_post().
+ */
+export async function transferFunds(
+  db: Db,
+  principal: Principal,
+  request: MoneyRequest & { accountNumber: string },
+): Promise<TransferResult> {
+  const { posted, currency, customerCreditLimit } = await postTransfer(db, transferItem(principal, request));
+  const [partnerPosting, customerPosting] = posted.postings;
+  return {
+    transaction: posted,
+    currency,
+    customerCreditLimit,
     customerBalance: customerPosting!.balanceAfter,
     partnerBalance: partnerPosting!.balanceAfter,
   };

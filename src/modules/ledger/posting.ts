@@ -207,7 +207,7 @@ export async function loadTransaction(db: Db, where: { id: string } | { referenc
 }
 
 /** ledger_post()'s refusals (SQLSTATE TGnnn, facts as JSON in DETAIL) as the domain errors they are. */
-function refusalOf(error: unknown): DomainError | null {
+export function refusalOf(error: unknown): DomainError | null {
   const { code, detail } = (error ?? {}) as { code?: string; detail?: string };
   if (typeof code !== 'string' || !code.startsWith('TG') || !detail) return null;
   const facts = JSON.parse(detail);

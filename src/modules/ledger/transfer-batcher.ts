@@ -1,0 +1,204 @@
+import { sql } from 'kysely';
+import { Batcher, batcherPerDb } from '../../db/batcher.js';
+import type { Db } from '../../db/index.js';
+import { newId } from '../../ids.js';
+import { Decimal, formatAmount } from '../../money/index.js';
+import { webhookEventsWanted } from '../webhooks/events.js';
+import { publishBalanceChanges } from './balance-changes.js';
+import {
+  loadTransaction,
+  type PostedRow,
+  type PostedTransaction,
+  type PostingHeader,
+  postWithStatement,
+  refusalOf,
+} from './posting.js';
+
+/**
+ * Partner→customer fund transfers with group commit (docs/decisions/0022-ledger-transfer-group-commit.md).
+ * Transfers that arrive together or while earlier ones are being written go together in one
+ * statement, ledger_transfer_funds_batch() (migrations/0016): one round trip, one transaction and
+ * one WAL flush for all of them, each with its own result. An item the batch statement does not
+ * take (a missing account, an unknown customer…) and every item of a batch whose statement failed
+ * is posted alone by ledger_transfer_funds() (migrations/0012), which is also the path inside a
+ * caller's transaction and while a webhook endpoint may want balance.changed events (those are
+ * written in the posting's transaction).
+ */
+
+/** One transfer, checked and with its ids generated (operations.ts transferFunds). */
+export interface TransferItem {
+  header: PostingHeader;
+  accountNumber: string;
+  /** The calling partner (it reaches only its own customers); null for the operator. */
+  partnerScope: string | null;
+  /** The currency the request named, if any: it must be the customer's. */
+  currency: string | null;
+  /** Moves from the partner to the customer; negative moves back. */
+  amount: Decimal;
+  /** The partner's posting, then the customer's. */
+  postingIds: [string, string];
+}
+
+export interface TransferOutcome {
+  posted: PostedTransaction;
+  currency: string;
+  customerCreditLimit: string;
+}
+
+interface TransferRow extends PostedRow {
+  customer_credit_limit: string;
+  customer_currency: string;
+}
+
+/** One transfer on its own: ledger_transfer_funds() through postWithStatement (one statement). */
+export async function transferAlone(db: Db, item: TransferItem): Promise<TransferOutcome> {
+  const { header } = item;
+  const statement = sql<TransferRow>`select * from ledger_transfer_funds(${item.accountNumber},
+    ${item.partnerScope}, ${item.currency}, ${formatAmount(item.amount)}, ${header.id}, ${header.description},
+    ${header.referenceKey}, ${header.effectiveAt}::timestamptz, ${item.postingIds}::text[],
+    ${[newId('ledgerAccount'), newId('ledgerAccount')]}::text[])`;
+  const { posted, rows } = await postWithStatement(db, header, statement);
+  const [partnerPosting, customerPosting] = posted.postings;
+  return {
+    posted: posted.replayed
+      ? posted
+      : { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` },
+    currency: rows[0]!.customer_currency,
+    customerCreditLimit: rows[0]!.customer_credit_limit,
+  };
+}
+
+/** A row of ledger_transfer_funds_batch(), one per item in order. */
+interface BatchRow {
+  n: number;
+  status: 'posted' | 'replayed' | 'refused' | 'fallback';
+  transaction_id: string;
+  created_at: Date | null;
+  partner_id: string | null;
+  customer_id: string | null;
+  partner_account_id: string | null;
+  customer_account_id: string | null;
+  partner_balance: string | null;
+  customer_balance: string | null;
+  customer_credit_limit: string | null;
+  currency: string | null;
+  refusal_code: string | null;
+  refusal: unknown;
+}
+
+function postedOf(item: TransferItem, row: BatchRow): PostedTransaction {
+  const currency = row.currency!;
+  return {
+    ...item.header,
+    reference: `transfer:${row.partner_id}:${row.customer_id}`,
+    createdAt: row.created_at!,
+    replayed: false,
+    postings: [
+      {
+        id: item.postingIds[0],
+        ledgerAccountId: row.partner_account_id!,
+        ownerKind: 'partner',
+        ownerId: row.partner_id,
+        code: null,
+        amount: item.amount.negated(),
+        currency,
+        balanceAfter: new Decimal(row.partner_balance!),
+      },
+      {
+        id: item.postingIds[1],
+        ledgerAccountId: row.customer_account_id!,
+        ownerKind: 'customer',
+        ownerId: row.customer_id,
+        code: null,
+        amount: item.amount,
+        currency,
+        balanceAfter: new Decimal(row.customer_balance!),
+      },
+    ],
+  };
+}
+
+/** What one item's row means once the batch has committed. */
+async function outcomeOf(db: Db, item: TransferItem, row: BatchRow): Promise<TransferOutcome> {
+  switch (row.status) {
+    case 'posted': {
+      const posted = postedOf(item, row);
+      await publishBalanceChanges(db, posted);
+      return { posted, currency: row.currency!, customerCreditLimit: row.customer_credit_limit! };
+    }
+    case 'replayed': {
+      const original = await loadTransaction(db, { id: row.transaction_id });
+      if (!original) throw new Error(`ledger transaction ${row.transaction_id} vanished`);
+      return {
+        posted: { ...original, replayed: true },
+        currency: row.currency!,
+        customerCreditLimit: row.customer_credit_limit!,
+      };
+    }
+    case 'refused':
+      throw (
+        refusalOf({ code: row.refusal_code, detail: JSON.stringify(row.refusal) }) ??
+        new Error(`unknown refusal ${row.refusal_code}`)
+      );
+    case 'fallback':
+      return transferAlone(db, item);
+  }
+}
+
+/**
+ * The database answered with an error: the statement ran as its own transaction and rolled
+ * back, so its items can safely be posted again one by one. A lost connection is not that (the
+ * commit may have happened), and is passed on instead.
+ */
+function statementFailed(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  return typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+}
+
+/** The whole batch statement failed and wrote nothing. */
+const BATCH_FAILED = 'batch_failed';
+
+async function runBatch(db: Db, items: TransferItem[]): Promise<(BatchRow | typeof BATCH_FAILED)[]> {
+  try {
+    const { rows } = await sql<BatchRow>`select * from ledger_transfer_funds_batch(
+      ${items.map((item) => item.accountNumber)}::text[],
+      ${items.map((item) => item.partnerScope)}::text[],
+      ${items.map((item) => item.currency)}::text[],
+      ${items.map((item) => formatAmount(item.amount))}::text[],
+      ${items.map((item) => item.header.id)}::text[],
+      ${items.map((item) => item.header.description)}::text[],
+      ${items.map((item) => item.header.referenceKey)}::text[],
+      ${items.map((item) => item.header.effectiveAt.toISOString())}::timestamptz[],
+      ${items.flatMap((item) => item.postingIds)}::text[])`.execute(db);
+    return rows;
+  } catch (error) {
+    if (statementFailed(error)) return items.map(() => BATCH_FAILED);
+    throw error;
+  }
+}
+
+const batcherOf = batcherPerDb((db: Db) => new Batcher((items: TransferItem[]) => runBatch(db, items)));
+
+/**
+ * Posts a transfer: alone inside a caller's transaction or when balance.changed events may be
+ * wanted (they must be written in the posting's transaction), otherwise with the transfers
+ * arriving at the same time (and alone after all when the batch statement failed: nothing of it
+ * was written).
+ */
+export async function postTransfer(db: Db, item: TransferItem): Promise<TransferOutcome> {
+  if (db.isTransaction || webhookEventsWanted()) return transferAlone(db, item);
+  return settle(db, item, await batcherOf(db).submit(item));
+}
+
+function settle(db: Db, item: TransferItem, row: BatchRow | typeof BATCH_FAILED): Promise<TransferOutcome> {
+  return row === BATCH_FAILED ? transferAlone(db, item) : outcomeOf(db, item, row);
+}
+
+/** These transfers as one batch statement, each settled on its own (what the batcher does per batch). */
+export async function postTransferBatch(
+  db: Db,
+  items: TransferItem[],
+): Promise<PromiseSettledResult<TransferOutcome>[]> {
+  const rows = await runBatch(db, items);
+  return Promise.allSettled(items.map((item, index) => settle(db, item, rows[index]!)));
+}

@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { DomainError } from '../src/errors.js';
+import { transferItem } from '../src/modules/ledger/operations.js';
+import {
+  postTransferBatch,
+  type TransferItem,
+  type TransferOutcome,
+  transferAlone,
+} from '../src/modules/ledger/transfer-batcher.js';
+import { verifyLedger } from '../src/modules/ledger/verify.js';
+import type { Principal } from '../src/tenancy.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+import { makeTenant, type Tenant } from './ledger-fixtures.js';
+
+/**
+ * Group commit of fund transfers (migrations/0016, src/modules/ledger/transfer-batcher.ts): each
+ * postTransferBatch call is one ledger_transfer_funds_batch() statement, exactly what the batcher
+ * sends for the transfers that arrive together. On both databases.
+ */
+let t: TestApp;
+before(async () => {
+  t = await startTestApp();
+});
+after(async () => {
+  assert.deepEqual((await verifyLedger(t.handle.db)).problems, []);
+  await t.close();
+});
+
+const partnerOf = (tenant: Tenant): Principal => ({
+  keyId: `key-${tenant.partner.id}`,
+  role: 'partner',
+  partnerId: tenant.partner.id,
+  customerId: null,
+});
+
+function transfer(tenant: Tenant, amount: string, referenceKey: string | null = null): TransferItem {
+  return transferItem(partnerOf(tenant), {
+    accountNumber: tenant.customer.account_number,
+    amount,
+    description: `move ${amount}`,
+    referenceKey,
+  });
+}
+
+/** A tenant whose customer already has a balance account (the batch statement's common path). */
+async function fundedTenant(partnerFunds: string, customerLimit = '0'): Promise<Tenant> {
+  const tenant = await makeTenant(t, { partnerFunds, customerLimit });
+  await transferAlone(t.handle.db, transfer(tenant, '0.01'));
+  return tenant;
+}
+
+function fulfilled(result: PromiseSettledResult<TransferOutcome>): TransferOutcome {
+  if (result.status === 'rejected') throw result.reason;
+  return result.value;
+}
+
+async function balances(tenant: Tenant): Promise<[string, string]> {
+  const [partner, customer] = await Promise.all([
+    t.request('GET', `/api/v1/partners/${tenant.partner.id}`),
+    t.request('GET', `/api/v1/customers/${tenant.customer.id}`),
+  ]);
+  return [partner.body.data.balance, customer.body.data.balance];
+}
+
+async function transactionCount(tenant: Tenant): Promise<number> {
+  const entries = await t.request('GET', `/api/v1/customers/${tenant.customer.id}/transactions?limit=100`);
+  return entries.body.data.length;
+}
+
+test('one batch: the transfers that fit post in order, those that do not are refused alone', async () => {
+  const tenant = await fundedTenant('10.01');
+  // Partner holds 10 after the first cent: 3 + 3 + 3 fit, the fourth 3 does not, the 1 after it does.
+  const results = await postTransferBatch(t.handle.db, [
+    transfer(tenant, '3'),
+    transfer(tenant, '3'),
+    transfer(tenant, '3'),
+    transfer(tenant, '3'),
+    transfer(tenant, '1'),
+  ]);
+  assert.deepEqual(
+    results.map((result) => result.status),
+    ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+  );
+  const refusal = (results[3] as PromiseRejectedResult).reason;
+  assert.ok(refusal instanceof DomainError);
+  assert.equal(refusal.kind, 'insufficient_funds');
+  assert.match(refusal.message, /partner .* would go from 1 to -2, below its credit limit 0/);
+  // Running balances, in item order, within the one statement.
+  const partnerAfter = results
+    .filter((result) => result.status === 'fulfilled')
+    .map((result) => fulfilled(result).posted.postings[0]!.balanceAfter.toFixed());
+  assert.deepEqual(partnerAfter, ['7', '4', '1', '0']);
+  // One statement, one transaction: they share its start time (posted alone they would not).
+  const createdAt = new Set(
+    results
+      .filter((result) => result.status === 'fulfilled')
+      .map((result) => fulfilled(result).posted.createdAt.getTime()),
+  );
+  assert.equal(createdAt.size, 1);
+  assert.deepEqual(await balances(tenant), ['0', '10.01']);
+  assert.equal(await transactionCount(tenant), 5);
+});
+
+test('the refusal a batch gives is the one a transfer alone gives', async () => {
+  // The customer holds 0.01 with a limit of −2: moving 2.5 back to the partner would break it.
+  const tenant = await fundedTenant('10', '-2');
+  const [batched] = await postTransferBatch(t.handle.db, [transfer(tenant, '-2.5')]);
+  const alone = await transferAlone(t.handle.db, transfer(tenant, '-2.5')).then(
+    () => assert.fail('expected a refusal'),
+    (error: unknown) => error,
+  );
+  assert.equal(batched!.status, 'rejected');
+  const reason = (batched as PromiseRejectedResult).reason as DomainError;
+  assert.ok(alone instanceof DomainError);
+  assert.deepEqual([reason.kind, reason.message, reason.param], [alone.kind, alone.message, alone.param]);
+  assert.match(reason.message, /customer .* would go from 0.01 to -2.49, below its credit limit -2/);
+});
+
+test('a reference key twice in one batch posts once; the second answers the first transaction', async () => {
+  const tenant = await fundedTenant('100');
+  const results = await postTransferBatch(t.handle.db, [
+    transfer(tenant, '5', 'batch-dup-1'),
+    transfer(tenant, '7'),
+    transfer(tenant, '5', 'batch-dup-1'),
+  ]);
+  const [first, other, second] = results.map(fulfilled);
+  assert.equal(first!.posted.replayed, false);
+  assert.equal(other!.posted.replayed, false);
+  assert.equal(second!.posted.replayed, true);
+  assert.equal(second!.posted.id, first!.posted.id);
+  // Deduplicated by the batch statement itself, not by posting one by one after a failure.
+  assert.equal(first!.posted.createdAt.getTime(), other!.posted.createdAt.getTime());
+  assert.equal(
+    second!.posted.postings[1]!.balanceAfter.toFixed(),
+    first!.posted.postings[1]!.balanceAfter.toFixed(),
+  );
+  assert.deepEqual(await balances(tenant), ['87.99', '12.01']);
+});
+
+test('a reference key posted by an earlier batch (or alone) is replayed, never posted again', async () => {
+  const tenant = await fundedTenant('100');
+  const [first] = (await postTransferBatch(t.handle.db, [transfer(tenant, '4', 'across-1')])).map(fulfilled);
+  await transferAlone(t.handle.db, transfer(tenant, '6', 'alone-1'));
+  const again = (
+    await postTransferBatch(t.handle.db, [
+      transfer(tenant, '4', 'across-1'),
+      transfer(tenant, '6', 'alone-1'),
+    ])
+  ).map(fulfilled);
+  assert.deepEqual(
+    again.map((outcome) => outcome.posted.replayed),
+    [true, true],
+  );
+  assert.equal(again[0]!.posted.id, first!.posted.id);
+  assert.deepEqual(await balances(tenant), ['89.99', '10.01']);
+  assert.equal(await transactionCount(tenant), 3);
+});
+
+test('items the batch statement does not take are posted alone: new accounts, unknown customers', async () => {
+  const fresh = await makeTenant(t, { partnerFunds: '20' });
+  const funded = await fundedTenant('20');
+  const unknown = transferItem(partnerOf(funded), {
+    accountNumber: 'no-such-account',
+    amount: '1',
+    description: 'nobody',
+  });
+  const results = await postTransferBatch(t.handle.db, [
+    transfer(fresh, '2'),
+    unknown,
+    transfer(funded, '3'),
+  ]);
+  assert.equal(fulfilled(results[0]!).posted.postings[1]!.balanceAfter.toFixed(), '2');
+  assert.equal(results[1]!.status, 'rejected');
+  assert.equal(((results[1] as PromiseRejectedResult).reason as DomainError).kind, 'not_found');
+  assert.equal(fulfilled(results[2]!).posted.postings[1]!.balanceAfter.toFixed(), '3.01');
+  // Another partner's customer is not found either (scope), and moves nothing.
+  const foreign = transferItem(partnerOf(fresh), {
+    accountNumber: funded.customer.account_number,
+    amount: '1',
+    description: 'not mine',
+  });
+  const [refused] = await postTransferBatch(t.handle.db, [foreign]);
+  assert.equal(((refused as PromiseRejectedResult).reason as DomainError).kind, 'not_found');
+  assert.deepEqual(await balances(funded), ['16.99', '3.01']);
+});
+
+test('a batch whose statement fails writes nothing and its items are posted one by one', async () => {
+  const tenant = await fundedTenant('50');
+  const [posted] = (await postTransferBatch(t.handle.db, [transfer(tenant, '1')])).map(fulfilled);
+  // The second item reuses a transaction id: the whole statement fails on the primary key.
+  const clash = transfer(tenant, '2');
+  clash.header.id = posted!.posted.id;
+  const results = await postTransferBatch(t.handle.db, [transfer(tenant, '3'), clash, transfer(tenant, '4')]);
+  assert.deepEqual(
+    results.map((result) => result.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
+  assert.deepEqual(await balances(tenant), ['41.99', '8.01']);
+  assert.equal(await transactionCount(tenant), 4);
+});
+
+test('concurrent batches over the same accounts in opposite orders never deadlock', async () => {
+  const a = await fundedTenant('1000', '-1000');
+  const b = await fundedTenant('1000', '-1000');
+  const batch = (i: number) => {
+    const items = [transfer(a, '1'), transfer(b, '-1'), transfer(a, '-2'), transfer(b, '2')];
+    return postTransferBatch(t.handle.db, i % 2 ? items : items.reverse());
+  };
+  const all = await Promise.all(Array.from({ length: 30 }, (_, i) => batch(i)));
+  for (const results of all) results.forEach(fulfilled);
+  // Each batch moves a: 1 − 2 = −1 to the customer, b: −1 + 2 = +1.
+  assert.deepEqual(await balances(a), ['1029.99', '-29.99']);
+  assert.deepEqual(await balances(b), ['969.99', '30.01']);
+});
+
+test('transfers over HTTP at once: exactly those that fit pass, whatever the batches', async () => {
+  const tenant = await fundedTenant('10.01');
+  // Partner holds 10: 40 concurrent transfers of 0.3 → 33 fit (9.90), 7 are refused.
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) =>
+      t.request('PUT', '/api/v1/partner/funds', {
+        key: tenant.partnerKey,
+        body: { account_number: tenant.customer.account_number, amount: '0.3', description: `at once ${i}` },
+        headers: { 'idempotency-key': `at-once-${i}` },
+      }),
+    ),
+  );
+  const statuses = results.map((res) => res.status);
+  assert.equal(statuses.filter((status) => status === 200).length, 33, JSON.stringify(statuses));
+  assert.equal(statuses.filter((status) => status === 402).length, 7);
+  assert.deepEqual(await balances(tenant), ['0.1', '9.91']);
+});
