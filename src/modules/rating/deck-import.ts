@@ -12,13 +12,21 @@ import {
   resolveLayout,
 } from './deck-row.js';
 import { assertNotDerived, recompileDerivedFrom } from './derivation.js';
-import { copySink, type RowSink, type RowsTarget, unnestSink, withDedicatedConnection } from './rate-rows.js';
+import {
+  copySink,
+  type RowSink,
+  type RowsTarget,
+  sortedSink,
+  unnestSink,
+  withDedicatedConnection,
+} from './rate-rows.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /**
- * Rate deck import: CSV streamed through DeckCsv, each row checked, good rows staged in a
- * temporary table in chunks, then merged into the card with a few set-based statements, all in
- * ONE transaction. Any bad row rolls everything back and the caller gets every problem (up to a
+ * Rate deck import: CSV streamed through DeckCsv, each row checked, good rows put in key order
+ * a run at a time and written straight into `rates` (a card without rates) or staged in a
+ * temporary table and merged into the card with a few set-based statements, all in ONE
+ * transaction. Any bad row rolls everything back and the caller gets every problem (up to a
  * limit): a deck is never half applied.
  */
 export type ImportMode = 'merge' | 'replace';
@@ -37,7 +45,7 @@ export interface ImportOptions {
    * with COPY FROM STDIN instead of multi-row inserts (several times faster on big decks).
    */
   databaseUrl?: string;
-  /** Called after each staged chunk with the rows read so far (CLI progress bar). */
+  /** Called after each piece of the file with the rows read so far (CLI progress bar). */
   onProgress?: (rows: number) => void;
 }
 
@@ -251,10 +259,8 @@ async function readDeck(
     for await (const chunk of limiter as AsyncIterable<Buffer>) {
       csv.write(decoder.write(chunk), onRecord);
       if (stop) break;
-      if (sink.size >= sink.chunkRows && !state.problems.length) {
-        await sink.flush();
-        options.onProgress?.(state.rows);
-      }
+      if (sink.size >= sink.chunkRows && !state.problems.length) await sink.flush();
+      options.onProgress?.(state.rows);
     }
     if (!stop) {
       csv.write(decoder.end(), onRecord);
@@ -320,7 +326,8 @@ async function mergeStaged(trx: Db, cardId: string): Promise<{ added: number; ch
       select s.id, ${cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
         s.effective_from, s.effective_to, s.blocked
       from rate_import s
-      where not exists (select 1 from rates r where r.ratecard_id = ${cardId} and r.prefix = s.prefix and r.effective_from = s.effective_from)`,
+      where not exists (select 1 from rates r where r.ratecard_id = ${cardId} and r.prefix = s.prefix and r.effective_from = s.effective_from)
+      order by s.prefix, s.effective_from`,
   );
   return { added, changed };
 }
@@ -382,7 +389,8 @@ async function importInTransaction(
     .limit(1)
     .executeTakeFirst();
   const target: RowsTarget = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
-  const sink = sinkFor(trx, target);
+  // In key order, so the indexes of `rates` take the rows at their right edge (sortedSink).
+  const sink = sortedSink(sinkFor(trx, target));
   let state: ReadState;
   try {
     state = await readDeck(input, card, options, sink);

@@ -265,40 +265,53 @@ export class PrefixIndexBuilder {
     );
   }
 
-  /**
-   * Slot order by prefix (byte-wise), then effective_from. A prefix's first 9 digits, padded on
-   * the right with zeros, make a number that orders like the text; with the slot number in the
-   * low 23 bits it is one float64 (exact below 2^53), and a Float64Array sorts natively, with
-   * no comparator call. Runs of equal 9-digit keys ("1" and "10", longer prefixes, versions of
-   * one prefix) are then put in order by comparing texts and dates.
-   */
+  /** Slot order by prefix (byte-wise), then effective_from. */
   private sortedOrder(): Int32Array {
-    const count = this.count;
     const fromMs = this.fromMs;
-    const compare = (a: number, b: number) => this.compareSlots(a, b) || fromMs[a]! - fromMs[b]!;
-    const order = new Int32Array(count);
-    for (let i = 0; i < count; i++) order[i] = i;
-    if (count > SLOT_BITS_LIMIT) return order.sort(compare);
-    const keys = new Float64Array(count);
     const bytes = this.digitBytes;
-    for (let i = 0; i < count; i++) {
-      const start = this.startOf(i);
-      const end = this.digitEnd[i]!;
-      let key = 0;
-      for (let d = 0; d < 9; d++) key = key * 10 + (start + d < end ? bytes[start + d]! - 48 : 0);
-      keys[i] = key * SLOT_BITS_LIMIT + i;
-    }
-    keys.sort();
-    for (let i = 0; i < count; i++) order[i] = keys[i]! % SLOT_BITS_LIMIT;
-    for (let start = 0; start < count; ) {
-      const key = Math.floor(keys[start]! / SLOT_BITS_LIMIT);
-      let end = start + 1;
-      while (end < count && Math.floor(keys[end]! / SLOT_BITS_LIMIT) === key) end++;
-      if (end - start > 1) order.subarray(start, end).sort(compare);
-      start = end;
-    }
-    return order;
+    return prefixOrder(
+      this.count,
+      (slot) => {
+        const start = this.startOf(slot);
+        const end = this.digitEnd[slot]!;
+        let key = 0;
+        for (let d = 0; d < 9; d++) key = key * 10 + (start + d < end ? bytes[start + d]! - 48 : 0);
+        return key;
+      },
+      (a, b) => this.compareSlots(a, b) || fromMs[a]! - fromMs[b]!,
+    );
   }
+}
+
+/**
+ * Slot order by prefix (byte-wise), then effective_from: the order of the in-memory index and of
+ * the `(ratecard_id, prefix, effective_from)` key of `rates`. `leadingDigits(slot)` is the
+ * prefix's first 9 digits, padded on the right with zeros: a number that orders like the text.
+ * With the slot number in the low 23 bits it is one float64 (exact below 2^53), and a
+ * Float64Array sorts natively, with no comparator call. Runs of equal 9-digit keys ("1" and
+ * "10", longer prefixes, versions of one prefix) are then put in order by `compare` (the full
+ * order: prefix texts, then dates).
+ */
+export function prefixOrder(
+  count: number,
+  leadingDigits: (slot: number) => number,
+  compare: (a: number, b: number) => number,
+): Int32Array {
+  const order = new Int32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  if (count > SLOT_BITS_LIMIT) return order.sort(compare);
+  const keys = new Float64Array(count);
+  for (let i = 0; i < count; i++) keys[i] = leadingDigits(i) * SLOT_BITS_LIMIT + i;
+  keys.sort();
+  for (let i = 0; i < count; i++) order[i] = keys[i]! % SLOT_BITS_LIMIT;
+  for (let start = 0; start < count; ) {
+    const key = Math.floor(keys[start]! / SLOT_BITS_LIMIT);
+    let end = start + 1;
+    while (end < count && Math.floor(keys[end]! / SLOT_BITS_LIMIT) === key) end++;
+    if (end - start > 1) order.subarray(start, end).sort(compare);
+    start = end;
+  }
+  return order;
 }
 
 /** Slots per card the one-float sort key has room for (2^23); bigger cards sort by comparator. */

@@ -7,6 +7,7 @@ import type { Db } from '../../db/index.js';
 import type { Database } from '../../db/schema.js';
 import { newId, newIdSequence } from '../../ids.js';
 import type { DeckRate } from './deck-row.js';
+import { prefixOrder } from './prefix-index.js';
 
 /**
  * Bulk writes of rate rows (deck import and derived-card compilation): column arrays sent as one
@@ -92,6 +93,57 @@ export function unnestSink(trx: Db, target: RowsTarget): RowSink {
     end: async (keep) => (keep ? flush() : undefined),
   };
 }
+
+/**
+ * Rows of a deck held back and handed to `inner` in key order (prefix byte-wise, then
+ * effective_from), a run of up to `runRows` at a time; ids are given as rows reach `inner`, so
+ * they ascend in the same order. Inserted that way, both btree indexes of `rates` (the primary
+ * key and `(ratecard_id, prefix, effective_from)`) grow at their right edge instead of taking
+ * each row at a random leaf: measured, a 1,000,000-row deck COPYs in about two thirds of the
+ * time it takes in file order (decision 0031). The cost is memory: a run's rows are kept until
+ * it is sorted (about 200 bytes a row).
+ */
+export function sortedSink(inner: RowSink, runRows = SORTED_RUN_ROWS): RowSink {
+  let run: DeckRate[] = [];
+  const release = async () => {
+    const rows = run;
+    run = [];
+    const order = prefixOrder(
+      rows.length,
+      (slot) => {
+        const prefix = rows[slot]!.prefix;
+        let key = 0;
+        for (let d = 0; d < 9; d++) key = key * 10 + (d < prefix.length ? prefix.charCodeAt(d) - 48 : 0);
+        return key;
+      },
+      (a, b) => {
+        const x = rows[a]!;
+        const y = rows[b]!;
+        if (x.prefix !== y.prefix) return x.prefix < y.prefix ? -1 : 1;
+        return x.effectiveFrom.getTime() - y.effectiveFrom.getTime();
+      },
+    );
+    for (const slot of order) {
+      inner.push(rows[slot]!);
+      if (inner.size >= inner.chunkRows) await inner.flush();
+    }
+  };
+  return {
+    chunkRows: runRows,
+    get size() {
+      return run.length;
+    },
+    push: (rate) => void run.push(rate),
+    flush: release,
+    async end(keep) {
+      if (keep && run.length) await release();
+      await inner.end(keep);
+    },
+  };
+}
+
+/** Rows per sorted run: a 1,000,000-prefix deck is one run. */
+export const SORTED_RUN_ROWS = 1 << 20;
 
 const COPY_COLUMNS =
   'id, prefix, destination, rate, connection_fee, initial_increment, increment, effective_from, effective_to, blocked';
