@@ -8,13 +8,17 @@
  *   3. in-process lookups/s and p99 over random numbers;
  *   4. LCR over 8 carrier cards of 400,000 prefixes (imported the same way): p99 in-process;
  *   5. HTTP: GET /api/v1/rates/lookup requests/s and p99 against a bare Fastify hello-world
- *      (each its own process), and GET /api/v1/routes/lcr p99 on one connection.
+ *      (each its own process), and GET /api/v1/routes/lcr p99 on one connection;
+ *   6. import figures outside the goal: a `merge` of a 200,000-row deck (half of it prefixes the
+ *      1M card already has, half new) into that card, and an import into an empty card on
+ *      embedded PGlite (100,000 rows; no COPY baseline there).
  * Goals: import ≥ 100k rows/s; lookup p99 < 5 µs; LCR p99 < 50 µs in-process, < 1 ms over HTTP;
  * HTTP ratio ≥ 0.6; index ≤ 400 MB.
  *
  * Uses DATABASE_URL when set (a database it may write to), otherwise creates and drops a fresh
  * database on postgres://postgres@127.0.0.1:5432.
  *   npm run bench:rating -- [--prefixes 1000000] [--carriers 8] [--carrier-prefixes 400000] [--seconds 5]
+ *     [--merge-prefixes 200000] [--pglite-prefixes 100000]
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -45,12 +49,16 @@ const { values: args } = parseArgs({
     carriers: { type: 'string', default: '8' },
     'carrier-prefixes': { type: 'string', default: '400000' },
     seconds: { type: 'string', default: '5' },
+    'merge-prefixes': { type: 'string', default: '200000' },
+    'pglite-prefixes': { type: 'string', default: '100000' },
   },
 });
 const PREFIXES = Number(args.prefixes);
 const CARRIERS = Number(args.carriers);
 const CARRIER_PREFIXES = Number(args['carrier-prefixes']);
 const SECONDS = Number(args.seconds);
+const MERGE_PREFIXES = Number(args['merge-prefixes']);
+const PGLITE_PREFIXES = Number(args['pglite-prefixes']);
 const QUERIES = 200_000;
 
 /** A deterministic generator, so every run benchmarks the same decks. */
@@ -85,7 +93,7 @@ function generatePrefixes(count: number): string[] {
 
 const rateText = (next: () => number) => (next() * 0.5).toFixed(5);
 
-async function writeDeck(path: string, prefixes: string[], seed: number): Promise<void> {
+async function writeDeck(path: string, prefixes: readonly string[], seed: number): Promise<void> {
   const next = random(seed);
   const out = createWriteStream(path);
   out.write('prefix,destination,rate,connection_fee,initial_increment,increment,effective_from\n');
@@ -257,6 +265,27 @@ async function cannon(url: string, headers: Record<string, string>, connections:
   return { perSecond: result.requests.total / result.duration, latency: summarise(samples) };
 }
 
+/** The import on embedded PGlite (multi-row inserts: PGlite takes no COPY FROM STDIN from a client). */
+async function pgliteImport(dir: string, prefixes: readonly string[]): Promise<string> {
+  const file = join(dir, 'pglite-deck.csv');
+  await writeDeck(file, prefixes, 5);
+  const pglite = await openDatabase({ dataDir: join(dir, 'pglite') });
+  try {
+    await migrate(pglite);
+    const card = await createRatecard(pglite.db, {
+      name: 'bench pglite',
+      currency: 'USD',
+      direction: 'sell',
+    });
+    const started = performance.now();
+    const result = await importDeck(pglite.db, card.id, createReadStream(file), { mode: 'merge' });
+    const seconds = (performance.now() - started) / 1000;
+    return `import on PGlite (embedded) ${rate(result.added / seconds)} (${seconds.toFixed(1)} s, ${result.added.toLocaleString('en')} rows into an empty card) | no baseline, not a goal`;
+  } finally {
+    await pglite.close();
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-rating-'));
   const database = await freshDatabase();
@@ -383,6 +412,25 @@ async function main(): Promise<void> {
     console.log(
       `HTTP LCR ${rate(httpLcr.perSecond)} on 1 connection | p50 ${httpLcr.latency.p50Ms} ms p99 ${httpLcr.latency.p99Ms} ms | goal p99 < 1 ms`,
     );
+
+    // 6. merge into a card that has rates, and the import on PGlite
+    const kept = prefixes.slice(0, MERGE_PREFIXES / 2);
+    const added = Array.from(
+      { length: MERGE_PREFIXES - kept.length },
+      (_, i) => `88${String(i).padStart(9, '0')}`,
+    );
+    const mergeFile = join(dir, 'merge.csv');
+    await writeDeck(mergeFile, [...kept, ...added], 4);
+    started = performance.now();
+    const merged = await importDeck(db, sell.id, createReadStream(mergeFile), {
+      mode: 'merge',
+      databaseUrl: database.url,
+    });
+    const mergeSeconds = (performance.now() - started) / 1000;
+    console.log(
+      `merge    ${rate(merged.rows / mergeSeconds)} (${mergeSeconds.toFixed(1)} s) of ${merged.rows.toLocaleString('en')} rows into the ${PREFIXES.toLocaleString('en')}-rate card: ${merged.added} added, ${merged.changed} changed, ${merged.unchanged} unchanged`,
+    );
+    console.log(`pglite   ${await pgliteImport(dir, prefixes.slice(0, PGLITE_PREFIXES))}`);
   } finally {
     for (const child of children) child.kill('SIGTERM');
     await handle.close();
