@@ -9,6 +9,7 @@ import type { InFlight } from './http/in-flight.js';
 import { registerHttpConventions } from './http/index.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { lazyChildLogger, OneLineRequestLog } from './http/request-log.js';
+import { logDestination } from './logging.js';
 import { CustomerCache } from './modules/accounts/customer-cache.js';
 import { DbKeyResolver } from './modules/accounts/key-resolver.js';
 import { apiKeyRoutes, customerRoutes, partnerRoutes } from './modules/accounts/routes.js';
@@ -63,7 +64,7 @@ export interface App {
  */
 export async function buildApp(config: Config, db: Db): Promise<App> {
   const app = Fastify({
-    logger: { level: config.logLevel },
+    logger: { level: config.logLevel, stream: logDestination() },
     // One access-log line per request instead of Fastify's two.
     logController: new OneLineRequestLog(),
     // The per-request child logger is made only when the request logs something.

@@ -31,6 +31,8 @@ declare module 'fastify' {
   }
 }
 
+type RouteConfig = FastifyRequest['routeOptions']['config'];
+
 const NOT_AUTHORISED = 'Not authorised';
 
 function unauthorised(reason: string): ApiError {
@@ -127,14 +129,14 @@ export function registerAuth(
   const failures = new AuthFailureLimiter(maxFailuresPerMinute);
   app.decorateRequest('principal', null);
 
-  const admit = (request: FastifyRequest, key: ResolvedKey | null): void => {
+  const admit = (request: FastifyRequest, config: RouteConfig, key: ResolvedKey | null): void => {
     const principal = admitKey(request, key);
     request.principal = principal;
     resolver.touch(principal.keyId);
-    const roles = request.routeOptions.config.roles;
+    const roles = config.roles;
     if (roles && !roles.includes(principal.role)) {
       // An object route the role can never see: its objects do not exist for this caller.
-      if (request.routeOptions.url?.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
+      if (config.url?.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
       throw new ApiError(403, 'permission', `A ${principal.role} key cannot do this`);
     }
   };
@@ -145,21 +147,22 @@ export function registerAuth(
 
   // Callback style: with the key cached (nearly always) the whole check is synchronous.
   app.addHook('onRequest', (request, _reply, done) => {
+    // routeOptions builds a new object on every access: read it once (config.url is its url).
     const config = request.routeOptions.config;
-    if (!request.routeOptions.url?.startsWith('/api/') || config.auth === false) return done();
+    if (!config?.url?.startsWith('/api/') || config.auth === false) return done();
     try {
       failures.check(request.ip);
       const secret = extractSecret(request.headers);
       if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
       const key = resolver.resolve(secret);
       if (!(key instanceof Promise)) {
-        admit(request, key);
+        admit(request, config, key);
         return done();
       }
       key.then(
         (resolved) => {
           try {
-            admit(request, resolved);
+            admit(request, config, resolved);
           } catch (error) {
             return fail(request, error, done);
           }

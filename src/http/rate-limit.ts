@@ -45,8 +45,9 @@ export function registerRateLimit(app: FastifyInstance, options: RateLimitOption
   };
 
   app.addHook('onRequest', (request, reply, done) => {
+    // routeOptions builds a new object on every access: read it once (config.url is its url).
     const config = request.routeOptions.config;
-    if (request.routeOptions.url === undefined || config.rateLimit === false) return done();
+    if (config?.url === undefined || config.rateLimit === false) return done();
     const key = request.principal?.keyId ?? request.ip;
     const now = Date.now();
     let window = windows.get(key);

@@ -34,6 +34,11 @@ test('at info the one access line per request carries the request id', async () 
   assert.equal(access.length, 1);
   assert.equal(access[0]!.reqId, 'req-1');
   assert.deepEqual(access[0]!.res, { statusCode: 200 });
+  const req = access[0]!.req as Record<string, unknown>;
+  assert.equal(req.method, 'GET');
+  assert.equal(req.url, '/quiet');
+  assert.equal(req.remoteAddress, '127.0.0.1');
+  assert.equal(typeof access[0]!.responseTime, 'number');
   await app.close();
 });
 
