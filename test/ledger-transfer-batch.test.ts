@@ -231,3 +231,33 @@ test('transfers over HTTP at once: exactly those that fit pass, whatever the bat
   assert.equal(statuses.filter((status) => status === 402).length, 7);
   assert.deepEqual(await balances(tenant), ['0.1', '9.91']);
 });
+
+test('the same Idempotency-Key sent several times at once moves money once; the others wait or replay', async () => {
+  const tenant = await fundedTenant('100');
+  const send = (amount: string) =>
+    t.request('PUT', '/api/v1/partner/funds', {
+      key: tenant.partnerKey,
+      body: { account_number: tenant.customer.account_number, amount, description: 'same key' },
+      headers: { 'idempotency-key': 'same-key-at-once' },
+    });
+  // Claimed in one batch, in whatever order the requests arrive: one wins the key and moves
+  // money; a copy of the winner is 409 while it runs or its stored answer after; any other
+  // request under the key is 409.
+  const results = await Promise.all([send('5'), send('5'), send('5'), send('6')]);
+  const winners = results.filter((res) => res.status === 200 && res.headers['idempotency-hit'] === undefined);
+  assert.equal(winners.length, 1, JSON.stringify(results.map((res) => res.status)));
+  const first = winners[0]!;
+  const won = results.indexOf(first) < 3 ? '5' : '6';
+  for (const [index, res] of results.entries()) {
+    if (res === first) continue;
+    const copy = (index < 3 ? '5' : '6') === won;
+    if (copy && res.status === 200) {
+      assert.equal(res.headers['idempotency-hit'], 'true');
+      assert.equal(res.body.data.transaction_id, first.body.data.transaction_id);
+    } else assert.equal(res.status, 409);
+  }
+  assert.deepEqual(await balances(tenant), won === '5' ? ['94.99', '5.01'] : ['93.99', '6.01']);
+  const replay = await send(won);
+  assert.equal(replay.headers['idempotency-hit'], 'true');
+  assert.equal(replay.body.data.transaction_id, first.body.data.transaction_id);
+});

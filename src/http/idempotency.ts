@@ -84,18 +84,18 @@ interface Claim {
  * The first step of every claim, for all the claims that arrive together in one statement
  * (src/db/batcher.ts): insert 'running' rows, in key order so that two batches never wait for
  * each other's keys in opposite orders. True for each claim whose row this inserted; of two
- * claims of one key in one batch only the first.
+ * claims of one key in one batch only the first is inserted (with its fingerprint) and wins.
  */
 async function insertClaims(db: Db, claims: Claim[]): Promise<boolean[]> {
   // Asynchronous commit loses nothing here: if the handler commits an effect, that synchronous
   // commit flushes the WAL with this claim in it; if it commits none, a lost claim is harmless.
   const inserted = await sql<{ scope: string; key: string }>`
     insert into idempotency_keys (scope, key, fingerprint, state)
-    select c.scope, c.key, c.fingerprint, 'running'
+    select distinct on (c.scope, c.key) c.scope, c.key, c.fingerprint, 'running'
       from unnest(${claims.map((c) => c.scope)}::text[], ${claims.map((c) => c.key)}::text[],
-                  ${claims.map((c) => c.fingerprint)}::text[]) as c(scope, key, fingerprint),
+                  ${claims.map((c) => c.fingerprint)}::text[]) with ordinality as c(scope, key, fingerprint, n),
            ${asyncCommit}
-     order by c.scope, c.key
+     order by c.scope, c.key, c.n
     on conflict (scope, key) do nothing
     returning scope, key`.execute(db);
   const fresh = new Set(inserted.rows.map((row) => `${row.scope}\n${row.key}`));
