@@ -9,15 +9,19 @@
  *      PUT /api/v1/partner/funds, each connection with its own partner→customer pair, every
  *      request with a fresh Idempotency-Key (the realistic money path): transfers/s;
  *   3. `ledger verify` over what the load posted.
- * Prints both rates and the ratio. Goal (issue 3): ratio ≥ 0.5.
+ * Prints both rates and the ratio (goal, issue 3: ratio ≥ 0.5), and what a transfer cost during
+ * the measured run: transactions committed and WAL flushes (pg_stat_database, pg_stat_wal: the
+ * WAL figure is server-wide), CPU of the Tollgate process and of the database's backends (/proc).
  *
  *   npm run bench:ledger -- [--seconds 10] [--warmup 2] [--clients 16]
  * Uses TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/test).
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import { openDatabase } from '../src/db/index.js';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
 import {
@@ -104,18 +108,59 @@ async function transfers(baseUrl: string, pairs: TransferPair[], seconds: number
   const failures = result.non2xx + result.errors + result.timeouts;
   if (failures > 0)
     throw new Error(`${failures} failed transfers (${JSON.stringify(result.statusCodeStats)})`);
-  return { perSecond: result.requests.total / result.duration, p99: result.latency.p99 };
+  return {
+    total: result.requests.total,
+    perSecond: result.requests.total / result.duration,
+    p99: result.latency.p99,
+  };
+}
+
+/** CPU time (user + system) a process has used so far, in ms (Linux /proc; 0 if it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** What the database has done so far, and the CPU its backends and the server have used. */
+async function costs(client: pg.Client, serverPid: number) {
+  const { rows } = await client.query(`
+    select (select xact_commit from pg_stat_database where datname = current_database())::float8 as commits,
+           (select wal_sync from pg_stat_wal)::float8 as flushes,
+           array(select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()) as pids`);
+  const { commits, flushes, pids } = rows[0] as { commits: number; flushes: number; pids: number[] };
+  return {
+    commits,
+    flushes,
+    backendMs: pids.reduce((sum, pid) => sum + cpuMs(pid), 0),
+    serverMs: cpuMs(serverPid),
+  };
 }
 
 async function tollgate(database: ScratchDatabase) {
   const server = await startServer(database.url);
+  const client = new pg.Client({ connectionString: database.url });
+  let connected = false;
   try {
     const pairs = await Promise.all(
       Array.from({ length: CLIENTS }, () => createTransferPair(server.baseUrl, '1000000000')),
     );
     if (WARMUP_SECONDS > 0) await transfers(server.baseUrl, pairs, WARMUP_SECONDS);
-    return await transfers(server.baseUrl, pairs, SECONDS);
+    await client.connect();
+    connected = true;
+    const before = await costs(client, server.child.pid!);
+    const result = await transfers(server.baseUrl, pairs, SECONDS);
+    const after = await costs(client, server.child.pid!);
+    const per = (key: keyof typeof before) => (after[key] - before[key]) / result.total;
+    return {
+      ...result,
+      perTransfer: `${per('commits').toFixed(2)} commits, ${per('flushes').toFixed(2)} WAL flushes, CPU ${(per('serverMs') * 1000).toFixed(0)} µs in Tollgate and ${(per('backendMs') * 1000).toFixed(0)} µs in PostgreSQL backends`,
+    };
   } finally {
+    if (connected) await client.end();
     await server.stop();
   }
 }
@@ -140,6 +185,7 @@ async function main() {
     console.log(
       `tollgate PUT /partner/funds         ${http.perSecond.toFixed(0).padStart(7)} transfers/s   p99 ${http.p99} ms`,
     );
+    console.log(`per transfer: ${http.perTransfer}`);
     const ratio = http.perSecond / tps;
     console.log(
       `ratio ${ratio.toFixed(2)} (goal ≥ ${GOAL_RATIO}: ${ratio >= GOAL_RATIO ? 'met' : 'NOT met'})`,
