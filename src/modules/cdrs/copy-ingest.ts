@@ -10,12 +10,15 @@ import type { Database } from '../../db/schema.js';
 import { DomainError } from '../../errors.js';
 import { unitsText } from './call-rating.js';
 import type { cdrRow, PricedCdr } from './cdr-pricing.js';
+import { nextTurn } from './event-loop-turns.js';
+import { ROLLUP_STAGING_TABLE } from './stats-rollup.js';
 
 /**
- * CDR batches on PostgreSQL go in with COPY FROM STDIN into a session-local staging table, then
- * one INSERT … SELECT … ON CONFLICT DO NOTHING moves them into `cdrs` (decision 0040): COPY
- * parses the rows in C, with no per-value parameter encoding in Node and no array parsing in the
- * server, while the set-based insert keeps deduplication exact under concurrent resubmission.
+ * CDR batches on PostgreSQL go in with COPY FROM STDIN: straight into `cdrs` when none of the
+ * batch is stored yet (decision 0043), otherwise into a session-local staging table from which
+ * one INSERT … SELECT … ON CONFLICT DO NOTHING moves the new ones into `cdrs` (decision 0040).
+ * COPY parses the rows in C, with no per-value parameter encoding in Node and no array parsing in
+ * the server, while the unique key keeps deduplication exact under concurrent resubmission.
  *
  * COPY needs the driver's client, which Kysely's pool does not hand out, so batches run on a few
  * connections of their own. Each transaction gets a Kysely bound to its client and wrapped with
@@ -24,6 +27,12 @@ import type { cdrRow, PricedCdr } from './cdr-pricing.js';
  * read models (the customer cache) never keep a stale balance.
  */
 export const STAGING_TABLE = 'cdrs_ingest';
+
+export type CopyInto = (
+  table: 'cdrs' | typeof STAGING_TABLE,
+  columns: readonly string[],
+  chunks: Iterable<string>,
+) => Promise<void>;
 
 /** Batches stored at once; more wait for a connection (the main pool keeps serving reads). */
 const CONNECTIONS = 4;
@@ -44,23 +53,19 @@ export class CdrCopyConnections {
 
   /**
    * Runs `work` in one transaction on a dedicated connection: `trx` for ordinary statements,
-   * `copy` to stream COPY text into the staging table (emptied at commit or rollback). The text
-   * comes in chunks, written as they are made: PostgreSQL parses one while the next is built,
-   * and no batch-sized string is ever held.
+   * `copy` to stream COPY text into a table: `cdrs` itself, or the staging table (emptied at
+   * commit or rollback). The text comes in chunks, written as they are made: PostgreSQL parses
+   * one while the next is built, and no batch-sized string is ever held.
    */
-  async transaction<T>(
-    work: (
-      trx: Db,
-      copy: (columns: readonly string[], chunks: Iterable<string>) => Promise<void>,
-    ) => Promise<T>,
-  ): Promise<T> {
+  async transaction<T>(work: (trx: Db, copy: CopyInto) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       if (!this.prepared.has(client)) {
-        // Temporary: per session, never WAL-logged; ON COMMIT DELETE ROWS empties it every batch.
+        // Temporary: per session, never WAL-logged; ON COMMIT DELETE ROWS empties them every batch.
         await client.query(
-          `create temporary table if not exists ${STAGING_TABLE} (like cdrs including defaults) on commit delete rows`,
+          `create temporary table if not exists ${STAGING_TABLE} (like cdrs including defaults) on commit delete rows;
+           create temporary table if not exists ${ROLLUP_STAGING_TABLE} (like cdr_stats_hourly) on commit delete rows`,
         );
         this.prepared.add(client);
       }
@@ -71,11 +76,13 @@ export class CdrCopyConnections {
           this.feed,
         ),
       });
-      const copy = async (columns: readonly string[], chunks: Iterable<string>) => {
-        const stream = client.query(copyFrom(`copy ${STAGING_TABLE} (${columns.join(', ')}) from stdin`));
+      const copy: CopyInto = async (table, columns, chunks) => {
+        const stream = client.query(copyFrom(`copy ${table} (${columns.join(', ')}) from stdin`));
         for (const chunk of chunks) {
           // once() rejects if the stream fails while we wait (PostgreSQL refused the data).
           if (!stream.write(chunk)) await once(stream, 'drain');
+          // Formatting is CPU: other batches' replies get in between chunks (event-loop-turns.ts).
+          else await nextTurn();
         }
         stream.end();
         await finished(stream);

@@ -9,8 +9,9 @@ import type { RatingIndex } from '../rating/rating-index.js';
 import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
 import { type CdrCopyConnections, COPY_COLUMNS, copyLine, STAGING_TABLE } from './copy-ingest.js';
+import { nextTurn, RECORDS_PER_TURN } from './event-loop-turns.js';
 import { resolveParties } from './parties.js';
-import { rollupCdrs } from './stats-rollup.js';
+import { rollupCdrs, rollupStaged, stageRollup } from './stats-rollup.js';
 
 /**
  * CDR ingestion: check every record, price the good ones, then in ONE database transaction
@@ -53,6 +54,7 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
   let received = 0;
   for await (const record of records) {
     received++;
+    if (received % RECORDS_PER_TURN === 0) await nextTurn();
     if (received > maxRecords) {
       throw tooLarge(`A batch takes at most ${maxRecords} CDRs; split it (CDR_BATCH_MAX)`);
     }
@@ -141,6 +143,15 @@ interface StoredGroup {
   charged: string;
 }
 
+/** What the stored CDRs in `source` (a relation with the cdrs columns) add up to, per customer. */
+function storedGroups(source: RawBuilder<unknown>) {
+  return sql<StoredGroup>`
+    select customer_id, currency, rating_state, count(*)::int as stored,
+      sum(charged_amount)::text as charged
+    from ${source}
+    group by 1, 2, 3`;
+}
+
 /**
  * Stores the rows of `source` (a relation with the cdrs columns), skipping CDRs already stored
  * under the same switch and call id, and answers what was stored per customer: ONE statement
@@ -156,10 +167,56 @@ function storeFrom(source: RawBuilder<unknown>) {
       on conflict (switch_id, call_id) do nothing
       returning customer_id, charged_amount, currency, rating_state
     )
-    select customer_id, currency, rating_state, count(*)::int as stored,
-      sum(charged_amount)::text as charged
-    from stored
-    group by 1, 2, 3`;
+    ${storedGroups(sql`stored`)}`;
+}
+
+/**
+ * Once all of the batch is in `cdrs` (none was a duplicate): what it stored per customer, read in
+ * the same pass that stages its rollup sums (one lookup of the batch's rows by id).
+ */
+function batchGroupsStagingRollup(ids: readonly string[]) {
+  return sql<StoredGroup>`
+    with batch as (
+      select start_time, customer_id, partner_id, carrier_id, disposition, billsec, pdd_ms, sell_cost,
+        buy_cost, margin, currency, rating_state, charged_amount
+      from cdrs where id = any(${ids}::text[])
+    ), staged as (${stageRollup(sql`batch`)})
+    ${storedGroups(sql`batch`)}`;
+}
+
+/** COPY's unique violation on (switch_id, call_id): some CDR of the batch was stored before. */
+function isStoredBefore(error: unknown): boolean {
+  const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string };
+  return code === '23505' && constraint === 'cdrs_switch_id_call_id_key';
+}
+
+/**
+ * PostgreSQL: COPY the batch straight into `cdrs` (decision 0043). COPY has no ON CONFLICT, so a
+ * batch holding a CDR stored before fails with a unique violation and is stored again, in a new
+ * transaction, the deduplicating way: COPY into the staging table, then one INSERT … SELECT … ON
+ * CONFLICT DO NOTHING. A concurrent resubmission waits on the first one's keys either way.
+ */
+async function storeByCopy(
+  connections: CdrCopyConnections,
+  priced: PricedCdr[],
+  ids: readonly string[],
+  batchId: string,
+) {
+  try {
+    return await connections.transaction(async (trx, copy) => {
+      await copy('cdrs', COPY_COLUMNS, copyChunks(priced, ids, batchId));
+      const stored = (await batchGroupsStagingRollup(ids).execute(trx)).rows;
+      const charged = await chargeCustomers(trx, batchId, stored);
+      await rollupStaged(trx);
+      return { stored, charged };
+    });
+  } catch (error) {
+    if (!isStoredBefore(error)) throw error;
+  }
+  return connections.transaction(async (trx, copy) => {
+    await copy(STAGING_TABLE, COPY_COLUMNS, copyChunks(priced, ids, batchId));
+    return storeAndCharge(trx, batchId, ids, storeFrom(sql.table(STAGING_TABLE)));
+  });
 }
 
 /** Lines of COPY text per chunk: small enough to stay in the young generation, big enough to batch. */
@@ -286,6 +343,7 @@ export async function ingestCdrs(
   const cards = new CardCache(rating);
   const priced: PricedCdr[] = [];
   for (const { cdr } of accepted) {
+    if (priced.length % RECORDS_PER_TURN === RECORDS_PER_TURN - 1) await nextTurn();
     const entry = await priceCdr(cdr, parties, cards);
     // A partner's switch naming a customer it cannot see: kept where that partner can find it.
     if (!entry.customerId && principal.role === 'partner') entry.partnerId = principal.partnerId;
@@ -297,10 +355,7 @@ export async function ingestCdrs(
     priced.length === 0
       ? { stored: [], charged: [] }
       : options.copy
-        ? await options.copy.transaction(async (trx, copy) => {
-            await copy(COPY_COLUMNS, copyChunks(priced, ids, batchId));
-            return storeAndCharge(trx, batchId, ids, storeFrom(sql.table(STAGING_TABLE)));
-          })
+        ? await storeByCopy(options.copy, priced, ids, batchId)
         : await db.transaction().execute(async (trx) => {
             const rows = priced.map((entry, i) => cdrRow(entry, ids[i]!, batchId));
             return storeAndCharge(trx, batchId, ids, ...insertStatements(rows));

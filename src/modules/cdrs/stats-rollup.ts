@@ -30,12 +30,12 @@ function contributions(source: RawBuilder<unknown>, sign: 1 | -1) {
     order by 1, 2 nulls first, 3 nulls first, 4 nulls first`;
 }
 
-/** Adds (sign 1) or takes out (sign −1) the sums of the CDRs in `source`: one grouped upsert. */
-function rollupUpsert(source: RawBuilder<unknown>, sign: 1 | -1) {
+/** Adds `rows` (cdr_stats_hourly's columns, in the key order) to the rollup: one upsert. */
+function rollupUpsert(rows: RawBuilder<unknown>) {
   return sql`
     insert into cdr_stats_hourly as r (hour, customer_id, partner_id, carrier_id, attempts, answered, reached,
       answered_seconds, pdd_sum, pdd_count, revenue, cost, margin)
-    ${contributions(source, sign)}
+    ${rows}
     on conflict on constraint cdr_stats_hourly_key do update set
       attempts = r.attempts + excluded.attempts,
       answered = r.answered + excluded.answered,
@@ -51,5 +51,25 @@ function rollupUpsert(source: RawBuilder<unknown>, sign: 1 | -1) {
 /** Adds or takes out the sums of these stored CDRs (re-rating: out before the update, in after). */
 export async function rollupCdrs(trx: Db, ids: readonly string[], sign: 1 | -1): Promise<void> {
   if (ids.length === 0) return;
-  await rollupUpsert(sql`cdrs where id = any(${ids}::text[])`, sign).execute(trx);
+  await rollupUpsert(contributions(sql`cdrs where id = any(${ids}::text[])`, sign)).execute(trx);
+}
+
+/**
+ * Ingestion on PostgreSQL computes a batch's sums early, into this session table (made by
+ * copy-ingest.ts, emptied at commit), and adds them to the rollup after its charges: the batch
+ * then holds the ledger and rollup locks, which the next batch waits for, only for the upsert
+ * itself, not for reading and grouping its CDRs (decision 0043).
+ */
+export const ROLLUP_STAGING_TABLE = 'cdr_stats_ingest';
+
+/** A statement (for a WITH clause) that stages the sums of the CDRs in `source`. */
+export function stageRollup(source: RawBuilder<unknown>) {
+  return sql`insert into ${sql.table(ROLLUP_STAGING_TABLE)} ${contributions(source, 1)}`;
+}
+
+/** Adds the staged sums to the rollup (after the charges: the lock order of decision 0041). */
+export async function rollupStaged(trx: Db): Promise<void> {
+  await rollupUpsert(
+    sql`select * from ${sql.table(ROLLUP_STAGING_TABLE)} order by 1, 2 nulls first, 3 nulls first, 4 nulls first`,
+  ).execute(trx);
 }
