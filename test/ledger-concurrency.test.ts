@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { postTransaction } from '../src/modules/ledger/posting.js';
-import { verifyLedger } from '../src/modules/ledger/verify.js';
 import { Decimal } from '../src/money/index.js';
-import { startTestApp, type TestApp } from './helpers/app.js';
-import { created, makeTenant } from './ledger-fixtures.js';
+import type { TestApp } from './helpers/app.js';
+import { created, makeTenant, withVerifiedLedgerApp } from './ledger-fixtures.js';
 
 /**
  * Concurrency (issue 3): on PostgreSQL the requests below really run at once on the pool's
@@ -12,12 +11,8 @@ import { created, makeTenant } from './ledger-fixtures.js';
  * connection serialises them, and the same assertions must still hold.)
  */
 let t: TestApp;
-before(async () => {
-  t = await startTestApp();
-});
-after(async () => {
-  assert.deepEqual((await verifyLedger(t.handle.db)).problems, []);
-  await t.close();
+withVerifiedLedgerApp((app) => {
+  t = app;
 });
 
 test('100 concurrent debits at one account: exactly those that fit the credit limit pass', async () => {

@@ -1,5 +1,23 @@
 import assert from 'node:assert/strict';
-import type { TestApp } from './helpers/app.js';
+import { after, before } from 'node:test';
+import { verifyLedger } from '../src/modules/ledger/verify.js';
+import { startTestApp, type TestApp } from './helpers/app.js';
+
+/**
+ * One app per test file, handed to `use` once started; when the file is done the whole ledger
+ * must still verify (issue 3: checked after every ledger suite), then the app closes.
+ */
+export function withVerifiedLedgerApp(use: (app: TestApp) => void): void {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp();
+    use(app);
+  });
+  after(async () => {
+    assert.deepEqual((await verifyLedger(app.handle.db)).problems, []);
+    await app.close();
+  });
+}
 
 /** Partners, customers and their keys for the ledger tests, made through the API. */
 

@@ -1,24 +1,19 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { sql } from 'kysely';
 import { DomainError } from '../src/errors.js';
 import { type PostingInput, postTransaction, type TransactionInput } from '../src/modules/ledger/posting.js';
-import { verifyLedger } from '../src/modules/ledger/verify.js';
 import { Decimal } from '../src/money/index.js';
-import { startTestApp, type TestApp } from './helpers/app.js';
-import { makeTenant } from './ledger-fixtures.js';
+import type { TestApp } from './helpers/app.js';
+import { makeTenant, withVerifiedLedgerApp } from './ledger-fixtures.js';
 
 /**
  * The posting rules now live in ledger_post() (migrations/0011_ledger_post_function.sql): these
  * run them through postTransaction on the real database, PGlite and PostgreSQL alike.
  */
 let t: TestApp;
-before(async () => {
-  t = await startTestApp();
-});
-after(async () => {
-  assert.deepEqual((await verifyLedger(t.handle.db)).problems, []);
-  await t.close();
+withVerifiedLedgerApp((app) => {
+  t = app;
 });
 
 const customer = (id: string, amount: string, currency = 'USD'): PostingInput => ({

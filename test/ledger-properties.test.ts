@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
 import { DomainError } from '../src/errors.js';
 import { createCustomer } from '../src/modules/accounts/customers.js';
@@ -10,7 +10,8 @@ import { PAYMENT_CATEGORIES, statementOf } from '../src/modules/ledger/statement
 import { verifyLedger } from '../src/modules/ledger/verify.js';
 import { Decimal } from '../src/money/index.js';
 import { OPERATOR } from '../src/tenancy.js';
-import { startTestApp, type TestApp } from './helpers/app.js';
+import type { TestApp } from './helpers/app.js';
+import { withVerifiedLedgerApp } from './ledger-fixtures.js';
 
 /**
  * The ledger's invariants under random sequences of money movements (issue 3), checked against
@@ -21,12 +22,8 @@ import { startTestApp, type TestApp } from './helpers/app.js';
  * 1–3 are also proven over the whole database by verifyLedger.
  */
 let t: TestApp;
-before(async () => {
-  t = await startTestApp();
-});
-after(async () => {
-  assert.deepEqual((await verifyLedger(t.handle.db)).problems, []);
-  await t.close();
+withVerifiedLedgerApp((app) => {
+  t = app;
 });
 
 const WINDOW_START = Date.UTC(2025, 0, 1);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { DomainError } from '../src/errors.js';
 import { transferItem } from '../src/modules/ledger/operations.js';
 import {
@@ -8,10 +8,9 @@ import {
   type TransferOutcome,
   transferAlone,
 } from '../src/modules/ledger/transfer-batcher.js';
-import { verifyLedger } from '../src/modules/ledger/verify.js';
 import type { Principal } from '../src/tenancy.js';
-import { startTestApp, type TestApp } from './helpers/app.js';
-import { makeTenant, type Tenant } from './ledger-fixtures.js';
+import type { TestApp } from './helpers/app.js';
+import { makeTenant, type Tenant, withVerifiedLedgerApp } from './ledger-fixtures.js';
 
 /**
  * Group commit of fund transfers (migrations/0016, src/modules/ledger/transfer-batcher.ts): each
@@ -19,12 +18,8 @@ import { makeTenant, type Tenant } from './ledger-fixtures.js';
  * sends for the transfers that arrive together. On both databases.
  */
 let t: TestApp;
-before(async () => {
-  t = await startTestApp();
-});
-after(async () => {
-  assert.deepEqual((await verifyLedger(t.handle.db)).problems, []);
-  await t.close();
+withVerifiedLedgerApp((app) => {
+  t = app;
 });
 
 const partnerOf = (tenant: Tenant): Principal => ({
