@@ -217,7 +217,7 @@ test('a card’s rates list pages in deck order (prefix, effective_from) with th
   assert.equal(wrongCursor.body.error.param, 'starting_after');
 });
 
-test('rates belong to an existing card: checked per statement, never moved, deleted with the card', async () => {
+test('rates belong to an existing card: one partition per card, never moved, deleted with the card', async () => {
   const db = t.handle.db;
   const sell = await card({ name: 'Keyed', direction: 'sell' });
   await csvImport(sell, 'prefix,rate\n44,0.01\n45,0.02\n');
@@ -226,7 +226,7 @@ test('rates belong to an existing card: checked per statement, never moved, dele
       values (${id}, ${cardId}, '46', 0.01, 1, 1, now())`.execute(db);
   await assert.rejects(
     insert('rc_does_not_exist', 'rt_orphan'),
-    /rate card rc_does_not_exist does not exist/,
+    /no partition of relation "rates" found for row/,
   );
   await insert(sell, 'rt_kept');
   const other = await card({ name: 'Elsewhere', direction: 'sell' });
@@ -243,4 +243,10 @@ test('rates belong to an existing card: checked per statement, never moved, dele
     n: number;
   }>`select count(*)::int as n from rates where ratecard_id = ${sell}`.execute(db);
   assert.equal(left.rows[0]!.n, 0);
+  // The card's partition went with it; the other card keeps its own.
+  const partitions = await sql<{ gone: string | null; kept: string | null }>`select
+    to_regclass(${`rates_${sell}`})::text as gone, to_regclass(${`rates_${other}`})::text as kept`.execute(
+    db,
+  );
+  assert.deepEqual(partitions.rows[0], { gone: null, kept: `rates_${other}` });
 });

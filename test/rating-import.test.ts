@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { sql } from 'kysely';
 import type { PrefixIndex } from '../src/modules/rating/prefix-index.js';
 import { getRatecard } from '../src/modules/rating/ratecards.js';
 import { loadCardIndex, RatingIndex } from '../src/modules/rating/rating-index.js';
@@ -233,4 +234,76 @@ test('loading every card at start does not rebuild a card a request already load
   assert.equal(await index.get(id), first, 'the same index object: not built twice');
   await index.reload(id);
   assert.notEqual(await index.get(id), first, 'an explicit reload still rebuilds');
+});
+
+/** Tables in the schema whose name starts with rates_load_ (bare tables of unfinished loads). */
+async function loadTablesLeft(): Promise<string[]> {
+  const found = await sql<{ name: string }>`select tablename as name from pg_tables
+    where tablename like 'rates_load_%'`.execute(t.handle.db);
+  return found.rows.map((row) => row.name);
+}
+
+test('a deck into a card without rates becomes the card partition; a rejected one leaves nothing', async () => {
+  const id = await sellCard();
+  const rejected = await upload(
+    id,
+    `${HEADER}\n44,UK,0.01,0,60,6,2024-01-01\n45,UK,oops,0,60,6,2024-01-01\n`,
+  );
+  assert.equal(rejected.status, 400, rejected.text);
+  assert.equal(await rateOf(id, '4412'), null);
+  assert.deepEqual(await loadTablesLeft(), []);
+
+  const imported = await upload(
+    id,
+    `${HEADER}\n44,UK,0.01,0,60,6,2024-01-01\n4420,London,0.02,0,60,6,2024-01-01\n`,
+  );
+  assert.equal(imported.status, 200, imported.text);
+  assert.equal(imported.body.data.added, 2);
+  assert.equal((await rateOf(id, '442012')).rate, '0.02');
+  assert.deepEqual(await loadTablesLeft(), []);
+  // The loaded table is the card's partition, with the keys every partition has.
+  const keys = await sql<{ name: string }>`select indexrelid::regclass::text as name from pg_index
+    where indrelid = ${`rates_${id}`}::regclass order by 1`.execute(t.handle.db);
+  assert.deepEqual(
+    keys.rows.map((row) => row.name),
+    [`rates_${id}_key`, `rates_${id}_pkey`],
+  );
+  // The unique key holds on the loaded partition: the same version again is refused.
+  await assert.rejects(
+    sql`insert into rates (id, ratecard_id, prefix, rate, initial_increment, increment, effective_from)
+      values ('rt_twin', ${id}, '44', 0.5, 1, 1, '2024-01-01')`.execute(t.handle.db),
+    /duplicate key value/,
+  );
+  // A second deck merges into it as into any card.
+  const merged = await upload(id, `${HEADER}\n44,UK,0.03,0,60,6,2024-01-01\n45,NL,0.04,0,60,6,2024-01-01\n`);
+  assert.equal(merged.status, 200, merged.text);
+  assert.deepEqual([merged.body.data.added, merged.body.data.changed], [1, 1]);
+});
+
+test('decks imported at once into cards without rates all land (loads take turns, no deadlock)', async () => {
+  const ids = await Promise.all([sellCard(), sellCard(), sellCard()]);
+  const deck = (n: number) =>
+    [HEADER, ...Array.from({ length: 2_000 }, (_, i) => `${n}${1000 + i},D,0.0${n},0,60,6,2024-01-01`)].join(
+      '\n',
+    );
+  const answers = await Promise.all(ids.map((id, n) => upload(id, deck(n + 1))));
+  for (const answer of answers) assert.equal(answer.status, 200, answer.text);
+  for (const [n, id] of ids.entries()) assert.equal((await rateOf(id, `${n + 1}1500`)).rate, `0.0${n + 1}`);
+});
+
+test('a rate added while a deck loads into its card is kept: it waits for the load, then goes in', async () => {
+  const id = await sellCard();
+  const deck = [
+    HEADER,
+    ...Array.from({ length: 20_000 }, (_, i) => `9${10000 + i},D,0.01,0,60,6,2024-01-01`),
+  ].join('\n');
+  const importing = upload(id, deck);
+  const single = t.request('POST', `/api/v1/ratecards/${id}/rates`, {
+    body: { prefix: '8', rate: '0.5', effective_from: '2024-01-01T00:00:00Z' },
+  });
+  const [imported, added] = await Promise.all([importing, single]);
+  assert.equal(imported.status, 200, imported.text);
+  assert.equal(added.status, 201, added.text);
+  assert.equal((await rateOf(id, '81')).rate, '0.5');
+  assert.equal((await rateOf(id, '910500')).rate, '0.01');
 });

@@ -23,9 +23,10 @@ import {
 import { getRatecard, type Ratecard } from './ratecards.js';
 
 /**
- * Rate deck import: CSV streamed through DeckCsv, each row checked, good rows put in key order
- * a run at a time and written straight into `rates` (a card without rates) or staged in a
- * temporary table and merged into the card with a few set-based statements, all in ONE
+ * Rate deck import: CSV streamed through DeckCsv, each row checked, good rows written into a bare
+ * table that then becomes the card's partition of `rates` (a card without rates), or put in key
+ * order a run at a time, staged in a temporary table and merged into the card with a few
+ * set-based statements, all in ONE
  * transaction. Any bad row rolls everything back and the caller gets every problem (up to a
  * limit): a deck is never half applied.
  */
@@ -378,19 +379,21 @@ async function importInTransaction(
   options: ImportOptions,
   sinkFor: (trx: Db, target: RowsTarget) => RowSink,
 ): Promise<ImportResult> {
-  await sql`create temp table rate_import (
-    id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
-    initial_increment int, increment int, effective_from timestamptz, effective_to timestamptz, blocked bool
-  ) on commit drop`.execute(trx);
-  const hasRates = await trx
-    .selectFrom('rates')
-    .select('id')
-    .where('ratecard_id', '=', card.id)
-    .limit(1)
-    .executeTakeFirst();
-  const target: RowsTarget = hasRates ? { kind: 'staging' } : { kind: 'rates', cardId: card.id };
-  // In key order, so the indexes of `rates` take the rows at their right edge (sortedSink).
-  const sink = sortedSink(sinkFor(trx, target));
+  // A card without rates takes the deck into a bare table that becomes its partition once the
+  // rows are in and indexed (decision 0032); null: the card has rates, the deck is merged.
+  const load = await sql<{ load: string | null }>`select rates_begin_load(${card.id}) as load`.execute(trx);
+  const loadTable = load.rows[0]?.load ?? null;
+  if (loadTable === null) {
+    await sql`create temp table rate_import (
+      id text, prefix text collate "C", destination text, rate numeric(15, 8), connection_fee numeric(15, 8),
+      initial_increment int, increment int, effective_from timestamptz, effective_to timestamptz, blocked bool
+    ) on commit drop`.execute(trx);
+  }
+  const target: RowsTarget =
+    loadTable === null ? { kind: 'staging' } : { kind: 'rates', cardId: card.id, table: loadTable };
+  // Staged rows are merged into the card's indexes, so they go in key order (sortedSink); a bare
+  // table is indexed after the load, so its rows go in as they are read.
+  const sink = loadTable === null ? sortedSink(sinkFor(trx, target)) : sinkFor(trx, target);
   let state: ReadState;
   try {
     state = await readDeck(input, card, options, sink);
@@ -409,8 +412,10 @@ async function importInTransaction(
     ]);
   }
   if (state.problems.length) throw new DeckRejectedError(state.problems, state.truncated);
-  if (target.kind === 'rates')
+  if (loadTable !== null) {
+    await sql`select rates_finish_load(${card.id}, ${loadTable})`.execute(trx);
     return { rows: state.rows, added: state.rows, changed: 0, unchanged: 0, closed: 0 };
+  }
   await sql`analyze rate_import`.execute(trx);
   const closed = options.mode === 'replace' ? await closeMissing(trx, card.id) : 0;
   const { added, changed } = await mergeStaged(trx, card.id);

@@ -45,9 +45,16 @@ export class RateRows {
 
 /**
  * Where rows go: the import's temporary staging table `rate_import` (merged afterwards), or
- * straight into `rates` for a card (an empty card, or a derived card being recompiled).
+ * straight into a card's rates: into `rates` (a derived card being recompiled) or into `table`,
+ * the bare table an import into a card without rates fills before it becomes the card's
+ * partition (rates_begin_load in migration 0021).
  */
-export type RowsTarget = { kind: 'staging' } | { kind: 'rates'; cardId: string };
+export type RowsTarget = { kind: 'staging' } | { kind: 'rates'; cardId: string; table?: string };
+
+/** The table a 'rates' target writes into, quoted for SQL. */
+function ratesTable(target: { table?: string }): string {
+  return `"${(target.table ?? 'rates').replaceAll('"', '""')}"`;
+}
 
 export async function insertRateRows(trx: Db, rows: RateRows, target: RowsTarget): Promise<void> {
   const values = sql`select * from unnest(${rows.ids}::text[], ${rows.prefixes}::text[], ${rows.destinations}::text[],
@@ -55,7 +62,7 @@ export async function insertRateRows(trx: Db, rows: RateRows, target: RowsTarget
       ${rows.froms}::timestamptz[], ${rows.tos}::timestamptz[], ${rows.blocked}::bool[])
       as s (id, prefix, destination, rate, connection_fee, initial_increment, increment, effective_from, effective_to, blocked)`;
   if (target.kind === 'staging') return void (await sql`insert into rate_import ${values}`.execute(trx));
-  await sql`insert into rates (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
+  await sql`insert into ${sql.raw(ratesTable(target))} (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
       effective_from, effective_to, blocked)
     select s.id, ${target.cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
       s.effective_from, s.effective_to, s.blocked from (${values}) s`.execute(trx);
@@ -162,7 +169,7 @@ export function copySink(client: pg.ClientBase, target: RowsTarget): RowSink {
   const statement =
     target.kind === 'staging'
       ? `copy rate_import (${COPY_COLUMNS}) from stdin`
-      : `copy rates (ratecard_id, ${COPY_COLUMNS}) from stdin`;
+      : `copy ${ratesTable(target)} (ratecard_id, ${COPY_COLUMNS}) from stdin`;
   const cardColumn = target.kind === 'rates' ? `${copyText(target.cardId)}\t` : '';
   const nextId = newIdSequence('rate');
   let text = '';
