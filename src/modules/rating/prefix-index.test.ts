@@ -201,3 +201,61 @@ test('units hold numeric(15,8) values exactly', () => {
     ),
   );
 });
+
+test('a big card (65,536+ prefixes, probed through its heads table) agrees with a plain map of prefixes', () => {
+  let state = 7;
+  const next = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 4294967296;
+  };
+  const digits = (count: number) => Array.from({ length: count }, () => Math.floor(next() * 10)).join('');
+  // Mostly 4-9 digits like a real deck, some very short (they cover many heads) and some 10-16.
+  const lengthOf = () => {
+    const r = next();
+    return r < 0.001
+      ? 1 + Math.floor(next() * 3)
+      : r < 0.05
+        ? 10 + Math.floor(next() * 7)
+        : 4 + Math.floor(next() * 6);
+  };
+  const byPrefix = new Map<string, RateVersionInput[]>();
+  const versions: RateVersionInput[] = [];
+  while (byPrefix.size < 70_000) {
+    const prefix = digits(lengthOf());
+    if (byPrefix.has(prefix)) continue;
+    // Some prefixes only in force on days 10-20: an earlier or later call falls back to a shorter one.
+    const v = next() < 0.1 ? version(prefix, 10, 20, byPrefix.size) : version(prefix, 0, null, byPrefix.size);
+    byPrefix.set(prefix, [v]);
+    versions.push(v);
+  }
+  const index = build(versions);
+  const reference = (number: string, atMs: number) => {
+    for (let length = Math.min(number.length, 16); length > 0; length--) {
+      const found = byPrefix
+        .get(number.slice(0, length))
+        ?.find((v) => v.effectiveFromMs <= atMs && atMs < v.effectiveToMs);
+      if (found && /^\d+$/.test(number.slice(0, length))) return found.rateUnits;
+    }
+    return null;
+  };
+  const prefixes = [...byPrefix.keys()];
+  const numbers: string[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    const base = prefixes[Math.floor(next() * prefixes.length)]!;
+    const r = next();
+    if (r < 0.6) numbers.push(base + digits(Math.floor(next() * 8)));
+    else if (r < 0.8) numbers.push(digits(1 + Math.floor(next() * 18)));
+    else if (r < 0.9) numbers.push(base.slice(0, 1 + Math.floor(next() * base.length)));
+    else numbers.push(`${base.slice(0, 3)}x${digits(5)}`); // a non-digit inside the first six
+  }
+  let matched = 0;
+  for (const number of numbers) {
+    for (const day of [5, 15]) {
+      const found = index.match(number, day * DAY);
+      const actual = found === NO_MATCH ? null : index.rateUnitsOf(found);
+      assert.equal(actual, reference(number, day * DAY), `${number} on day ${day}`);
+      if (actual !== null) matched++;
+    }
+  }
+  assert.ok(matched > 20_000, `most numbers match something (${matched})`);
+});
