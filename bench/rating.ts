@@ -29,8 +29,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import pg from 'pg';
-import { openDatabase } from '../src/db/index.js';
+import { type Db, openDatabase } from '../src/db/index.js';
 import { migrate } from '../src/db/migrate.js';
 import { ensureAdminKey } from '../src/modules/accounts/api-keys.js';
 import { createCarrier } from '../src/modules/rating/carriers.js';
@@ -188,13 +189,28 @@ function heapNow(): number {
 }
 
 /**
+ * Set-up, not measured: after a million rows are written, autovacuum would work through them (a
+ * core of a 2-core machine for up to a minute) while the latencies that follow are measured.
+ */
+async function settle(db: Db): Promise<void> {
+  const started = performance.now();
+  await sql`vacuum (analyze) rates`.execute(db);
+  await sql`checkpoint`.execute(db);
+  console.log(
+    `settle   vacuum (analyze) rates and checkpoint (set-up, not measured) ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
+
+/**
  * Times each call: per-call samples for the percentiles, the whole loop for the throughput.
- * First a warm-up pass over the same calls (so the JIT has compiled the path being measured) and
- * a full GC (so garbage left by set-up is not collected inside a timed call).
+ * First a warm-up pass over all the same calls (so the JIT has compiled the path being measured
+ * and every page of the indexes they read has been touched once: a first touch is a page fault,
+ * tens of µs on a virtual machine, which a server answering all day pays once) and a full GC
+ * (so garbage left by set-up is not collected inside a timed call).
  */
 function measure(count: number, call: (i: number) => number) {
   let checksum = 0;
-  for (let i = 0; i < Math.min(count, 20_000); i++) checksum += call(i);
+  for (let i = 0; i < count; i++) checksum += call(i);
   global.gc?.();
   const samples = new Float64Array(count);
   const started = performance.now();
@@ -306,6 +322,8 @@ async function main(): Promise<void> {
       `import   ${rate(importRate)} (${importSeconds.toFixed(1)} s, ${imported.added} added) | COPY ${rate(copyRate)} (${copySeconds.toFixed(1)} s) | ratio ${(importRate / copyRate).toFixed(2)} | goal ≥ 100,000/s`,
     );
 
+    await settle(db);
+
     // 2. index build and memory
     const heapBefore = heapNow();
     // The server's way (src/app.ts): one COPY TO STDOUT on a connection of its own.
@@ -351,6 +369,7 @@ async function main(): Promise<void> {
     console.log(
       `carriers ${CARRIERS} buy cards copied in (set-up) ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
+    await settle(db);
     const index = new RatingIndex(db, { databaseUrl: database.url });
     started = performance.now();
     const routes = await index.carrierRoutes();
@@ -396,8 +415,11 @@ async function main(): Promise<void> {
     const base = await load(`${hello.url}/`, {}, 10, hello.child.pid!);
     const http = await load(lookupUrl, auth, 10, tollgate.child.pid!);
     console.log(
-      `HTTP     (${generator}) hello-world ${rate(base.requestsPerSecond)} p99 ${base.p99Ms} ms | rates/lookup ${rate(http.requestsPerSecond)} p99 ${http.p99Ms} ms | ratio ${(http.requestsPerSecond / base.requestsPerSecond).toFixed(2)} | goal ≥ 0.6`,
+      `HTTP     (${generator}) hello-world ${rate(base.requestsPerSecond)} p99 ${base.p99Ms.toFixed(3)} ms | rates/lookup ${rate(http.requestsPerSecond)} p99 ${http.p99Ms.toFixed(3)} ms | ratio ${(http.requestsPerSecond / base.requestsPerSecond).toFixed(2)} | goal ≥ 0.6`,
     );
+    // The same one-connection loop against the hello-world: on a virtual machine the wake-ups of
+    // two processes taking turns set this p99 as much as the server's work does.
+    const helloOne = await load(`${hello.url}/`, {}, 1, hello.child.pid!);
     const httpLcr = await load(
       `${tollgate.url}/api/v1/routes/lcr?number=${numbers[0]}&ratecard_id=${sell.id}`,
       auth,
@@ -405,7 +427,7 @@ async function main(): Promise<void> {
       tollgate.child.pid!,
     );
     console.log(
-      `HTTP LCR ${rate(httpLcr.requestsPerSecond)} on 1 connection | p50 ${httpLcr.p50Ms} ms p99 ${httpLcr.p99Ms} ms | goal p99 < 1 ms`,
+      `HTTP LCR ${rate(httpLcr.requestsPerSecond)} on 1 connection | p50 ${httpLcr.p50Ms.toFixed(3)} ms p99 ${httpLcr.p99Ms.toFixed(3)} ms | goal p99 < 1 ms | hello-world on 1 connection: p50 ${helloOne.p50Ms.toFixed(3)} ms p99 ${helloOne.p99Ms.toFixed(3)} ms`,
     );
 
     // 6. merge into a card that has rates, and the import on PGlite
