@@ -256,3 +256,24 @@ test('the same Idempotency-Key sent several times at once moves money once; the 
   assert.equal(replay.headers['idempotency-hit'], 'true');
   assert.equal(replay.body.data.transaction_id, first.body.data.transaction_id);
 });
+
+test('a retry sent the moment its answer arrives replays it (the answer is stored after the reply)', async () => {
+  const tenant = await fundedTenant('100');
+  // dedupesOwnEffect routes store their answer after replying (decision 0023): each retry below
+  // may reach the claim before that store commits, and must still get the replay, never a 409.
+  for (let i = 0; i < 40; i++) {
+    const send = () =>
+      t.request('PUT', '/api/v1/partner/funds', {
+        key: tenant.partnerKey,
+        body: { account_number: tenant.customer.account_number, amount: '1', description: `retried ${i}` },
+        headers: { 'idempotency-key': `retried-${i}` },
+      });
+    const first = await send();
+    const retry = await send();
+    assert.equal(first.status, 200, first.text);
+    assert.equal(retry.status, 200, retry.text);
+    assert.equal(retry.headers['idempotency-hit'], 'true');
+    assert.equal(retry.text, first.text);
+  }
+  assert.deepEqual(await balances(tenant), ['59.99', '40.01']);
+});

@@ -14,6 +14,8 @@ import { ApiError } from './errors.js';
  */
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const MAX_KEY_LENGTH = 255;
+/** How long an answer stored after its reply is also kept in memory (two generations of this). */
+const RECENT_ANSWERS_MS = 5_000;
 
 interface IdempotencyState {
   scope: string;
@@ -188,6 +190,23 @@ export function registerIdempotency(
 ): void {
   const windows: Windows = { ttlMs: ttlHours * 3_600_000, abandonedAfterMs: abandonedAfterSeconds * 1000 };
   app.decorateRequest('idempotency', null);
+  // Answers of dedupesOwnEffect routes, by scope and key, from their reply until a few seconds
+  // after their store commits: a retry that reads the claim while it is still 'running' is
+  // answered from here (kept past the commit, so the read and this lookup cannot miss it between
+  // them). Two generations, the older dropped every RECENT_ANSWERS_MS.
+  let recentAnswers = new Map<string, StoredAnswer>();
+  let olderAnswers = new Map<string, StoredAnswer>();
+  const rotation = setInterval(() => {
+    olderAnswers = recentAnswers;
+    recentAnswers = new Map();
+  }, RECENT_ANSWERS_MS);
+  rotation.unref();
+  const recentAnswer = (id: string) => recentAnswers.get(id) ?? olderAnswers.get(id);
+  const pendingStores = new Set<Promise<void>>();
+  app.addHook('onClose', async () => {
+    clearInterval(rotation);
+    await Promise.allSettled(pendingStores);
+  });
 
   const claimKey = async (request: FastifyRequest, reply: FastifyReply, header: string | string[]) => {
     if (Array.isArray(header) || header.length === 0 || header.length > MAX_KEY_LENGTH) {
@@ -213,7 +232,8 @@ export function registerIdempotency(
         'Idempotency-Key',
       );
     }
-    if (entry.state !== 'done') {
+    const pending = entry.state === 'done' ? undefined : recentAnswer(answerId(scope, header));
+    if (entry.state !== 'done' && !pending) {
       throw new ApiError(
         409,
         'idempotency',
@@ -222,6 +242,7 @@ export function registerIdempotency(
       );
     }
     reply.header('idempotency-hit', 'true');
+    if (pending) return reply.code(pending.statusCode).type(pending.contentType).send(pending.body);
     reply.code(entry.status_code ?? 200).type(entry.content_type ?? 'application/json; charset=utf-8');
     return reply.send(entry.body ?? '');
   };
@@ -249,13 +270,28 @@ export function registerIdempotency(
     }
     const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
     if (request.routeOptions.config.dedupesOwnEffect) {
-      await answerStorer(db).submit({
+      // Not waited for: the effect is committed and deduped by the handler's own key, so the
+      // answer can follow the reply (one round trip fewer per request; decision 0023). A retry
+      // here is answered from recentAnswers until the store has surely committed; one at another
+      // process may get the 409 "still being processed", and its next retry the stored answer.
+      // An answer that never commits (a crash, a database error) leaves the key running until it
+      // is abandoned: then a retry runs the handler again, which replays its committed effect.
+      const answer = {
         scope: state.scope,
         key: state.key,
         statusCode: reply.statusCode,
         contentType,
         body: payload,
-      });
+      };
+      recentAnswers.set(answerId(state.scope, state.key), answer);
+      const stored: Promise<void> = answerStorer(db)
+        .submit(answer)
+        .then(
+          () => undefined,
+          (error: unknown) => request.log.error({ err: error }, 'storing an Idempotency-Key answer failed'),
+        )
+        .finally(() => pendingStores.delete(stored));
+      pendingStores.add(stored);
       return payload;
     }
     // Synchronous: a handler that does not dedupe by itself must not lose its answer.
@@ -275,6 +311,8 @@ export function registerIdempotency(
     );
   });
 }
+
+const answerId = (scope: string, key: string) => `${scope}\n${key}`;
 
 export async function purgeExpiredIdempotencyKeys(db: Db, ttlHours: number): Promise<number> {
   const result = await db
