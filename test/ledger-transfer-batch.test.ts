@@ -277,3 +277,22 @@ test('a retry sent the moment its answer arrives replays it (the answer is store
   }
   assert.deepEqual(await balances(tenant), ['59.99', '40.01']);
 });
+
+test('a transfer reusing another transfer’s Idempotency-Key is 409 and moves nothing', async () => {
+  const tenant = await fundedTenant('100');
+  const send = (amount: string) =>
+    t.request('PUT', '/api/v1/partner/funds', {
+      key: tenant.partnerKey,
+      body: { account_number: tenant.customer.account_number, amount, description: 'reused key' },
+      headers: { 'idempotency-key': 'reused-key' },
+    });
+  assert.equal((await send('5')).status, 200);
+  const reused = await send('7');
+  assert.equal(reused.status, 409, reused.text);
+  assert.equal(reused.body.error.type, 'idempotency');
+  assert.match(reused.text, /different request/);
+  assert.deepEqual(await balances(tenant), ['94.99', '5.01']);
+  const replayed = await send('5');
+  assert.equal(replayed.status, 200);
+  assert.equal(replayed.headers['idempotency-hit'], 'true');
+});
