@@ -209,17 +209,19 @@ test('concurrent batches over the same accounts in opposite orders never deadloc
   assert.deepEqual(await balances(b), ['969.99', '30.01']);
 });
 
+/** PUT /partner/funds from the tenant's partner to its customer, under an Idempotency-Key. */
+const putFunds = (tenant: Tenant, amount: string, description: string, idempotencyKey: string) =>
+  t.request('PUT', '/api/v1/partner/funds', {
+    key: tenant.partnerKey,
+    body: { account_number: tenant.customer.account_number, amount, description },
+    headers: { 'idempotency-key': idempotencyKey },
+  });
+
 test('transfers over HTTP at once: exactly those that fit pass, whatever the batches', async () => {
   const tenant = await fundedTenant('10.01');
   // Partner holds 10: 40 concurrent transfers of 0.3 → 33 fit (9.90), 7 are refused.
   const results = await Promise.all(
-    Array.from({ length: 40 }, (_, i) =>
-      t.request('PUT', '/api/v1/partner/funds', {
-        key: tenant.partnerKey,
-        body: { account_number: tenant.customer.account_number, amount: '0.3', description: `at once ${i}` },
-        headers: { 'idempotency-key': `at-once-${i}` },
-      }),
-    ),
+    Array.from({ length: 40 }, (_, i) => putFunds(tenant, '0.3', `at once ${i}`, `at-once-${i}`)),
   );
   const statuses = results.map((res) => res.status);
   assert.equal(statuses.filter((status) => status === 200).length, 33, JSON.stringify(statuses));
@@ -229,12 +231,7 @@ test('transfers over HTTP at once: exactly those that fit pass, whatever the bat
 
 test('the same Idempotency-Key sent several times at once moves money once; the others wait or replay', async () => {
   const tenant = await fundedTenant('100');
-  const send = (amount: string) =>
-    t.request('PUT', '/api/v1/partner/funds', {
-      key: tenant.partnerKey,
-      body: { account_number: tenant.customer.account_number, amount, description: 'same key' },
-      headers: { 'idempotency-key': 'same-key-at-once' },
-    });
+  const send = (amount: string) => putFunds(tenant, amount, 'same key', 'same-key-at-once');
   // Claimed in one batch, in whatever order the requests arrive: one wins the key and moves
   // money; a copy of the winner is 409 while it runs or its stored answer after; any other
   // request under the key is 409.
@@ -262,12 +259,7 @@ test('a retry sent the moment its answer arrives replays it (the answer is store
   // dedupesOwnEffect routes store their answer after replying (decision 0023): each retry below
   // may reach the claim before that store commits, and must still get the replay, never a 409.
   for (let i = 0; i < 40; i++) {
-    const send = () =>
-      t.request('PUT', '/api/v1/partner/funds', {
-        key: tenant.partnerKey,
-        body: { account_number: tenant.customer.account_number, amount: '1', description: `retried ${i}` },
-        headers: { 'idempotency-key': `retried-${i}` },
-      });
+    const send = () => putFunds(tenant, '1', `retried ${i}`, `retried-${i}`);
     const first = await send();
     const retry = await send();
     assert.equal(first.status, 200, first.text);
@@ -280,12 +272,7 @@ test('a retry sent the moment its answer arrives replays it (the answer is store
 
 test('a transfer reusing another transfer’s Idempotency-Key is 409 and moves nothing', async () => {
   const tenant = await fundedTenant('100');
-  const send = (amount: string) =>
-    t.request('PUT', '/api/v1/partner/funds', {
-      key: tenant.partnerKey,
-      body: { account_number: tenant.customer.account_number, amount, description: 'reused key' },
-      headers: { 'idempotency-key': 'reused-key' },
-    });
+  const send = (amount: string) => putFunds(tenant, amount, 'reused key', 'reused-key');
   assert.equal((await send('5')).status, 200);
   const reused = await send('7');
   assert.equal(reused.status, 409, reused.text);

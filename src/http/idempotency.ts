@@ -232,8 +232,10 @@ export function registerIdempotency(
         'Idempotency-Key',
       );
     }
-    const pending = entry.state === 'done' ? undefined : recentAnswer(answerId(scope, header));
-    if (entry.state !== 'done' && !pending) {
+    // Still running in the database: its answer may be on its way from this process.
+    const answer =
+      entry.state === 'done' ? storedAnswerOf(scope, header, entry) : recentAnswer(answerId(scope, header));
+    if (!answer) {
       throw new ApiError(
         409,
         'idempotency',
@@ -242,9 +244,7 @@ export function registerIdempotency(
       );
     }
     reply.header('idempotency-hit', 'true');
-    if (pending) return reply.code(pending.statusCode).type(pending.contentType).send(pending.body);
-    reply.code(entry.status_code ?? 200).type(entry.content_type ?? 'application/json; charset=utf-8');
-    return reply.send(entry.body ?? '');
+    return reply.code(answer.statusCode).type(answer.contentType).send(answer.body);
   };
   // Callback-style hooks: a request without an Idempotency-Key (every read) passes through
   // synchronously, with no promise; one with a key runs the async work as Fastify would.
@@ -313,6 +313,14 @@ export function registerIdempotency(
 }
 
 const answerId = (scope: string, key: string) => `${scope}\n${key}`;
+
+const storedAnswerOf = (scope: string, key: string, entry: StoredEntry): StoredAnswer => ({
+  scope,
+  key,
+  statusCode: entry.status_code ?? 200,
+  contentType: entry.content_type ?? 'application/json; charset=utf-8',
+  body: entry.body ?? '',
+});
 
 export async function purgeExpiredIdempotencyKeys(db: Db, ttlHours: number): Promise<number> {
   const result = await db

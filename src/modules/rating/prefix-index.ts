@@ -371,16 +371,20 @@ class PrefixHash {
     const mask = size - 1;
     let lengths = 0;
     let longest = 0;
+    const heads = count >= HEADS_FROM_PREFIXES ? new Uint32Array(HEAD_COUNT) : null;
     for (let p = 0; p < count; p++) {
       const start = starts[p]!;
       const digitCount = starts[p + 1]! - start;
       let h = 0;
       let l = 0;
+      let head = 0;
       for (let i = 0; i < digitCount; i++) {
         const d = digits[start + i]! - 48;
         if (i < 8) h = h * 10 + d;
         else l = l * 10 + d;
+        if (i < HEAD_DIGITS) head = head * 10 + d;
       }
+      if (heads) PrefixHash.markHeads(heads, head, digitCount);
       let slot = hashOf(h, l, digitCount, mask);
       while (prefix[slot] !== 0) slot = (slot + 1) & mask;
       high[slot] = h;
@@ -390,27 +394,19 @@ class PrefixHash {
       lengths |= 1 << digitCount;
       if (digitCount > longest) longest = digitCount;
     }
-    const heads = count >= HEADS_FROM_PREFIXES ? PrefixHash.headsOf(digits, starts) : null;
     return new PrefixHash(high, low, length, prefix, lengths, longest, heads);
   }
 
-  private static headsOf(digits: Uint8Array, starts: Int32Array): Uint32Array {
-    const heads = new Uint32Array(HEAD_COUNT);
-    for (let p = 0; p < starts.length - 1; p++) {
-      const start = starts[p]!;
-      const digitCount = starts[p + 1]! - start;
-      let value = 0;
-      for (let i = 0; i < Math.min(digitCount, HEAD_DIGITS); i++)
-        value = value * 10 + digits[start + i]! - 48;
-      const bit = 1 << digitCount;
-      if (digitCount > HEAD_DIGITS) heads[value] = heads[value]! | bit;
-      else {
-        // Every head that starts with this short prefix.
-        const span = 10 ** (HEAD_DIGITS - digitCount);
-        for (let head = value * span; head < (value + 1) * span; head++) heads[head] = heads[head]! | bit;
-      }
+  /** Marks a prefix of `digitCount` digits whose first HEAD_DIGITS (or fewer) are `head`. */
+  private static markHeads(heads: Uint32Array, head: number, digitCount: number): void {
+    const bit = 1 << digitCount;
+    if (digitCount > HEAD_DIGITS) {
+      heads[head] = heads[head]! | bit;
+      return;
     }
-    return heads;
+    // Every head that starts with this short prefix.
+    const span = 10 ** (HEAD_DIGITS - digitCount);
+    for (let at = head * span; at < (head + 1) * span; at++) heads[at] = heads[at]! | bit;
   }
 
   get byteLength(): number {

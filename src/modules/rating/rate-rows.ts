@@ -51,18 +51,13 @@ export class RateRows {
  */
 export type RowsTarget = { kind: 'staging' } | { kind: 'rates'; cardId: string; table?: string };
 
-/** The table a 'rates' target writes into, quoted for SQL. */
-function ratesTable(target: { table?: string }): string {
-  return `"${(target.table ?? 'rates').replaceAll('"', '""')}"`;
-}
-
 export async function insertRateRows(trx: Db, rows: RateRows, target: RowsTarget): Promise<void> {
   const values = sql`select * from unnest(${rows.ids}::text[], ${rows.prefixes}::text[], ${rows.destinations}::text[],
       ${rows.rates}::numeric[], ${rows.fees}::numeric[], ${rows.initials}::int[], ${rows.increments}::int[],
       ${rows.froms}::timestamptz[], ${rows.tos}::timestamptz[], ${rows.blocked}::bool[])
       as s (id, prefix, destination, rate, connection_fee, initial_increment, increment, effective_from, effective_to, blocked)`;
   if (target.kind === 'staging') return void (await sql`insert into rate_import ${values}`.execute(trx));
-  await sql`insert into ${sql.raw(ratesTable(target))} (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
+  await sql`insert into ${sql.table(target.table ?? 'rates')} (id, ratecard_id, prefix, destination, rate, connection_fee, initial_increment, increment,
       effective_from, effective_to, blocked)
     select s.id, ${target.cardId}, s.prefix, s.destination, s.rate, s.connection_fee, s.initial_increment, s.increment,
       s.effective_from, s.effective_to, s.blocked from (${values}) s`.execute(trx);
@@ -169,7 +164,7 @@ export function copySink(client: pg.ClientBase, target: RowsTarget): RowSink {
   const statement =
     target.kind === 'staging'
       ? `copy rate_import (${COPY_COLUMNS}) from stdin`
-      : `copy ${ratesTable(target)} (ratecard_id, ${COPY_COLUMNS}) from stdin`;
+      : `copy ${pg.escapeIdentifier(target.table ?? 'rates')} (ratecard_id, ${COPY_COLUMNS}) from stdin`;
   const cardColumn = target.kind === 'rates' ? `${copyText(target.cardId)}\t` : '';
   const nextId = newIdSequence('rate');
   let text = '';
