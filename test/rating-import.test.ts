@@ -307,3 +307,18 @@ test('a rate added while a deck loads into its card is kept: it waits for the lo
   assert.equal((await rateOf(id, '81')).rate, '0.5');
   assert.equal((await rateOf(id, '910500')).rate, '0.01');
 });
+
+test('a deck or a rate for a card that does not exist is 404 in the envelope, and makes no partition', async () => {
+  const imported = await upload('rc_01nosuchcard0000000000000', `${HEADER}\n44,UK,0.01,0,60,6,2024-01-01\n`);
+  assert.equal(imported.status, 404, imported.text);
+  assert.equal(imported.body.error.type, 'not_found');
+  const added = await t.request('POST', '/api/v1/ratecards/rc_01nosuchcard0000000000000/rates', {
+    body: { prefix: '44', rate: '0.01', effective_from: '2024-01-01T00:00:00Z' },
+  });
+  assert.equal(added.status, 404, added.text);
+  assert.equal(added.body.error.type, 'not_found');
+  const partition = await sql<{
+    found: string | null;
+  }>`select to_regclass('rates_rc_01nosuchcard0000000000000')::text as found`.execute(t.handle.db);
+  assert.equal(partition.rows[0]!.found, null);
+});
