@@ -17,22 +17,16 @@
  *   npm run bench:cdrs -- [--cdrs 1000000] [--batch 10000] [--posters 2] [--auth-seconds 10]
  * Uses TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/test).
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openDatabase } from '../src/db/index.js';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
-import {
-  api,
-  createScratchDatabase,
-  freePort,
-  SERVER_ADMIN_KEY,
-  startServer,
-} from '../test/helpers/server.js';
+import { api, createScratchDatabase, SERVER_ADMIN_KEY, startServer } from '../test/helpers/server.js';
 import { pacedLoad } from './paced-load.js';
+import { helloWorldArgs, startNodeServer } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -53,7 +47,6 @@ const AUTH_RATE = Number(args['auth-rate']);
 const POSTERS = Math.max(1, Number(args.posters));
 const DAY = Date.UTC(2026, 10, 2);
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line: string) => console.log(line);
 /** The machine is often shared: every phase's figure comes with the load average it ran under. */
 const load = () =>
@@ -159,26 +152,12 @@ function copyBaseline(url: string) {
 
 /** A bare Fastify hello-world (bench/hello-world.ts, no loader) under pacedLoad at `rate`/s. */
 async function helloWorldAt(rate: number, seconds: number) {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '--eval', readFileSync(join(ROOT, 'bench/hello-world.ts'), 'utf8')],
-    { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: 'ignore' },
-  );
+  const hello = await startNodeServer(helloWorldArgs(), {}, '/', 'ignore');
   try {
-    const url = `http://127.0.0.1:${port}/`;
-    for (let tries = 0; ; tries++) {
-      try {
-        if ((await fetch(url)).ok) break;
-      } catch {
-        if (tries > 300) throw new Error('the hello-world did not start');
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    await pacedLoad(url, {}, rate, 2);
-    return await pacedLoad(url, {}, rate, seconds);
+    await pacedLoad(`${hello.url}/`, {}, rate, 2);
+    return await pacedLoad(`${hello.url}/`, {}, rate, seconds);
   } finally {
-    child.kill('SIGTERM');
+    hello.child.kill('SIGTERM');
   }
 }
 

@@ -32,9 +32,11 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 import { api, createScratchDatabase, freePort, type ScratchDatabase } from '../test/helpers/server.js';
 import { type Generator, type LoadRun, pickGenerator, runAutocannon, runClosedLoop } from './closed-loop.js';
 import { pacedLoad } from './paced-load.js';
+import { helloWorldArgs } from './servers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Generous: on a busy 2-core machine tsx plus a fresh PGlite can take over a minute to start.
@@ -275,6 +277,7 @@ async function startTollgate(
   const server = await startServer(
     name,
     [
+      ...SERVER_NODE_FLAGS,
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
       join(distDir, 'src/main.js'),
       'serve',
@@ -318,7 +321,7 @@ async function measure(driver: 'pglite' | 'postgres', generator: Generator): Pro
     // The hello-world is plain JavaScript: run without a loader, as Tollgate's compiled dist/ is.
     const hello = await startServer(
       'hello-world',
-      ['--input-type=module', '--eval', readFileSync(join(ROOT, 'bench/hello-world.ts'), 'utf8')],
+      helloWorldArgs(),
       {},
       '/',
       join(workDir, 'hello-world.log'),

@@ -21,13 +21,11 @@
  *   npm run bench:rating -- [--prefixes 1000000] [--carriers 8] [--carrier-prefixes 400000] [--seconds 5]
  *     [--merge-prefixes 200000] [--pglite-prefixes 100000]
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -43,8 +41,8 @@ import { loadCardIndex, RatingIndex } from '../src/modules/rating/rating-index.j
 import { OPERATOR } from '../src/tenancy.js';
 import { pickGenerator, runClosedLoop } from './closed-loop.js';
 import { summarise } from './latency.js';
+import { helloWorldArgs, startNodeServer, tollgateSourceArgs } from './servers.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const { values: args } = parseArgs({
   options: {
     prefixes: { type: 'string', default: '1000000' },
@@ -229,46 +227,6 @@ function measure(count: number, call: (i: number) => number) {
   };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(
-  script: string,
-  env: Record<string, string>,
-  readyPath: string,
-): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', script, ...(script.endsWith('main.ts') ? ['serve'] : [])],
-    {
-      cwd: ROOT,
-      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 180_000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    try {
-      if ((await fetch(url + readyPath)).ok) return { url, child };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`${script} did not come up`);
-}
-
 /** The import on embedded PGlite (multi-row inserts: PGlite takes no COPY FROM STDIN from a client). */
 async function pgliteImport(dir: string, prefixes: readonly string[]): Promise<string> {
   const file = join(dir, 'pglite-deck.csv');
@@ -385,11 +343,11 @@ async function main(): Promise<void> {
     // 5. HTTP, each server its own process
     const adminKey = `tgk_${randomBytes(24).toString('base64url')}`;
     await ensureAdminKey(db, OPERATOR, adminKey);
-    const hello = await startServer('bench/hello-world.ts', {}, '/');
+    const hello = await startNodeServer(helloWorldArgs(), {}, '/');
     children.push(hello.child);
     started = performance.now();
-    const tollgate = await startServer(
-      'src/main.ts',
+    const tollgate = await startNodeServer(
+      tollgateSourceArgs(),
       { DATABASE_URL: database.url, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000' },
       '/ready',
     );

@@ -1,0 +1,66 @@
+/**
+ * Starting the servers the benchmarks measure, one way for all of them: the bare Fastify
+ * hello-world baseline and Tollgate both run with the server's V8 flags (src/node-flags.ts), so a
+ * ratio compares code, not process settings. (The flags change nothing measurable for the
+ * hello-world, which leaves almost no garbage; they are passed to it so that nobody has to take
+ * that on trust.)
+ */
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
+import { freePort } from '../test/helpers/server.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const STARTUP_TIMEOUT_MS = 180_000;
+
+/**
+ * Node arguments that run bench/hello-world.ts. It is plain JavaScript evaluated without a loader,
+ * as Tollgate's compiled dist/ runs.
+ */
+export function helloWorldArgs(): string[] {
+  return [
+    ...SERVER_NODE_FLAGS,
+    '--input-type=module',
+    '--eval',
+    readFileSync(join(ROOT, 'bench/hello-world.ts'), 'utf8'),
+  ];
+}
+
+/** Node arguments that run Tollgate's server from source, as the tests' server processes do. */
+export function tollgateSourceArgs(): string[] {
+  return [...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/main.ts', 'serve'];
+}
+
+export interface NodeServer {
+  url: string;
+  child: ChildProcess;
+}
+
+/** Spawns node with `args` on a free port and waits until `readyPath` answers 2xx. */
+export async function startNodeServer(
+  args: string[],
+  env: Record<string, string>,
+  readyPath: string,
+  stdio: StdioOptions = ['ignore', 'ignore', 'inherit'],
+): Promise<NodeServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  while (Date.now() < deadline && child.exitCode === null) {
+    try {
+      if ((await fetch(url + readyPath)).ok) return { url, child };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`node ${args.slice(0, 4).join(' ')} did not come up on ${url}${readyPath}`);
+}
