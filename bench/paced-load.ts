@@ -1,4 +1,9 @@
-import http from 'node:http';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type LatencySummary, summarise } from './latency.js';
 
 export interface PacedResult {
@@ -10,93 +15,90 @@ export interface PacedResult {
    * sender down (coordinated omission).
    */
   scheduled: LatencySummary;
+  /** Requests that failed, were not answered 2xx, or were still waiting 10 s after the schedule. */
   failed: number;
   achievedPerSecond: number;
 }
 
-const REQUEST_TIMEOUT_MS = 10_000;
-/** After the schedule ends, requests still waiting this long are abandoned and count as failed. */
-const DRAIN_MS = 10_000;
+const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'paced-sender.c');
+
+/** The compiled bench/paced-sender.c, built once per version of its source with the system's cc. */
+function senderBinary(): string {
+  const source = readFileSync(SOURCE);
+  const binary = join(
+    tmpdir(),
+    `tollgate-paced-sender-${createHash('sha256').update(source).digest('hex').slice(0, 12)}`,
+  );
+  if (existsSync(binary)) return binary;
+  const build = spawnSync('cc', ['-O2', '-Wall', '-o', binary, SOURCE], { encoding: 'utf8' });
+  if (build.error || build.status !== 0) {
+    throw new Error(
+      `building bench/paced-sender.c needs a C compiler (cc): ${build.error?.message ?? build.stderr}`,
+    );
+  }
+  return binary;
+}
 
 /**
  * Open-loop load at an even rate: request i is due at start + i/rate, whatever happened to the
- * earlier ones. autocannon's overallRate instead lets each connection send its share of a second
- * back to back and then wait for the next second, which measures bursts, not a steady rate.
+ * earlier ones, sent by bench/paced-sender.c in its own process (see there for why C).
+ * autocannon's overallRate instead lets each connection send its share of a second back to back
+ * and then wait for the next second, which measures bursts, not a steady rate.
  */
-export function pacedLoad(
+export async function pacedLoad(
   url: string,
   headers: Record<string, string>,
   ratePerSecond: number,
   seconds: number,
   /** POST and the like: every request sends this method and body (default GET, no body). */
   requestOptions: { method?: string; body?: string } = {},
-) {
+): Promise<PacedResult> {
   const target = new URL(url);
   const { method = 'GET', body } = requestOptions;
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const total = Math.round(ratePerSecond * seconds);
-  const intervalMs = 1000 / ratePerSecond;
-  const service = new Float64Array(total);
-  const scheduled = new Float64Array(total);
-  let failed = 0;
-  let finished = 0;
-  const start = performance.now();
-  const pending = new Set<http.ClientRequest>();
-
-  return new Promise<PacedResult>((resolve) => {
-    const done = new Uint8Array(total);
-    const complete = (index: number, sentAt: number, ok: boolean) => {
-      if (done[index]) return;
-      done[index] = 1;
-      const now = performance.now();
-      service[index] = now - sentAt;
-      scheduled[index] = now - (start + index * intervalMs);
-      if (!ok) failed++;
-      if (++finished < total) return;
-      clearTimeout(deadline);
-      agent.destroy();
-      resolve({
-        service: summarise(service),
-        scheduled: summarise(scheduled),
-        failed,
-        achievedPerSecond: total / ((performance.now() - start) / 1000),
-      });
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-paced-'));
+  try {
+    const bodyFile = body === undefined ? '-' : join(dir, 'body');
+    if (body !== undefined) writeFileSync(bodyFile, body);
+    const args = [
+      target.hostname,
+      target.port,
+      String(ratePerSecond),
+      String(seconds),
+      method,
+      `${target.pathname}${target.search}`,
+      bodyFile,
+      ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    ];
+    const started = performance.now();
+    const child = spawn(senderBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let errors = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      errors += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    const elapsedSeconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`paced-sender exited with ${code}: ${errors}`);
+    const lines = output.trim().split('\n');
+    const service = new Float64Array(lines.length);
+    const scheduled = new Float64Array(lines.length);
+    let failed = 0;
+    lines.forEach((line, index) => {
+      const [fromSend, fromSchedule, status] = line.split(' ').map(Number);
+      service[index] = fromSend!;
+      scheduled[index] = fromSchedule!;
+      if (!(status! >= 200 && status! < 300)) failed++;
+    });
+    return {
+      service: summarise(service),
+      scheduled: summarise(scheduled),
+      failed,
+      achievedPerSecond: lines.length / elapsedSeconds,
     };
-    const send = (index: number) => {
-      const sentAt = performance.now();
-      const request = http.request(
-        {
-          agent,
-          host: target.hostname,
-          port: target.port,
-          path: target.pathname,
-          method,
-          headers,
-          timeout: REQUEST_TIMEOUT_MS,
-        },
-        (response) => {
-          response.resume();
-          response.on('end', () => complete(index, sentAt, response.statusCode === 200));
-        },
-      );
-      pending.add(request);
-      request.on('close', () => pending.delete(request));
-      request.on('timeout', () => request.destroy(new Error('timeout')));
-      request.on('error', () => complete(index, sentAt, false));
-      request.end(body);
-    };
-    let sent = 0;
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor((performance.now() - start) / intervalMs) + 1);
-      while (sent < due) send(sent++);
-      if (sent === total) clearInterval(timer);
-    }, 1);
-    // A server slower than the rate builds a backlog; bound how long the run may take.
-    const deadline = setTimeout(
-      () => {
-        for (const request of pending) request.destroy(new Error('abandoned'));
-      },
-      seconds * 1000 + DRAIN_MS,
-    );
-  });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
