@@ -369,7 +369,10 @@ async function main(): Promise<void> {
     const load = (url: string, headers: Record<string, string>, connections: number, serverPid: number) =>
       runClosedLoop(generator, { url, headers, connections, seconds: SECONDS, serverPid });
     const lookupUrl = `${tollgate.url}/api/v1/rates/lookup?number=${numbers[0]}&ratecard_id=${sell.id}`;
+    // Both servers get the same warm-up run before their measured one: the first seconds of a
+    // fresh process run unoptimised code.
     await load(lookupUrl, auth, 10, tollgate.child.pid!);
+    await load(`${hello.url}/`, {}, 10, hello.child.pid!);
     const base = await load(`${hello.url}/`, {}, 10, hello.child.pid!);
     const http = await load(lookupUrl, auth, 10, tollgate.child.pid!);
     console.log(
