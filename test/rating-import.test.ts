@@ -322,3 +322,27 @@ test('a deck or a rate for a card that does not exist is 404 in the envelope, an
   }>`select to_regclass('rates_rc_01nosuchcard0000000000000')::text as found`.execute(t.handle.db);
   assert.equal(partition.rows[0]!.found, null);
 });
+
+test('a derived card set up while a deck loads into its source waits for the load, then compiles from it', async () => {
+  const buy = (
+    await t.request('POST', '/api/v1/ratecards', {
+      body: { name: 'Carrier', currency: 'USD', direction: 'buy', initial_increment: 60, increment: 6 },
+    })
+  ).body.data.id as string;
+  const sell = await sellCard();
+  const deck = [
+    HEADER,
+    ...Array.from({ length: 20_000 }, (_, i) => `9${10000 + i},D,0.01,0,60,6,2024-01-01`),
+  ].join('\n');
+  const importing = upload(buy, deck);
+  const deriving = t.request('PUT', `/api/v1/ratecards/${sell}/derivation`, {
+    body: { source_ids: [buy], percentage: '10' },
+  });
+  const [imported, derived] = await Promise.all([importing, deriving]);
+  assert.equal(imported.status, 200, imported.text);
+  assert.equal(derived.status, 200, derived.text);
+  // In either order the derived card ends up priced from the loaded deck: compiled after the
+  // load, or recompiled by the import when the derivation committed first.
+  assert.ok([0, 20_000].includes(derived.body.data.compiled_rates), derived.text);
+  assert.equal((await rateOf(sell, '910500')).rate, '0.011');
+});

@@ -7,6 +7,7 @@ import { NO_MATCH, type PrefixIndex } from './prefix-index.js';
 import { ProfitRules } from './profit-rules.js';
 import { insertRateRows, RateRows } from './rate-rows.js';
 import { getRatecard } from './ratecards.js';
+import { lockRatesForWriting } from './rates-lock.js';
 import { loadCardIndex } from './rating-index.js';
 import type { ProfitOverrideRow, RatecardDerivationsTable } from './schema.js';
 import { fromUnits } from './units.js';
@@ -140,6 +141,7 @@ export async function setDerivation(db: Db, cardId: string, input: DerivationInp
   )
     throw invalid('rounding_decimals must be a whole number from 0 to 8', 'rounding_decimals');
   return db.transaction().execute(async (trx) => {
+    await lockRatesForWriting(trx);
     const sourceIds = await checkSources(trx, cardId, input.source_ids);
     await trx
       .insertInto('ratecard_derivations')

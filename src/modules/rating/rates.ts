@@ -4,6 +4,7 @@ import { conflict, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { assertNotDerived, recompileDerivedFrom } from './derivation.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
+import { lockRatesForWriting } from './rates-lock.js';
 import type { RatesTable } from './schema.js';
 import { prefixProblem, requireAmount, requireIncrement, requireTimestamp } from './values.js';
 
@@ -86,6 +87,7 @@ async function assertFreeVersion(db: Db, cardId: string, prefix: string, from: D
  */
 function writeRates<T>(db: Db, cardId: string, write: (trx: Db) => Promise<T>): Promise<T> {
   return db.transaction().execute(async (trx) => {
+    await lockRatesForWriting(trx);
     await assertNotDerived(trx, cardId);
     const result = await write(trx);
     await recompileDerivedFrom(trx, cardId);
