@@ -65,3 +65,27 @@ test('a per-route log level gets a real child at that level', async () => {
   assert.equal(debug?.reqId, 'req-1');
   await app.close();
 });
+
+test('the access line is the line pino writes itself for the same fields, escaping included', async () => {
+  const { app, lines } = appLogging('info');
+  // The same fields through pino's own path, for comparison (Fastify's serializers apply).
+  app.addHook('onResponse', (request, reply, done) => {
+    app.log.info({ reqId: request.id, req: request, res: reply, responseTime: 0 }, 'through pino');
+    done();
+  });
+  await app.inject({
+    method: 'GET',
+    url: '/quiet?q=%22quoted%22&x=\\',
+    headers: { 'accept-version': '1.x', host: 'api.example "test"' },
+  });
+  const ours = lines.find((line) => line.msg === 'request completed');
+  const pinos = lines.find((line) => line.msg === 'through pino');
+  assert.ok(ours && pinos, JSON.stringify(lines));
+  assert.equal(typeof ours.time, 'number');
+  assert.ok((ours.responseTime as number) >= 0);
+  const comparable = (line: Record<string, unknown>) => ({ ...line, time: 0, responseTime: 0, msg: '' });
+  assert.deepEqual(comparable(ours), comparable(pinos));
+  assert.deepEqual(Object.keys(ours), Object.keys(pinos));
+  assert.equal((ours.req as { version: string }).version, '1.x');
+  await app.close();
+});
