@@ -291,13 +291,15 @@ test('decks imported at once into cards without rates all land (loads take turns
   for (const [n, id] of ids.entries()) assert.equal((await rateOf(id, `${n + 1}1500`)).rate, `0.0${n + 1}`);
 });
 
+/** A deck big enough that a request sent with its upload arrives while it is still loading. */
+const SLOW_DECK = [
+  HEADER,
+  ...Array.from({ length: 20_000 }, (_, i) => `9${10000 + i},D,0.01,0,60,6,2024-01-01`),
+].join('\n');
+
 test('a rate added while a deck loads into its card is kept: it waits for the load, then goes in', async () => {
   const id = await sellCard();
-  const deck = [
-    HEADER,
-    ...Array.from({ length: 20_000 }, (_, i) => `9${10000 + i},D,0.01,0,60,6,2024-01-01`),
-  ].join('\n');
-  const importing = upload(id, deck);
+  const importing = upload(id, SLOW_DECK);
   const single = t.request('POST', `/api/v1/ratecards/${id}/rates`, {
     body: { prefix: '8', rate: '0.5', effective_from: '2024-01-01T00:00:00Z' },
   });
@@ -330,11 +332,7 @@ test('a derived card set up while a deck loads into its source waits for the loa
     })
   ).body.data.id as string;
   const sell = await sellCard();
-  const deck = [
-    HEADER,
-    ...Array.from({ length: 20_000 }, (_, i) => `9${10000 + i},D,0.01,0,60,6,2024-01-01`),
-  ].join('\n');
-  const importing = upload(buy, deck);
+  const importing = upload(buy, SLOW_DECK);
   const deriving = t.request('PUT', `/api/v1/ratecards/${sell}/derivation`, {
     body: { source_ids: [buy], percentage: '10' },
   });
