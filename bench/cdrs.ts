@@ -152,7 +152,7 @@ function copyBaseline(url: string) {
 
 /** A bare Fastify hello-world (bench/hello-world.ts, no loader) under pacedLoad at `rate`/s. */
 async function helloWorldAt(rate: number, seconds: number) {
-  const hello = await startNodeServer(helloWorldArgs(), {}, '/', 'ignore');
+  const hello = await startNodeServer(helloWorldArgs(), {}, '/', { stdio: 'ignore' });
   try {
     await pacedLoad(`${hello.url}/`, {}, rate, 2);
     return await pacedLoad(`${hello.url}/`, {}, rate, seconds);

@@ -26,7 +26,7 @@
  * --seconds is the length of each fixed-rate run; --profile writes a V8 CPU profile of the
  * Tollgate process (open it in Chrome DevTools).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,14 +34,12 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
-import { api, createScratchDatabase, freePort, type ScratchDatabase } from '../test/helpers/server.js';
+import { api, createScratchDatabase, type ScratchDatabase } from '../test/helpers/server.js';
 import { type Generator, type LoadRun, pickGenerator, runClosedLoop } from './closed-loop.js';
 import { pacedLoad } from './paced-load.js';
-import { helloWorldArgs } from './servers.js';
+import { helloWorldArgs, startNodeServer } from './servers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-// Generous: on a busy 2-core machine tsx plus a fresh PGlite can take over a minute to start.
-const STARTUP_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 15_000;
 const GOAL_RATIO = 0.5;
 const GOAL_P99_MS = 5;
@@ -71,23 +69,6 @@ interface Server {
   name: string;
   baseUrl: string;
   child: ChildProcess;
-  /** The tail of its output, shown when it fails. */
-  output(): string;
-}
-
-async function waitUntilAnswering(server: Server, path: string): Promise<void> {
-  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
-  while (Date.now() < deadline) {
-    if (server.child.exitCode !== null) break;
-    try {
-      const response = await fetch(`${server.baseUrl}${path}`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${server.name} did not come up on ${server.baseUrl}${path}\n${server.output()}`);
 }
 
 /**
@@ -101,28 +82,17 @@ async function startServer(
   env: Record<string, string>,
   readyPath: string,
   logFile: string,
-) {
-  const port = await freePort();
+): Promise<Server> {
   const log = openSync(logFile, 'w');
-  const child = spawn(process.execPath, nodeArgs, {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', log, 'pipe'],
-  });
-  closeSync(log);
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const output = () => `${readFileSync(logFile, 'utf8').slice(-4000)}${stderr}`;
-  const server: Server = { name, baseUrl: `http://127.0.0.1:${port}`, child, output };
   try {
-    await waitUntilAnswering(server, readyPath);
-  } catch (error) {
-    await stopServer(server);
-    throw error;
+    const { url, child } = await startNodeServer(nodeArgs, env, readyPath, {
+      stdio: ['ignore', log, 'pipe'],
+      output: () => readFileSync(logFile, 'utf8').slice(-4000),
+    });
+    return { name, baseUrl: url, child };
+  } finally {
+    closeSync(log);
   }
-  return server;
 }
 
 async function stopServer(server: Server): Promise<void> {

@@ -39,9 +39,10 @@ import { NO_MATCH } from '../src/modules/rating/prefix-index.js';
 import { createRatecard } from '../src/modules/rating/ratecards.js';
 import { loadCardIndex, RatingIndex } from '../src/modules/rating/rating-index.js';
 import { OPERATOR } from '../src/tenancy.js';
+import { tollgateSourceArgs } from '../test/helpers/server.js';
 import { pickGenerator, runClosedLoop } from './closed-loop.js';
 import { summarise } from './latency.js';
-import { helloWorldArgs, startNodeServer, tollgateSourceArgs } from './servers.js';
+import { helloWorldArgs, startNodeServer } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -28,14 +28,15 @@ export function helloWorldArgs(): string[] {
   ];
 }
 
-/** Node arguments that run Tollgate's server from source, as the tests' server processes do. */
-export function tollgateSourceArgs(): string[] {
-  return [...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/main.ts', 'serve'];
-}
-
 export interface NodeServer {
   url: string;
   child: ChildProcess;
+}
+
+export interface StartOptions {
+  stdio?: StdioOptions;
+  /** More of the server's output to show if it does not come up (a log file's tail, say). */
+  output?: () => string;
 }
 
 /** Spawns node with `args` on a free port and waits until `readyPath` answers 2xx. */
@@ -43,13 +44,18 @@ export async function startNodeServer(
   args: string[],
   env: Record<string, string>,
   readyPath: string,
-  stdio: StdioOptions = ['ignore', 'ignore', 'inherit'],
+  { stdio = ['ignore', 'ignore', 'inherit'], output = () => '' }: StartOptions = {},
 ): Promise<NodeServer> {
   const port = await freePort();
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio,
+  });
+  // Piped standard error (`stdio[2]` 'pipe') is kept to explain a server that does not come up.
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
@@ -62,5 +68,7 @@ export async function startNodeServer(
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   child.kill('SIGKILL');
-  throw new Error(`node ${args.slice(0, 4).join(' ')} did not come up on ${url}${readyPath}`);
+  throw new Error(
+    `node ${args.slice(0, 4).join(' ')} did not come up on ${url}${readyPath}\n${output()}${stderr}`,
+  );
 }

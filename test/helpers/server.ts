@@ -60,12 +60,17 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
+/** Node arguments that run Tollgate's server from source, with the server's V8 flags. */
+export function tollgateSourceArgs(): string[] {
+  return [...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/main.ts', 'serve'];
+}
+
 export async function startServer(
   databaseUrl: string,
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, '--import', 'tsx', 'src/main.ts', 'serve'], {
+  const child = spawn(process.execPath, tollgateSourceArgs(), {
     cwd: ROOT,
     env: {
       ...process.env,
