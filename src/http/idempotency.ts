@@ -246,12 +246,19 @@ export function registerIdempotency(
     reply.header('idempotency-hit', 'true');
     return reply.code(answer.statusCode).type(answer.contentType).send(answer.body);
   };
-  // Callback-style hooks: a request without an Idempotency-Key (every read) passes through
-  // synchronously, with no promise; one with a key runs the async work as Fastify would.
-  app.addHook('preHandler', (request, reply, done) => {
+  // Callback style: a request without an Idempotency-Key passes through synchronously, with no
+  // promise; one with a key runs the async work as Fastify would.
+  const preHandler = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     const header = request.headers['idempotency-key'];
     if (header === undefined || !WRITE_METHODS.has(request.method)) return done();
     claimKey(request, reply, header).then(() => done(), done);
+  };
+  // Only on routes that can write: reads (most requests) skip Fastify's preHandler stage.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.some((method) => WRITE_METHODS.has(method))) return;
+    const own = route.preHandler === undefined ? [] : [route.preHandler].flat();
+    route.preHandler = [preHandler, ...own];
   });
 
   const store = async (

@@ -9,7 +9,7 @@ import {
   Timestamp,
   TimestampInput,
 } from '../../http/schemas.js';
-import { Decimal, formatAmount } from '../../money/index.js';
+import { formatAmount } from '../../money/index.js';
 import type { Carrier } from './carriers.js';
 import type { Derivation } from './derivation.js';
 import type { LcrAnswer, Match } from './lookup.js';
@@ -17,7 +17,7 @@ import type { CardMatch, NumberLookup } from './numbers.js';
 import type { RateVersion } from './prefix-index.js';
 import type { Ratecard } from './ratecards.js';
 import type { Rate } from './rates.js';
-import { fromUnits } from './units.js';
+import { unitsDifference } from './units.js';
 
 /** How rating looks on the wire: schemas (validation and OpenAPI) and presenters. */
 
@@ -310,7 +310,7 @@ export function presentLcr(request: FastifyRequest, answer: LcrAnswer, strategy:
       carrier_name: route.carrier.name,
       priority: route.carrier.priority,
       ...matched(route.loaded.index.version(version), route.loaded.card),
-      margin: formatAmount(new Decimal(fromUnits(sellUnits)).minus(fromUnits(rateUnits))),
+      margin: unitsDifference(sellUnits, rateUnits),
     })),
     excluded_other_currency: answer.otherCurrency,
     links: { customer_card: absoluteUrl(request, `/api/v1/ratecards/${answer.sell.loaded.card.id}`) },

@@ -19,6 +19,15 @@ export function toUnits(text: string): number | null {
   return Number(match[1]) * UNITS_PER_ONE + Number(fraction);
 }
 
+/**
+ * The difference of two unit counts as canonical decimal text ("-0.0012"): both are integers
+ * below 10^15, so the subtraction is exact in float64.
+ */
+export function unitsDifference(minuend: number, subtrahend: number): string {
+  const difference = minuend - subtrahend;
+  return difference < 0 ? `-${fromUnits(-difference)}` : fromUnits(difference);
+}
+
 /** 1230000 → "0.0123" (canonical: no trailing fractional zeros). */
 export function fromUnits(units: number): string {
   const whole = Math.floor(units / UNITS_PER_ONE);
