@@ -6,7 +6,8 @@
  * settings: the access log is written, to a file), creates a customer and a customer key through
  * the API, then loads both on 127.0.0.1:
  *   1. closed loop (N connections as fast as answers come back), by wrk when installed, else
- *      autocannon (closed-loop.ts): both servers warmed up alike, then several short rounds
+ *      autocannon (closed-loop.ts): both servers warmed up alike (15 s each: a fresh Tollgate
+ *      needs that long to reach its steady speed), then several short rounds
  *      alternating hello-world and Tollgate (ABBA order), each round's ratio from two adjacent
  *      runs; the medians and the spread are reported, with each server's CPU per request;
  *   2. a fixed rate (default 1,000 req/s): p99 of the same GET from its schedule, sent evenly
@@ -20,7 +21,7 @@
  * set (the bench then deletes its customer and revokes its admin key when it is done). Both
  * servers are single processes.
  *
- *   npm run bench:http -- [--db pglite,postgres] [--rounds 6] [--round-seconds 4] [--warmup 3]
+ *   npm run bench:http -- [--db pglite,postgres] [--rounds 6] [--round-seconds 4] [--warmup 15]
  *                         [--connections 10] [--generator wrk|autocannon] [--rate 1000]
  *                         [--seconds 10] [--profile]
  * --seconds is the length of each fixed-rate run; --profile writes a V8 CPU profile of the
@@ -35,8 +36,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVER_NODE_FLAGS } from '../src/node-flags.js';
 import { api, createScratchDatabase, type ScratchDatabase } from '../test/helpers/server.js';
-import { type Generator, type LoadRun, pickGenerator, runClosedLoop } from './closed-loop.js';
+import { type Generator, pickGenerator } from './closed-loop.js';
 import { pacedLoad } from './paced-load.js';
+import { type Contender, ms, perSecond, type RoundsOptions, rounds, summariseRounds } from './rounds.js';
 import { helloWorldArgs, startNodeServer } from './servers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -49,7 +51,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '6' },
     'round-seconds': { type: 'string', default: '4' },
-    warmup: { type: 'string', default: '3' },
+    // A fresh Tollgate needs 10-15 s of load to reach its steady speed (bench/rating.ts).
+    warmup: { type: 'string', default: '15' },
     generator: { type: 'string' },
     compare: { type: 'string' },
     connections: { type: 'string', default: '10' },
@@ -139,86 +142,6 @@ async function removeFixture(baseUrl: string, adminKey: string, fixture: Fixture
     if (own) return void (await api(baseUrl, adminKey, 'DELETE', `/api/v1/api-keys/${own.id}`));
     next = page.links.next;
   }
-}
-
-/** A server under load in the rounds: the baseline, Tollgate, and with --compare other builds of it. */
-interface Contender {
-  label: string;
-  server: Server;
-  url: string;
-  headers: Record<string, string>;
-  runs: LoadRun[];
-}
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-const ms = (value: number) => `${value.toFixed(2)} ms`;
-const perSecond = (value: number) => `${value.toFixed(0).padStart(7)} req/s`;
-const micros = (value: number | null) => (value === null ? '' : `${value.toFixed(0).padStart(4)} µs CPU/req`);
-const cores = (value: number | null) => (value === null ? '?' : value.toFixed(2));
-
-/**
- * Warm-up of every contender alike, then ROUNDS rounds; odd rounds reverse the order (ABBA), so
- * drift in the machine's speed during a run falls on both sides of each ratio.
- */
-async function rounds(generator: Generator, contenders: Contender[]): Promise<void> {
-  const load = (contender: Contender, seconds: number) =>
-    runClosedLoop(generator, {
-      url: contender.url,
-      headers: contender.headers,
-      connections: CONNECTIONS,
-      seconds,
-      serverPid: contender.server.child.pid!,
-    });
-  for (const contender of contenders) if (WARMUP_SECONDS > 0) await load(contender, WARMUP_SECONDS);
-  for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? contenders : [...contenders].reverse();
-    for (const contender of order) contender.runs.push(await load(contender, ROUND_SECONDS));
-    const [baseline, ...others] = contenders;
-    const runOf = (contender: Contender) => contender.runs[round]!;
-    console.log(
-      `round ${round + 1}: ` +
-        contenders
-          .map(
-            (c) =>
-              `${c.label} ${runOf(c).requestsPerSecond.toFixed(0)} (${micros(runOf(c).serverMicrosPerRequest).trim()})`,
-          )
-          .join(', ') +
-        others
-          .map(
-            (c) => `; ratio ${(runOf(c).requestsPerSecond / runOf(baseline!).requestsPerSecond).toFixed(3)}`,
-          )
-          .join('') +
-        `; cores: ${contenders.map((c) => `${c.label} server ${cores(runOf(c).serverCores)} generator ${cores(runOf(c).generatorCores)} machine ${cores(runOf(c).machineCores)}`).join(' | ')}`,
-    );
-  }
-}
-
-/** The medians of the rounds and, for each Tollgate, the median and spread of its per-round ratios. */
-function summariseRounds(contenders: Contender[]): number[] {
-  console.log(`\nmedian of ${ROUNDS} rounds of ${ROUND_SECONDS} s:`);
-  for (const contender of contenders) {
-    const cpu = contender.runs.map((run) => run.serverMicrosPerRequest);
-    console.log(
-      `${contender.label.padEnd(44)} ${perSecond(median(contender.runs.map((run) => run.requestsPerSecond)))}   ` +
-        `p50 ${ms(median(contender.runs.map((run) => run.p50Ms)))}   p99 ${ms(median(contender.runs.map((run) => run.p99Ms)))}   ` +
-        micros(cpu.includes(null) ? null : median(cpu as number[])),
-    );
-  }
-  const [baseline, ...others] = contenders;
-  return others.map((contender) => {
-    const ratios = contender.runs.map(
-      (run, i) => run.requestsPerSecond / baseline!.runs[i]!.requestsPerSecond,
-    );
-    const ratio = median(ratios);
-    console.log(
-      `ratio ${contender.label}: ${ratio.toFixed(3)} (goal >= ${GOAL_RATIO}; rounds ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})`,
-    );
-    return ratio;
-  });
 }
 
 interface Outcome {
@@ -319,17 +242,30 @@ async function measure(driver: 'pglite' | 'postgres', generator: Generator): Pro
         `${ROUNDS} rounds of ${ROUND_SECONDS} s per server`,
     );
     const contenders: Contender[] = [
-      { label: 'hello-world GET /', server: hello, url: `${hello.baseUrl}/`, headers: {}, runs: [] },
+      {
+        label: 'hello-world GET /',
+        serverPid: hello.child.pid!,
+        url: `${hello.baseUrl}/`,
+        headers: {},
+        runs: [],
+      },
       ...tollgates.map((tollgate) => ({
         label: `${tollgate.server.name} GET /api/v1/customers/{id}`,
-        server: tollgate.server,
+        serverPid: tollgate.server.child.pid!,
         url: tollgate.url,
         headers: tollgate.headers,
         runs: [],
       })),
     ];
-    await rounds(generator, contenders);
-    const [ratio] = summariseRounds(contenders);
+    const options: RoundsOptions = {
+      generator,
+      connections: CONNECTIONS,
+      warmupSeconds: WARMUP_SECONDS,
+      rounds: ROUNDS,
+      roundSeconds: ROUND_SECONDS,
+    };
+    await rounds(contenders, options);
+    const [ratio] = summariseRounds(contenders, options, GOAL_RATIO);
     console.log('');
 
     const { url: customerUrl, headers: auth } = tollgates[0]!;
