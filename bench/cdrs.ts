@@ -7,7 +7,8 @@
  *      10,000 through HTTP by two concurrent posters (`--posters`; the bodies are generated
  *      before the clock starts): end-to-end CDRs/s (check, rate, store, charge);
  *   3. the baseline: the same stored rows exported to CSV and loaded with `COPY` (psql \copy)
- *      into a plain table of the same columns: rows/s, and the ratio;
+ *      into a plain table of the same columns: rows/s, and the ratio; and for reference the same
+ *      COPY into a table with cdrs' checks and indexes (what storing alone costs with them);
  *   4. call authorization p99 at a steady 1,000 requests/s (open loop, 10 s after a 2 s warm-up),
  *      and the same sender against a bare Fastify hello-world (the floor on this machine);
  *   5. the stats query (group by customer, one day) over all the CDRs: time of 5 runs;
@@ -135,16 +136,28 @@ function psql(url: string, command: string): string {
   return run.stdout;
 }
 
-function copyBaseline(url: string) {
+/**
+ * The stored rows exported once and COPYed into two tables: the baseline (a plain table of the
+ * same columns: no index, no check) and, for reference, a table with cdrs' own checks and
+ * indexes (`like cdrs including all`: primary key, unique (switch_id, call_id), the per-customer,
+ * partner and carrier period indexes, BRIN). The second is what storing alone costs PostgreSQL
+ * with the indexes the CDR queries and deduplication need, so it bounds the first ratio.
+ */
+function copyBaselines(url: string) {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-cdrs-'));
   const file = join(dir, 'cdrs.csv');
+  const timedCopy = (table: string) => {
+    psql(url, 'checkpoint');
+    const started = performance.now();
+    psql(url, `\\copy ${table} from '${file}' csv`);
+    const seconds = (performance.now() - started) / 1000;
+    return { rows: Number(psql(url, `select count(*) from ${table}`).trim()), seconds };
+  };
   try {
     psql(url, `\\copy (select * from cdrs) to '${file}' csv`);
     psql(url, 'create table cdrs_plain as select * from cdrs with no data');
-    const started = performance.now();
-    psql(url, `\\copy cdrs_plain from '${file}' csv`);
-    const seconds = (performance.now() - started) / 1000;
-    return { rows: Number(psql(url, 'select count(*) from cdrs_plain').trim()), seconds };
+    psql(url, 'create table cdrs_indexed (like cdrs including all)');
+    return { plain: timedCopy('cdrs_plain'), indexed: timedCopy('cdrs_indexed') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -204,19 +217,24 @@ async function main() {
     say(
       `tollgate  rate+store+charge: ${fixed(ingest.accepted)} CDRs in ${ingest.seconds.toFixed(1)} s = ${fixed(cdrsPerSecond)} CDRs/s (goal ≥ 20,000; ${load()})`,
     );
-    psql(database.url, 'checkpoint');
-    const copy = copyBaseline(database.url);
+    const { plain: copy, indexed } = copyBaselines(database.url);
     const copyPerSecond = copy.rows / copy.seconds;
+    const indexedPerSecond = indexed.rows / indexed.seconds;
     say(
       `baseline  COPY into a plain table: ${fixed(copy.rows)} rows in ${copy.seconds.toFixed(1)} s = ${fixed(copyPerSecond)} rows/s (${load()})`,
     );
-    say(`ratio     ${(cdrsPerSecond / copyPerSecond).toFixed(3)} (goal ≥ 0.3)`);
+    say(
+      `reference COPY into a table with cdrs' checks and indexes: ${fixed(indexed.rows)} rows in ${indexed.seconds.toFixed(1)} s = ${fixed(indexedPerSecond)} rows/s, ${(indexedPerSecond / copyPerSecond).toFixed(3)} of the plain COPY (${load()})`,
+    );
+    say(
+      `ratio     ${(cdrsPerSecond / copyPerSecond).toFixed(3)} (goal ≥ 0.3) | against the indexed COPY ${(cdrsPerSecond / indexedPerSecond).toFixed(3)}`,
+    );
 
     // Set-up for the latency figures, not measured: after a million rows, autovacuum would work
     // through cdrs and the ledger on one of the two cores while authorization is timed, and a
     // checkpoint would flush the ingest's pages (the same settling as bench:rating's).
     const settleStarted = performance.now();
-    psql(database.url, 'drop table if exists cdrs_plain');
+    psql(database.url, 'drop table if exists cdrs_plain, cdrs_indexed');
     psql(database.url, 'vacuum (analyze)');
     psql(database.url, 'checkpoint');
     say(
