@@ -68,8 +68,8 @@ const SECONDS = Number(args.seconds);
 /**
  * Load before each measured HTTP run. A fresh Tollgate process takes 10-15 s of load to reach
  * its steady speed (its request path is large, and V8 optimises and deoptimises it for that
- * long: 75 → 51 → 43 µs of CPU per lookup in successive 4 s runs); the hello-world settles in
- * under a second. Every server gets the same warm-up, on the route that is then measured.
+ * long: 79, 75, 51, then 43 µs of user CPU per lookup in successive 4 s runs); the hello-world
+ * settles in under a second. Every server gets the same warm-up, on the route then measured.
  */
 const WARMUP_SECONDS = Number(args.warmup);
 /** Alternating hello-world / Tollgate runs of SECONDS each (bench/rounds.ts). */
