@@ -425,15 +425,16 @@ async function main(): Promise<void> {
     // than twice the mean interval adds synthetic samples down to it), so a closed loop's p99 is
     // that of a client sending at the saturation rate, not of the requests sent.
     await warmUp(lcrUrl, auth, tollgate.child.pid!);
-    const paced: Record<'hello' | 'lcr', PacedResult[]> = { hello: [], lcr: [] };
+    const pacedTargets = {
+      hello: { url: `${hello.url}/`, headers: {} },
+      lcr: { url: lcrUrl, headers: auth },
+    };
+    const paced: Record<keyof typeof pacedTargets, PacedResult[]> = { hello: [], lcr: [] };
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
       const order = round % 2 === 0 ? (['hello', 'lcr'] as const) : (['lcr', 'hello'] as const);
       for (const which of order) {
-        const result =
-          which === 'hello'
-            ? await pacedLoad(`${hello.url}/`, {}, LATENCY_RATE, SECONDS)
-            : await pacedLoad(lcrUrl, auth, LATENCY_RATE, SECONDS);
-        paced[which].push(result);
+        const { url, headers } = pacedTargets[which];
+        paced[which].push(await pacedLoad(url, headers, LATENCY_RATE, SECONDS));
       }
       console.log(
         `round ${round + 1}: at ${LATENCY_RATE}/s from schedule, hello-world p50 ${paced.hello[round]!.scheduled.p50Ms.toFixed(3)} p99 ${paced.hello[round]!.scheduled.p99Ms.toFixed(3)} ms | routes/lcr p50 ${paced.lcr[round]!.scheduled.p50Ms.toFixed(3)} p99 ${paced.lcr[round]!.scheduled.p99Ms.toFixed(3)} ms, ${paced.lcr[round]!.failed} failed`,
@@ -441,8 +442,9 @@ async function main(): Promise<void> {
     }
     const p99s = (results: PacedResult[]) =>
       results.map((result) => (result.failed > 0 ? Number.POSITIVE_INFINITY : result.scheduled.p99Ms));
+    const lcrP99s = p99s(paced.lcr);
     console.log(
-      `HTTP LCR at ${LATENCY_RATE} req/s: p99 ${median(p99s(paced.lcr)).toFixed(3)} ms from schedule (median of ${LATENCY_ROUNDS} rounds of ${SECONDS} s; worst round ${Math.max(...p99s(paced.lcr)).toFixed(3)} ms) | goal p99 < 1 ms | hello-world at the same rate ${median(p99s(paced.hello)).toFixed(3)} ms`,
+      `HTTP LCR at ${LATENCY_RATE} req/s: p99 ${median(lcrP99s).toFixed(3)} ms from schedule (median of ${LATENCY_ROUNDS} rounds of ${SECONDS} s; worst round ${Math.max(...lcrP99s).toFixed(3)} ms) | goal p99 < 1 ms | hello-world at the same rate ${median(p99s(paced.hello)).toFixed(3)} ms`,
     );
     console.log('');
 
