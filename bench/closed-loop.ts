@@ -31,6 +31,11 @@ export interface LoadTarget {
   connections: number;
   seconds: number;
   serverPid: number;
+  /**
+   * A wrk Lua script that builds the requests (method, body, per-request headers), and the
+   * arguments its init() receives. wrk only: autocannon has its own way (bench/ledger.ts).
+   */
+  script?: { path: string; args: string[] };
 }
 
 export function pickGenerator(requested: string | undefined): Generator {
@@ -75,6 +80,7 @@ export async function runClosedLoop(generator: Generator, target: LoadTarget): P
   const server0 = processCpuSeconds(target.serverPid);
   const machine0 = machineCpuSeconds();
   const started = performance.now();
+  if (target.script && generator !== 'wrk') throw new Error('a wrk script needs wrk');
   const run = generator === 'wrk' ? await runWrk(target) : await runAutocannon(target);
   const elapsed = (performance.now() - started) / 1000;
   const serverCpu = delta(server0, processCpuSeconds(target.serverPid));
@@ -139,9 +145,12 @@ const WRK_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000 };
 /** One wrk thread: its CPU is read from /proc while it runs (the last reading is at most 100 ms old). */
 async function runWrk(target: LoadTarget): Promise<GeneratorRun> {
   const headerArgs = Object.entries(target.headers).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
+  const scriptArgs = target.script
+    ? ['-s', target.script.path, target.url, '--', ...target.script.args]
+    : [target.url];
   const child = spawn(
     'wrk',
-    ['-t1', `-c${target.connections}`, `-d${target.seconds}s`, '--latency', ...headerArgs, target.url],
+    ['-t1', `-c${target.connections}`, `-d${target.seconds}s`, '--latency', ...headerArgs, ...scriptArgs],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -21,6 +21,8 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -33,6 +35,7 @@ import {
   startServer,
   type TransferPair,
 } from '../test/helpers/server.js';
+import { pickGenerator, runClosedLoop } from './closed-loop.js';
 
 declare module 'autocannon' {
   interface RequestParams {
@@ -58,12 +61,17 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '5' },
     clients: { type: 'string', default: '16' },
     rounds: { type: 'string', default: '3' },
+    generator: { type: 'string' },
   },
 });
 const SECONDS = Math.min(Number(args.seconds), MAX_SECONDS);
 const WARMUP_SECONDS = Math.min(Number(args.warmup), MAX_SECONDS);
 const CLIENTS = Number(args.clients);
 const ROUNDS = Math.max(1, Number(args.rounds));
+// wrk when installed, as pgbench is C: autocannon (JavaScript, in this process) needs about as
+// much CPU per request as the server, on the same two cores (bench/closed-loop.ts).
+const GENERATOR = pickGenerator(args.generator);
+const TRANSFERS_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'ledger-transfers.lua');
 
 function pgbenchRun(database: ScratchDatabase, pgArgs: string[]): string {
   const result = spawnSync('pgbench', [...pgArgs, database.url], { encoding: 'utf8', timeout: 120_000 });
@@ -79,8 +87,36 @@ function pgbench(database: ScratchDatabase): number {
   return Number(tps);
 }
 
-/** One closed-loop autocannon run; every connection keeps to its own pair so they do not queue on one row. */
-async function transfers(baseUrl: string, pairs: TransferPair[], seconds: number) {
+/**
+ * One closed-loop run of transfers: answered transfers, per second, p99 in ms, and the load
+ * generator's CPU seconds (null when unknown).
+ */
+async function transfers(baseUrl: string, pairs: TransferPair[], seconds: number, serverPid: number) {
+  if (GENERATOR === 'wrk') {
+    const run = await runClosedLoop('wrk', {
+      url: `${baseUrl}/api/v1/partner/funds`,
+      headers: {},
+      connections: CLIENTS,
+      seconds,
+      serverPid,
+      script: {
+        path: TRANSFERS_SCRIPT,
+        args: [randomUUID(), ...pairs.map((pair) => `${pair.partnerKey},${pair.accountNumber}`)],
+      },
+    });
+    return {
+      total: run.requestsPerSecond * seconds,
+      perSecond: run.requestsPerSecond,
+      p99: run.p99Ms,
+      generatorSeconds: run.generatorCores === null ? null : run.generatorCores * seconds,
+    };
+  }
+  return transfersByAutocannon(baseUrl, pairs, seconds);
+}
+
+/** The same with autocannon; every connection keeps to its own pair so they do not queue on one row. */
+async function transfersByAutocannon(baseUrl: string, pairs: TransferPair[], seconds: number) {
+  const cpu0 = process.cpuUsage();
   let nextPair = 0;
   const result = await autocannon({
     url: `${baseUrl}/api/v1/partner/funds`,
@@ -113,10 +149,13 @@ async function transfers(baseUrl: string, pairs: TransferPair[], seconds: number
   const failures = result.non2xx + result.errors + result.timeouts;
   if (failures > 0)
     throw new Error(`${failures} failed transfers (${JSON.stringify(result.statusCodeStats)})`);
+  const cpu = process.cpuUsage(cpu0);
   return {
     total: result.requests.total,
     perSecond: result.requests.total / result.duration,
     p99: result.latency.p99,
+    // autocannon runs in this process: its CPU is this process's.
+    generatorSeconds: (cpu.user + cpu.system) / 1e6,
   };
 }
 
@@ -154,7 +193,7 @@ async function tollgate(database: ScratchDatabase) {
     pairs = await Promise.all(
       Array.from({ length: CLIENTS }, () => createTransferPair(server.baseUrl, '1000000000')),
     );
-    if (WARMUP_SECONDS > 0) await transfers(server.baseUrl, pairs, WARMUP_SECONDS);
+    if (WARMUP_SECONDS > 0) await transfers(server.baseUrl, pairs, WARMUP_SECONDS, server.child.pid!);
     await client.connect();
   } catch (error) {
     await server.stop();
@@ -163,7 +202,7 @@ async function tollgate(database: ScratchDatabase) {
   return {
     async measure() {
       const before = await costs(client, server.child.pid!);
-      const result = await transfers(server.baseUrl, pairs, SECONDS);
+      const result = await transfers(server.baseUrl, pairs, SECONDS, server.child.pid!);
       const after = await costs(client, server.child.pid!);
       return { ...result, before, after };
     },
@@ -172,6 +211,13 @@ async function tollgate(database: ScratchDatabase) {
       await server.stop();
     },
   };
+}
+
+/** ", N µs in the load generator" over the runs, or nothing when a run's figure is unknown. */
+function generatorMicros(runs: { generatorSeconds: number | null }[], total: number): string {
+  if (runs.some((run) => run.generatorSeconds === null)) return '';
+  const seconds = runs.reduce((sum, run) => sum + run.generatorSeconds!, 0);
+  return `, ${((seconds * 1e6) / total).toFixed(0)} µs in the load generator (${GENERATOR})`;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -190,7 +236,7 @@ async function main() {
   const tgDatabase = await createScratchDatabase('bench_ledger');
   try {
     console.log(
-      `bench:ledger — ${CLIENTS} clients, ${ROUNDS} rounds of ${SECONDS} s per side (ABBA order), PostgreSQL`,
+      `bench:ledger — ${CLIENTS} clients, ${ROUNDS} rounds of ${SECONDS} s per side (ABBA order), PostgreSQL; load by ${GENERATOR}`,
     );
     pgbenchRun(pgDatabase, ['-i', '-s', '1', '-q']);
     const server = await tollgate(tgDatabase);
@@ -230,7 +276,10 @@ async function main() {
     const spent = (key: 'commits' | 'flushes' | 'serverMs' | 'backendMs') =>
       rounds.reduce((sum, r) => sum + r.http.after[key] - r.http.before[key], 0) / total;
     console.log(
-      `per transfer: ${spent('commits').toFixed(2)} commits, ${spent('flushes').toFixed(2)} WAL flushes, CPU ${(spent('serverMs') * 1000).toFixed(0)} µs in Tollgate and ${(spent('backendMs') * 1000).toFixed(0)} µs in PostgreSQL backends`,
+      `per transfer: ${spent('commits').toFixed(2)} commits, ${spent('flushes').toFixed(2)} WAL flushes, CPU ${(spent('serverMs') * 1000).toFixed(0)} µs in Tollgate and ${(spent('backendMs') * 1000).toFixed(0)} µs in PostgreSQL backends${generatorMicros(
+        rounds.map((r) => r.http),
+        total,
+      )}`,
     );
     console.log(
       `ratio ${ratio.toFixed(2)}, rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (goal ≥ ${GOAL_RATIO}: ${ratio >= GOAL_RATIO ? 'met' : 'NOT met'})`,

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { CLAIM_NOT_HELD, type EffectClaim } from '../src/db/effect-claims.js';
 import { DomainError } from '../src/errors.js';
 import { transferItem } from '../src/modules/ledger/operations.js';
 import {
+  postClaimedTransferBatch,
   postTransferBatch,
   type TransferItem,
   type TransferOutcome,
@@ -282,4 +284,98 @@ test('a transfer reusing another transfer’s Idempotency-Key is 409 and moves n
   const replayed = await send('5');
   assert.equal(replayed.status, 200);
   assert.equal(replayed.headers['idempotency-hit'], 'true');
+});
+
+// Idempotency-Key claims written by the batch statement itself (migrations/0025, decision 0025).
+
+const claimOf = (key: string, fingerprint = `fp-${key}`): EffectClaim => ({
+  scope: 'claims-scope',
+  key,
+  fingerprint,
+  held: false,
+});
+
+async function claimRow(key: string) {
+  return t.handle.db
+    .selectFrom('idempotency_keys')
+    .select(['fingerprint', 'state'])
+    .where('scope', '=', 'claims-scope')
+    .where('key', '=', key)
+    .executeTakeFirst();
+}
+
+test('claims in a batch: the first item of a key posts and holds it; a twin, or a key already claimed, moves nothing', async () => {
+  const tenant = await fundedTenant('100');
+  await t.handle.db
+    .insertInto('idempotency_keys')
+    .values({ scope: 'claims-scope', key: 'claimed-before', fingerprint: 'fp-other', state: 'running' })
+    .execute();
+  const claims = [claimOf('twin', 'fp-first'), null, claimOf('twin', 'fp-second'), claimOf('claimed-before')];
+  const results = await postClaimedTransferBatch(
+    t.handle.db,
+    [transfer(tenant, '5'), transfer(tenant, '7'), transfer(tenant, '11'), transfer(tenant, '13')].map(
+      (item, index) => ({ item, claim: claims[index]! }),
+    ),
+  );
+  const values = results.map((result) => {
+    if (result.status === 'rejected') throw result.reason;
+    return result.value;
+  });
+  assert.notEqual(values[0], CLAIM_NOT_HELD);
+  assert.notEqual(values[1], CLAIM_NOT_HELD);
+  assert.equal(values[2], CLAIM_NOT_HELD);
+  assert.equal(values[3], CLAIM_NOT_HELD);
+  assert.deepEqual(
+    claims.map((claim) => claim?.held ?? null),
+    [true, null, false, false],
+  );
+  // The twin's claim is the first item's; the key claimed before keeps its own row.
+  assert.deepEqual(await claimRow('twin'), { fingerprint: 'fp-first', state: 'running' });
+  assert.deepEqual(await claimRow('claimed-before'), { fingerprint: 'fp-other', state: 'running' });
+  // Only 5 and 7 moved.
+  assert.deepEqual(await balances(tenant), ['87.99', '12.01']);
+});
+
+test('a refused item keeps its claim (its 402 is the key’s answer); a failed statement writes no claim', async () => {
+  const tenant = await fundedTenant('10.01');
+  const refusedClaim = claimOf('refused-1');
+  const [refused] = await postClaimedTransferBatch(t.handle.db, [
+    { item: transfer(tenant, '50'), claim: refusedClaim },
+  ]);
+  assert.equal(refused!.status, 'rejected');
+  assert.equal(((refused as PromiseRejectedResult).reason as DomainError).kind, 'insufficient_funds');
+  assert.equal(refusedClaim.held, true);
+  assert.deepEqual(await claimRow('refused-1'), { fingerprint: 'fp-refused-1', state: 'running' });
+
+  const [posted] = (await postTransferBatch(t.handle.db, [transfer(tenant, '1')])).map(fulfilled);
+  const clash = transfer(tenant, '2');
+  clash.header.id = posted!.posted.id;
+  const failedClaim = claimOf('in-failed-batch');
+  const results = await postClaimedTransferBatch(t.handle.db, [
+    { item: transfer(tenant, '3'), claim: failedClaim },
+    { item: clash, claim: null },
+  ]);
+  // Nothing of the failed statement stays: the claimed item is handed back unposted (its caller
+  // claims the generic way and posts it alone), the other is posted alone.
+  const [claimed] = results;
+  assert.equal(claimed!.status === 'fulfilled' ? claimed!.value : claimed, CLAIM_NOT_HELD);
+  assert.equal(failedClaim.held, false);
+  assert.equal(await claimRow('in-failed-batch'), undefined);
+  assert.equal(results[1]!.status, 'rejected');
+  assert.deepEqual(await balances(tenant), ['9', '1.01']);
+});
+
+test('a transfer refused before its batch (a zero amount) is still answered under its Idempotency-Key', async () => {
+  const tenant = await fundedTenant('100');
+  const send = (amount: string) => putFunds(tenant, amount, 'zero', 'zero-amount');
+  const refused = await send('0');
+  assert.equal(refused.status, 400, refused.text);
+  const again = await send('0');
+  assert.equal(again.status, 400);
+  assert.equal(again.headers['idempotency-hit'], 'true');
+  assert.equal(again.text, refused.text);
+  // The key is the refused request's: another body under it is 409 and moves nothing.
+  const other = await send('5');
+  assert.equal(other.status, 409, other.text);
+  assert.deepEqual(await balances(tenant), ['99.99', '0.01']);
 });

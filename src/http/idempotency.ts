@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { sql } from 'kysely';
 import { Batcher, batcherPerDb } from '../db/batcher.js';
+import { CLAIM_NOT_HELD, type EffectClaim } from '../db/effect-claims.js';
 import type { Db } from '../db/index.js';
 import { ApiError } from './errors.js';
 
@@ -22,9 +23,31 @@ interface IdempotencyState {
   key: string;
 }
 
+/**
+ * The effect of a `claimsWithEffect` route: runs with the request's claim (or null), and answers
+ * CLAIM_NOT_HELD when it did not run because the claim was not written.
+ */
+/** The request was answered from its Idempotency-Key (a stored answer replayed): send nothing more. */
+export const ANSWERED_FROM_KEY: unique symbol = Symbol('answered from the Idempotency-Key');
+
+export type ClaimedEffect<T> = (claim: EffectClaim | null) => Promise<T | typeof CLAIM_NOT_HELD>;
+
 declare module 'fastify' {
   interface FastifyRequest {
     idempotency: IdempotencyState | null;
+    /** A claimsWithEffect route's claim, made by its effect (idempotentEffect). */
+    pendingClaim: EffectClaim | null;
+  }
+  interface FastifyInstance {
+    /**
+     * Runs a claimsWithEffect route's effect under the request's Idempotency-Key: answers the
+     * effect's result, or ANSWERED_FROM_KEY once the reply has been sent from the key (a replay).
+     */
+    idempotentEffect<T>(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      effect: ClaimedEffect<T>,
+    ): Promise<T | typeof ANSWERED_FROM_KEY>;
   }
   interface FastifyContextConfig {
     /**
@@ -34,6 +57,13 @@ declare module 'fastify' {
      * committed effect, never a second one. See docs/decisions/0021-idempotency-async-commit.md.
      */
     dedupesOwnEffect?: boolean;
+    /**
+     * A dedupesOwnEffect route whose effect writes the Idempotency-Key claim in its own
+     * transaction (PUT /partner/funds, in its transfer batch): the claim is not made before the
+     * handler, which runs its effect through `app.idempotentEffect`. One statement and one wait
+     * fewer per request; see docs/decisions/0025-idempotency-claim-in-transfer-batch.md.
+     */
+    claimsWithEffect?: boolean;
   }
 }
 
@@ -208,7 +238,7 @@ export function registerIdempotency(
     await Promise.allSettled(pendingStores);
   });
 
-  const claimKey = async (request: FastifyRequest, reply: FastifyReply, header: string | string[]) => {
+  const checkedKey = (header: string | string[]): string => {
     if (Array.isArray(header) || header.length === 0 || header.length > MAX_KEY_LENGTH) {
       throw new ApiError(
         400,
@@ -217,12 +247,26 @@ export function registerIdempotency(
         'Idempotency-Key',
       );
     }
-    const scope = request.principal?.keyId ?? `ip:${request.ip}`;
-    const fingerprint = requestFingerprint(request);
-    const entry = await claim(db, scope, header, fingerprint, windows);
+    return header;
+  };
+  const scopeOf = (request: FastifyRequest) => request.principal?.keyId ?? `ip:${request.ip}`;
+
+  /**
+   * Claims the key, or answers the request from it: true when claimed (the request goes on and
+   * its answer is stored under the key), false when answered with the stored answer; the 409s
+   * are thrown.
+   */
+  const claimOrAnswer = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    scope: string,
+    key: string,
+    fingerprint: string,
+  ): Promise<boolean> => {
+    const entry = await claim(db, scope, key, fingerprint, windows);
     if (!entry) {
-      request.idempotency = { scope, key: header };
-      return;
+      request.idempotency = { scope, key };
+      return true;
     }
     if (entry.fingerprint !== fingerprint) {
       throw new ApiError(
@@ -234,7 +278,7 @@ export function registerIdempotency(
     }
     // Still running in the database: its answer may be on its way from this process.
     const answer =
-      entry.state === 'done' ? storedAnswerOf(scope, header, entry) : recentAnswer(answerId(scope, header));
+      entry.state === 'done' ? storedAnswerOf(scope, key, entry) : recentAnswer(answerId(scope, key));
     if (!answer) {
       throw new ApiError(
         409,
@@ -244,13 +288,63 @@ export function registerIdempotency(
       );
     }
     reply.header('idempotency-hit', 'true');
-    return reply.code(answer.statusCode).type(answer.contentType).send(answer.body);
+    reply.code(answer.statusCode).type(answer.contentType).send(answer.body);
+    return false;
   };
+
+  const claimKey = async (request: FastifyRequest, reply: FastifyReply, header: string | string[]) => {
+    const key = checkedKey(header);
+    await claimOrAnswer(request, reply, scopeOf(request), key, requestFingerprint(request));
+  };
+
+  app.decorateRequest('pendingClaim', null);
+  app.decorate('idempotentEffect', async function idempotentEffect<
+    T,
+  >(request: FastifyRequest, reply: FastifyReply, effect: ClaimedEffect<T>): Promise<
+    T | typeof ANSWERED_FROM_KEY
+  > {
+    const pending = request.pendingClaim;
+    let result: T | typeof CLAIM_NOT_HELD;
+    try {
+      result = await effect(pending);
+    } catch (error) {
+      if (pending === null || pending.held) {
+        if (pending) request.idempotency = { scope: pending.scope, key: pending.key };
+        throw error;
+      }
+      // Refused before its claim was written (bad input): claimed the generic way, the refusal
+      // is stored under the key as it was when every claim came first.
+      if (await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint)) throw error;
+      return ANSWERED_FROM_KEY;
+    }
+    if (result !== CLAIM_NOT_HELD) {
+      if (pending) request.idempotency = { scope: pending.scope, key: pending.key };
+      return result;
+    }
+    if (pending === null) throw new Error('an effect without a claim answered CLAIM_NOT_HELD');
+    if (!(await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint)))
+      return ANSWERED_FROM_KEY;
+    const again = await effect(null);
+    if (again === CLAIM_NOT_HELD) throw new Error('an effect without a claim answered CLAIM_NOT_HELD');
+    return again;
+  });
+
   // Callback style: a request without an Idempotency-Key passes through synchronously, with no
   // promise; one with a key runs the async work as Fastify would.
   const preHandler = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => {
     const header = request.headers['idempotency-key'];
     if (header === undefined || !WRITE_METHODS.has(request.method)) return done();
+    if (request.routeOptions.config.claimsWithEffect) {
+      // Claimed by the handler's effect (idempotentEffect).
+      try {
+        const scope = scopeOf(request);
+        const key = checkedKey(header);
+        request.pendingClaim = { scope, key, fingerprint: requestFingerprint(request), held: false };
+      } catch (error) {
+        return done(error as Error);
+      }
+      return done();
+    }
     claimKey(request, reply, header).then(() => done(), done);
   };
   // Only on routes that can write: reads (most requests) skip Fastify's preHandler stage.

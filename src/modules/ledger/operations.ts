@@ -1,3 +1,4 @@
+import { CLAIM_NOT_HELD, type EffectClaim } from '../../db/effect-claims.js';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -100,8 +101,11 @@ export async function transferFunds(
   db: Db,
   principal: Principal,
   request: MoneyRequest & { accountNumber: string },
-): Promise<TransferResult> {
-  const { posted, currency, customerCreditLimit } = await postTransfer(db, transferItem(principal, request));
+  claim: EffectClaim | null = null,
+): Promise<TransferResult | typeof CLAIM_NOT_HELD> {
+  const outcome = await postTransfer(db, transferItem(principal, request), claim);
+  if (outcome === CLAIM_NOT_HELD) return outcome;
+  const { posted, currency, customerCreditLimit } = outcome;
   const [partnerPosting, customerPosting] = posted.postings;
   return {
     transaction: posted,

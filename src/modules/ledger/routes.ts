@@ -6,6 +6,7 @@ import { type Static, Type } from 'typebox';
 import type { Db } from '../../db/index.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
+import { ANSWERED_FROM_KEY } from '../../http/idempotency.js';
 import { Envelope, IdParams, ListEnvelope } from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
 import type { Principal, Role } from '../../tenancy.js';
@@ -45,8 +46,10 @@ export interface LedgerRoutesOptions {
  * The Idempotency-Key becomes the ledger reference key, so a retry after a crash between the
  * ledger commit and the stored HTTP answer still finds the transaction instead of posting twice.
  */
+/** The ledger reference key of a request with an Idempotency-Key: claimed, or to be claimed by its effect. */
 function referenceKeyOf(request: FastifyRequest): string | null {
-  return request.idempotency ? `http:${request.idempotency.scope}:${request.idempotency.key}` : null;
+  const claim = request.idempotency ?? request.pendingClaim;
+  return claim ? `http:${claim.scope}:${claim.key}` : null;
 }
 
 function moneyRequest(request: FastifyRequest, body: Static<typeof MoneyBody>) {
@@ -134,7 +137,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
   });
 
   app.put('/partner/funds', {
-    config: { roles: ['admin', 'partner'], dedupesOwnEffect: true },
+    config: { roles: ['admin', 'partner'], dedupesOwnEffect: true, claimsWithEffect: true },
     schema: {
       tags,
       summary:
@@ -142,15 +145,25 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
       body: FundsBody,
       response: { 200: Envelope(FundsResultSchema) },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { account_number, amount, description, currency } = request.body;
-      const result = await transferFunds(db, principalOf(request), {
-        accountNumber: account_number,
-        amount,
-        description,
-        currency,
-        referenceKey: referenceKeyOf(request),
-      });
+      const principal = principalOf(request);
+      // The Idempotency-Key claim travels in the transfer's own batch statement (decision 0025).
+      const result = await app.idempotentEffect(request, reply, (claim) =>
+        transferFunds(
+          db,
+          principal,
+          {
+            accountNumber: account_number,
+            amount,
+            description,
+            currency,
+            referenceKey: referenceKeyOf(request),
+          },
+          claim,
+        ),
+      );
+      if (result === ANSWERED_FROM_KEY) return reply;
       return ok(request, {
         customer_balance: formatAmount(result.customerBalance),
         customer_credit_limit: formatAmount(result.customerCreditLimit),

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { Batcher, batcherPerDb } from '../../db/batcher.js';
+import { CLAIM_NOT_HELD, type EffectClaim } from '../../db/effect-claims.js';
 import type { Db } from '../../db/index.js';
 import { newId } from '../../ids.js';
 import { Decimal, formatAmount } from '../../money/index.js';
@@ -71,7 +72,7 @@ export async function transferAlone(db: Db, item: TransferItem): Promise<Transfe
 /** A row of ledger_transfer_funds_batch(), one per item in order. */
 interface BatchRow {
   n: number;
-  status: 'posted' | 'replayed' | 'refused' | 'fallback';
+  status: 'posted' | 'replayed' | 'refused' | 'fallback' | 'claim_taken';
   transaction_id: string;
   created_at: Date | null;
   partner_id: string | null;
@@ -142,6 +143,8 @@ async function outcomeOf(db: Db, item: TransferItem, row: BatchRow): Promise<Tra
       );
     case 'fallback':
       return transferAlone(db, item);
+    case 'claim_taken':
+      throw new Error('a transfer whose claim is taken has no outcome');
   }
 }
 
@@ -158,9 +161,19 @@ function statementFailed(error: unknown): boolean {
 /** The whole batch statement failed and wrote nothing. */
 const BATCH_FAILED = 'batch_failed';
 
-async function runBatch(db: Db, items: TransferItem[]): Promise<(BatchRow | typeof BATCH_FAILED)[]> {
+/** A transfer in a batch, with the Idempotency-Key claim its statement writes, if any. */
+export interface BatchEntry {
+  item: TransferItem;
+  claim: EffectClaim | null;
+}
+
+async function runBatch(db: Db, entries: BatchEntry[]): Promise<(BatchRow | typeof BATCH_FAILED)[]> {
+  const items = entries.map((entry) => entry.item);
   try {
-    const { rows } = await sql<BatchRow>`select * from ledger_transfer_funds_batch(
+    const { rows } = await sql<BatchRow>`select * from ledger_transfer_funds_claimed(
+      ${entries.map((entry) => entry.claim?.scope ?? null)}::text[],
+      ${entries.map((entry) => entry.claim?.key ?? null)}::text[],
+      ${entries.map((entry) => entry.claim?.fingerprint ?? null)}::text[],
       ${items.map((item) => item.accountNumber)}::text[],
       ${items.map((item) => item.partnerScope)}::text[],
       ${items.map((item) => item.currency)}::text[],
@@ -172,26 +185,39 @@ async function runBatch(db: Db, items: TransferItem[]): Promise<(BatchRow | type
       ${items.flatMap((item) => item.postingIds)}::text[])`.execute(db);
     return rows;
   } catch (error) {
-    if (statementFailed(error)) return items.map(() => BATCH_FAILED);
+    if (statementFailed(error)) return entries.map(() => BATCH_FAILED);
     throw error;
   }
 }
 
-const batcherOf = batcherPerDb((db: Db) => new Batcher((items: TransferItem[]) => runBatch(db, items)));
+const batcherOf = batcherPerDb((db: Db) => new Batcher((entries: BatchEntry[]) => runBatch(db, entries)));
 
 /**
  * Posts a transfer: alone inside a caller's transaction or when balance.changed events may be
  * wanted (they must be written in the posting's transaction), otherwise with the transfers
  * arriving at the same time (and alone after all when the batch statement failed: nothing of it
- * was written).
+ * was written). With a claim (src/db/effect-claims.ts), only in a batch that writes it: otherwise,
+ * or when the key is taken, CLAIM_NOT_HELD and nothing is posted.
  */
-export async function postTransfer(db: Db, item: TransferItem): Promise<TransferOutcome> {
-  if (db.isTransaction || webhookEventsWanted()) return transferAlone(db, item);
-  return settle(db, item, await batcherOf(db).submit(item));
+export async function postTransfer(
+  db: Db,
+  item: TransferItem,
+  claim: EffectClaim | null = null,
+): Promise<TransferOutcome | typeof CLAIM_NOT_HELD> {
+  if (db.isTransaction || webhookEventsWanted()) return claim ? CLAIM_NOT_HELD : transferAlone(db, item);
+  const entry = { item, claim };
+  return settle(db, entry, await batcherOf(db).submit(entry));
 }
 
-function settle(db: Db, item: TransferItem, row: BatchRow | typeof BATCH_FAILED): Promise<TransferOutcome> {
-  return row === BATCH_FAILED ? transferAlone(db, item) : outcomeOf(db, item, row);
+async function settle(
+  db: Db,
+  { item, claim }: BatchEntry,
+  row: BatchRow | typeof BATCH_FAILED,
+): Promise<TransferOutcome | typeof CLAIM_NOT_HELD> {
+  if (row === BATCH_FAILED) return claim ? CLAIM_NOT_HELD : transferAlone(db, item);
+  if (row.status === 'claim_taken') return CLAIM_NOT_HELD;
+  if (claim) claim.held = true;
+  return outcomeOf(db, item, row);
 }
 
 /** These transfers as one batch statement, each settled on its own (what the batcher does per batch). */
@@ -199,6 +225,19 @@ export async function postTransferBatch(
   db: Db,
   items: TransferItem[],
 ): Promise<PromiseSettledResult<TransferOutcome>[]> {
-  const rows = await runBatch(db, items);
-  return Promise.allSettled(items.map((item, index) => settle(db, item, rows[index]!)));
+  const settled = await postClaimedTransferBatch(
+    db,
+    items.map((item) => ({ item, claim: null })),
+  );
+  // Without claims nothing answers CLAIM_NOT_HELD.
+  return settled as PromiseSettledResult<TransferOutcome>[];
+}
+
+/** The same with an Idempotency-Key claim per transfer (or null). */
+export async function postClaimedTransferBatch(
+  db: Db,
+  entries: BatchEntry[],
+): Promise<PromiseSettledResult<TransferOutcome | typeof CLAIM_NOT_HELD>[]> {
+  const rows = await runBatch(db, entries);
+  return Promise.allSettled(entries.map((entry, index) => settle(db, entry, rows[index]!)));
 }
