@@ -218,6 +218,31 @@ test('tenancy: a customer’s endpoint gets only its events; its partner’s get
   assert.deepEqual(summary(otherPartners.events()), [`${other.customer.id}:-3`]);
 });
 
+test('a transfer under an Idempotency-Key while events are wanted posts alone, once, with one event', async () => {
+  // With an endpoint, transfers are posted alone (events are written in the posting's
+  // transaction), so the claim is made the generic way first (decision 0025).
+  const tenant = await makeTenant(t, { partnerFunds: '100' });
+  const hook = await newReceiver();
+  await endpoint(hook.url, {}, tenant.customerKey);
+  const send = (amount: string) =>
+    t.request('PUT', '/api/v1/partner/funds', {
+      key: tenant.partnerKey,
+      body: { account_number: tenant.customer.account_number, amount, description: 'keyed top-up' },
+      headers: { 'idempotency-key': 'keyed-with-events' },
+    });
+  const first = await send('6');
+  assert.equal(first.status, 200, first.text);
+  const retry = await send('6');
+  assert.equal(retry.headers['idempotency-hit'], 'true');
+  assert.equal(retry.body.data.transaction_id, first.body.data.transaction_id);
+  assert.equal((await send('7')).status, 409);
+  await deliverAt(1);
+  assert.deepEqual(
+    hook.events().map((e: { data: Record<string, string> }) => e.data.amount),
+    ['6'],
+  );
+});
+
 test('endpoints of another tenant are not found; lists show only one’s own', async () => {
   const a = await makeTenant(t);
   const b = await makeTenant(t);
