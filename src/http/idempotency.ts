@@ -23,13 +23,13 @@ interface IdempotencyState {
   key: string;
 }
 
+/** The request was answered from its Idempotency-Key (a stored answer replayed): send nothing more. */
+export const ANSWERED_FROM_KEY: unique symbol = Symbol('answered from the Idempotency-Key');
+
 /**
  * The effect of a `claimsWithEffect` route: runs with the request's claim (or null), and answers
  * CLAIM_NOT_HELD when it did not run because the claim was not written.
  */
-/** The request was answered from its Idempotency-Key (a stored answer replayed): send nothing more. */
-export const ANSWERED_FROM_KEY: unique symbol = Symbol('answered from the Idempotency-Key');
-
 export type ClaimedEffect<T> = (claim: EffectClaim | null) => Promise<T | typeof CLAIM_NOT_HELD>;
 
 declare module 'fastify' {
@@ -297,12 +297,11 @@ export function registerIdempotency(
     await claimOrAnswer(request, reply, scopeOf(request), key, requestFingerprint(request));
   };
 
-  app.decorateRequest('pendingClaim', null);
-  app.decorate('idempotentEffect', async function idempotentEffect<
-    T,
-  >(request: FastifyRequest, reply: FastifyReply, effect: ClaimedEffect<T>): Promise<
-    T | typeof ANSWERED_FROM_KEY
-  > {
+  const idempotentEffect = async <T>(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    effect: ClaimedEffect<T>,
+  ): Promise<T | typeof ANSWERED_FROM_KEY> => {
     const pending = request.pendingClaim;
     let result: T | typeof CLAIM_NOT_HELD;
     try {
@@ -321,13 +320,17 @@ export function registerIdempotency(
       if (pending) request.idempotency = { scope: pending.scope, key: pending.key };
       return result;
     }
+    // Not written (taken, a failed batch, or not batchable): claim the generic way, then run the
+    // effect again without a claim.
     if (pending === null) throw new Error('an effect without a claim answered CLAIM_NOT_HELD');
     if (!(await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint)))
       return ANSWERED_FROM_KEY;
     const again = await effect(null);
     if (again === CLAIM_NOT_HELD) throw new Error('an effect without a claim answered CLAIM_NOT_HELD');
     return again;
-  });
+  };
+  app.decorateRequest('pendingClaim', null);
+  app.decorate('idempotentEffect', idempotentEffect);
 
   // Callback style: a request without an Idempotency-Key passes through synchronously, with no
   // promise; one with a key runs the async work as Fastify would.
