@@ -45,8 +45,8 @@ export interface LedgerRoutesOptions {
 /**
  * The Idempotency-Key becomes the ledger reference key, so a retry after a crash between the
  * ledger commit and the stored HTTP answer still finds the transaction instead of posting twice.
+ * Also for a request whose key its effect claims (claimsWithEffect: the pending claim).
  */
-/** The ledger reference key of a request with an Idempotency-Key: claimed, or to be claimed by its effect. */
 function referenceKeyOf(request: FastifyRequest): string | null {
   const claim = request.idempotency ?? request.pendingClaim;
   return claim ? `http:${claim.scope}:${claim.key}` : null;

@@ -20,11 +20,11 @@ import {
  * Transfers that arrive together or while earlier ones are being written go together in one
  * statement, ledger_transfer_funds_claimed() (migrations/0025: the requests' Idempotency-Key
  * claims, decision 0025, then ledger_transfer_funds_batch(), migrations/0016): one round trip,
- * one transaction and one WAL flush for all of them, each with its own result. An item the batch statement does not
- * take (a missing account, an unknown customer…) and every item of a batch whose statement failed
- * is posted alone by ledger_transfer_funds() (migrations/0012), which is also the path inside a
- * caller's transaction and while a webhook endpoint may want balance.changed events (those are
- * written in the posting's transaction).
+ * one transaction and one WAL flush for all of them, each with its own result. An item the batch
+ * statement does not take (a missing account, an unknown customer…) and every item of a batch
+ * whose statement failed is posted alone by ledger_transfer_funds() (migrations/0012), which is
+ * also the path inside a caller's transaction and while a webhook endpoint may want
+ * balance.changed events (those are written in the posting's transaction).
  */
 
 /** One transfer, checked and with its ids generated (operations.ts transferFunds). */
