@@ -6,15 +6,18 @@
  * (ABBA order; each round's ratio from its two adjacent runs; medians reported):
  *   1. `pgbench -N` (simple update: one account UPDATE + one history INSERT per transaction)
  *      with 16 clients: transactions/s;
- *   2. `tollgate serve` on PostgreSQL and autocannon with 16 connections doing
- *      PUT /api/v1/partner/funds, each connection with its own partner→customer pair, every
- *      request with a fresh Idempotency-Key (the realistic money path): transfers/s;
+ *   2. `tollgate serve` on PostgreSQL and 16 connections doing PUT /api/v1/partner/funds over
+ *      16 partner→customer pairs, every request with a fresh Idempotency-Key (the realistic
+ *      money path): transfers/s. Loaded by wrk with bench/ledger-transfers.lua when wrk is
+ *      installed, by autocannon otherwise (--generator picks);
  * then `ledger verify` over what the load posted.
  * Prints both rates and the ratio (goal, issue 3: ratio ≥ 0.5), and what a transfer cost over
  * the measured runs: transactions committed and WAL flushes (pg_stat_database, pg_stat_wal: the
- * WAL figure is server-wide), CPU of the Tollgate process and of the database's backends (/proc).
+ * WAL figure is server-wide), CPU of the Tollgate process, of the database's backends (/proc)
+ * and of the load generator.
  *
  *   npm run bench:ledger -- [--seconds 10] [--warmup 5] [--clients 16] [--rounds 3]
+ *                           [--generator wrk|autocannon]
  * (After a 2 s warm-up Tollgate's rate still rose from round to round: 868, 916, 1,101/s.)
  * Uses TEST_DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/test).
  */
@@ -68,8 +71,9 @@ const SECONDS = Math.min(Number(args.seconds), MAX_SECONDS);
 const WARMUP_SECONDS = Math.min(Number(args.warmup), MAX_SECONDS);
 const CLIENTS = Number(args.clients);
 const ROUNDS = Math.max(1, Number(args.rounds));
-// wrk when installed, as pgbench is C: autocannon (JavaScript, in this process) needs about as
-// much CPU per request as the server, on the same two cores (bench/closed-loop.ts).
+// wrk when installed, a C client like pgbench's own, so both sides are loaded alike; autocannon
+// (JavaScript, in this process) otherwise. The rate measured the same with either (seventh
+// session, docs/operations.md): the generator's CPU is printed so that stays checkable.
 const GENERATOR = pickGenerator(args.generator);
 const TRANSFERS_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'ledger-transfers.lua');
 
