@@ -130,6 +130,58 @@ describe('read-your-writes in one process', () => {
   });
 });
 
+describe('the serialized answer of a cached customer (src/http/serialized-answer.ts)', () => {
+  test('is built for each URL it is asked at: host, format suffix and query each get their own', async () => {
+    const customer = await newCustomer('Serialized');
+    const path = `/api/v1/customers/${customer.id}`;
+    const at = (host: string, url = path) => t.request('GET', url, { headers: { host } });
+    const first = await at('a.example');
+    const again = await at('a.example');
+    const other = await at('b.example');
+    assert.equal(first.status, 200, first.text);
+    assert.equal(again.text, first.text);
+    assert.match(String(first.headers['content-type']), /^application\/json; charset=utf-8$/);
+    assert.equal(first.body.links.self, `http://a.example${path}`);
+    assert.equal(
+      first.body.data.links.api_keys,
+      `http://a.example/api/v1/api-keys?customer_id=${customer.id}`,
+    );
+    assert.equal(other.body.links.self, `http://b.example${path}`);
+    assert.equal(other.body.data.links.self, `http://b.example${path}`);
+    // Back on the first host after the second: not the second host's answer.
+    assert.equal((await at('a.example')).text, first.text);
+    const queried = await at('a.example', `${path}?expand=none`);
+    assert.equal(queried.status, 200, queried.text);
+    assert.equal(queried.body.links.self, `http://a.example${path}?expand=none`);
+    const xml = await at('a.example', `${path}.xml`);
+    assert.equal(xml.status, 200, xml.text);
+    assert.match(String(xml.headers['content-type']), /xml/);
+    assert.match(xml.text, /<name>Serialized<\/name>/);
+    const json = await at('a.example', `${path}.json`);
+    assert.equal(json.body.data.name, 'Serialized');
+    assert.equal(json.body.links.self, `http://a.example${path}`);
+  });
+
+  test('a change answers the new version at the same URL, also for a customer key', async () => {
+    const customer = await newCustomer('Versioned');
+    const key = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'customer', customer_id: customer.id },
+    });
+    assert.equal(key.status, 201, key.text);
+    const read = () => t.request('GET', `/api/v1/customers/${customer.id}`, { key: key.body.data.key });
+    const before = await read();
+    assert.equal(before.body.data.balance, '0');
+    assert.equal((await read()).text, before.text);
+    const adjusted = await t.request('POST', `/api/v1/customers/${customer.id}/adjustments`, {
+      body: { amount: '-3.25', description: 'credit' },
+    });
+    assert.equal(adjusted.status, 201, adjusted.text);
+    const after = await read();
+    assert.equal(after.body.data.balance, '3.25');
+    assert.equal(after.body.data.name, 'Versioned');
+  });
+});
+
 describe('the cache itself', () => {
   test('a read that was in flight when its customer changed is not kept', async () => {
     const customer = await newCustomer('In flight');

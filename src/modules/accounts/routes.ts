@@ -5,6 +5,7 @@ import { DomainError, notFound } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { answerFromVersion } from '../../http/serialized-answer.js';
 import { registerVisibility } from '../../http/visibility.js';
 import { moneyView, moneyViews } from '../ledger/accounts.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
@@ -194,11 +195,14 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
       response: { 200: Envelope(CustomerSchema) },
     },
     // Not async: a cached customer (nearly every read) is answered without a promise.
-    handler: (request) => {
+    handler: (request, reply) => {
       const principal = principalOf(request);
+      // A snapshot is one committed version: its JSON answer is serialized once per URL.
       const present = (customer: CustomerSnapshot | null) => {
         if (!customer) throw notFound('Customer');
-        return ok(request, presentCustomerFields(request, customer.fields));
+        answerFromVersion(request, reply, customer, () =>
+          ok(request, presentCustomerFields(request, customer.fields)),
+        );
       };
       const cached = customers.peekVisible(principal, request.params.id);
       if (cached !== undefined) return present(cached);
