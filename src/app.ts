@@ -113,7 +113,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
       await api.register(paypalRoutes, { db, config });
       await api.register(webhookRoutes, { db, config });
       await api.register(ratecardRoutes, { db, index: ratingIndex, databaseUrl: config.databaseUrl });
-      await api.register(rateRoutes, { db, index: ratingIndex });
+      await api.register(rateRoutes, { db, index: ratingIndex, customers });
       await api.register(carrierRoutes, { db, index: ratingIndex });
       await api.register(cdrRoutes, { db, rating: ratingIndex, customers, config });
       await api.register(webhookEndpointRoutes, { db, config });

@@ -60,6 +60,71 @@ test('a customer with a sell card gets rates by longest prefix, in every format'
   assert.match(before2024.body.error.reason, /no_rate/);
 });
 
+test("a lookup by customer follows the customer's card as it changes, and sees only visible customers", async () => {
+  const first = await card({ name: 'First', direction: 'sell' });
+  const second = await card({ name: 'Second', direction: 'sell' });
+  for (const [cardId, rate] of [
+    [first, '0.5'],
+    [second, '0.7'],
+  ] as const) {
+    const created = await t.request('POST', `/api/v1/ratecards/${cardId}/rates`, {
+      body: { prefix: '49', rate, destination: 'Germany', effective_from: '2024-01-01 00:00:00' },
+    });
+    assert.equal(created.status, 201, created.text);
+  }
+  const customer = await t.request('POST', '/api/v1/customers', {
+    body: { name: 'Switching', currency: 'USD', ratecard_id: first },
+  });
+  assert.equal(customer.status, 201, customer.text);
+  const id = customer.body.data.id as string;
+  const lookup = (key?: string) =>
+    t.request('GET', `/api/v1/rates/lookup?number=4930123456&customer_id=${id}`, key ? { key } : {});
+  // Twice: the second answer comes from the cached customer and the loaded card.
+  assert.equal((await lookup()).body.data.rate, '0.5');
+  assert.equal((await lookup()).body.data.ratecard_id, first);
+  const moved = await t.request('PATCH', `/api/v1/customers/${id}`, { body: { ratecard_id: second } });
+  assert.equal(moved.status, 200, moved.text);
+  const after = await lookup();
+  assert.equal(after.status, 200, after.text);
+  assert.equal(after.body.data.rate, '0.7');
+  assert.equal(after.body.data.ratecard_id, second);
+  const lcr = await t.request('GET', `/api/v1/routes/lcr?number=4930123456&customer_id=${id}`);
+  assert.equal(lcr.status, 200, lcr.text);
+  assert.equal(lcr.body.data.sell.rate, '0.7');
+
+  const cleared = await t.request('PATCH', `/api/v1/customers/${id}`, { body: { ratecard_id: null } });
+  assert.equal(cleared.status, 200, cleared.text);
+  const noCard = await lookup();
+  assert.equal(noCard.status, 400, noCard.text);
+  assert.equal(noCard.body.error.param, 'customer_id');
+  // JSON null for the optional ids means none, on create as on update (it was once a 500).
+  const bare = await t.request('POST', '/api/v1/customers', {
+    body: { name: 'Bare', currency: 'USD', ratecard_id: null, partner_id: null },
+  });
+  assert.equal(bare.status, 201, bare.text);
+  assert.equal(bare.body.data.ratecard_id, null);
+  assert.equal(bare.body.data.partner_id, null);
+  const unpartnered = await t.request('PATCH', `/api/v1/customers/${id}`, { body: { partner_id: null } });
+  assert.equal(unpartnered.status, 200, unpartnered.text);
+
+  // Another customer's key: 404 (never the card), also once the customer is cached.
+  const other = await t.request('POST', '/api/v1/customers', { body: { name: 'Other', currency: 'USD' } });
+  const otherKey = await t.request('POST', '/api/v1/api-keys', {
+    body: { role: 'customer', customer_id: other.body.data.id },
+  });
+  assert.equal(otherKey.status, 201, otherKey.text);
+  const foreign = await lookup(otherKey.body.data.key);
+  assert.equal(foreign.status, 404, foreign.text);
+  assert.equal(foreign.body.error.type, 'not_found');
+  const unknown = await t.request('GET', '/api/v1/rates/lookup?number=4930123456&customer_id=cus_unknown0');
+  assert.equal(unknown.status, 404, unknown.text);
+  const unknownCard = await t.request(
+    'GET',
+    '/api/v1/rates/lookup?number=4930123456&ratecard_id=rc_unknown0',
+  );
+  assert.equal(unknownCard.status, 404, unknownCard.text);
+});
+
 test('lookup errors: missing number, not a number, a card with no rates', async () => {
   const empty = await card({ name: 'Empty', direction: 'sell' });
   const missing = await t.request('GET', `/api/v1/rates/lookup?ratecard_id=${empty}`);

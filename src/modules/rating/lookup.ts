@@ -1,7 +1,6 @@
-import type { Db } from '../../db/index.js';
-import { DomainError, forbidden, invalid } from '../../errors.js';
+import { DomainError, forbidden, invalid, notFound } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
-import { getCustomer } from '../accounts/customers.js';
+import type { CustomerCache, CustomerSnapshot } from '../accounts/customer-cache.js';
 import { type CarrierRoute, type LcrCandidate, type LcrStrategy, rankRoutes } from './lcr.js';
 import { NO_MATCH } from './prefix-index.js';
 import type { LoadedCard, RatingIndex } from './rating-index.js';
@@ -37,7 +36,11 @@ export function requireNumber(text: string): string {
  * The sell card a query is about: a named card (operator only: cards are operator prices), or
  * a customer's card (any caller who may see that customer). A customer key defaults to itself.
  */
-export async function selectSellCard(db: Db, principal: Principal, selector: CardSelector): Promise<string> {
+export function selectSellCard(
+  customers: Customers,
+  principal: Principal,
+  selector: CardSelector,
+): string | Promise<string> {
   if (selector.ratecard_id && selector.customer_id)
     throw invalid('Give customer_id or ratecard_id, not both', 'ratecard_id');
   if (selector.ratecard_id) {
@@ -48,10 +51,35 @@ export async function selectSellCard(db: Db, principal: Principal, selector: Car
   const customerId = selector.customer_id ?? principal.customerId;
   if (!customerId)
     throw invalid("Missing required parameter 'customer_id' (or 'ratecard_id')", 'customer_id');
-  const customer = await getCustomer(db, principal, customerId);
-  if (!customer.ratecard_id)
+  const cached = customers.peekVisible(principal, customerId);
+  return cached === undefined
+    ? customers.getVisible(principal, customerId).then(sellCardOf)
+    : sellCardOf(cached);
+}
+
+/**
+ * Customers as the rating queries read them: from the customer cache, as call authorization does,
+ * so a lookup for a cached customer's card waits for no query.
+ */
+export type Customers = Pick<CustomerCache, 'peekVisible' | 'getVisible'>;
+
+function sellCardOf(customer: CustomerSnapshot | null): string {
+  if (!customer) throw notFound('Customer');
+  if (!customer.ratecardId)
     throw invalid('This customer has no rate card (set ratecard_id on the customer)', 'customer_id');
-  return customer.ratecard_id;
+  return customer.ratecardId;
+}
+
+/** The loaded sell card of a query: without a promise when it and its customer are in memory. */
+export function sellCardIndex(
+  index: RatingIndex,
+  customers: Customers,
+  principal: Principal,
+  selector: CardSelector,
+): LoadedCard | Promise<LoadedCard> {
+  const card = selectSellCard(customers, principal, selector);
+  const loaded = typeof card === 'string' ? index.peek(card) : undefined;
+  return loaded ?? Promise.resolve(card).then((id) => index.get(id));
 }
 
 function noRate(number: string, loaded: LoadedCard, at: Date): DomainError {
@@ -62,15 +90,22 @@ function noRate(number: string, loaded: LoadedCard, at: Date): DomainError {
   return new DomainError('not_found', `no_rate: ${why} (rate card ${loaded.card.id})`, 'number');
 }
 
-export async function lookupRate(
-  db: Db,
+/** Synchronous when the card is in memory (nearly always): GET /rates/lookup then answers without a promise. */
+export function lookupRate(
   index: RatingIndex,
+  customers: Customers,
   principal: Principal,
   query: RateQuery,
-): Promise<Match> {
+): Match | Promise<Match> {
   const number = requireNumber(query.number);
   const at = query.at ? requireTimestamp(query.at, 'at') : new Date();
-  const loaded = await index.get(await selectSellCard(db, principal, query));
+  const loaded = sellCardIndex(index, customers, principal, query);
+  return loaded instanceof Promise
+    ? loaded.then((card) => rateOn(card, number, at))
+    : rateOn(loaded, number, at);
+}
+
+function rateOn(loaded: LoadedCard, number: string, at: Date): Match {
   const version = loaded.index.match(number, at.getTime());
   if (version === NO_MATCH) throw noRate(number, loaded, at);
   return { loaded, version, number, at };
@@ -90,12 +125,12 @@ export interface LcrAnswer {
 }
 
 export async function leastCostRoutes(
-  db: Db,
   index: RatingIndex,
+  customers: Customers,
   principal: Principal,
   query: LcrQuery,
 ): Promise<LcrAnswer> {
-  const sell = await lookupRate(db, index, principal, query);
+  const sell = await lookupRate(index, customers, principal, query);
   const currency = sell.loaded.card.currency;
   const routes: CarrierRoute[] = [];
   const otherCurrency: string[] = [];

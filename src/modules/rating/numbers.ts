@@ -1,8 +1,7 @@
 import { parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js/max';
-import type { Db } from '../../db/index.js';
 import { invalid } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
-import { type CardSelector, selectSellCard } from './lookup.js';
+import { type CardSelector, type Customers, sellCardIndex } from './lookup.js';
 import { NO_MATCH } from './prefix-index.js';
 import type { LoadedCard, RatingIndex } from './rating-index.js';
 import { normaliseNumber, requireTimestamp } from './values.js';
@@ -78,8 +77,8 @@ function matchOn(loaded: LoadedCard, number: string, atMs: number): CardMatch | 
 }
 
 export async function lookupNumber(
-  db: Db,
   index: RatingIndex,
+  customers: Customers,
   principal: Principal,
   query: NumberQuery,
 ): Promise<NumberLookup> {
@@ -88,7 +87,7 @@ export async function lookupNumber(
   const at = query.at ? requireTimestamp(query.at, 'at') : new Date();
   const hasCard = query.customer_id || query.ratecard_id || principal.customerId;
   const rate = hasCard
-    ? matchOn(await index.get(await selectSellCard(db, principal, query)), digits, at.getTime())
+    ? matchOn(await sellCardIndex(index, customers, principal, query), digits, at.getTime())
     : undefined;
   const carriers =
     principal.role === 'admin'

@@ -228,6 +228,11 @@ export class RatingIndex {
     private readonly options: { announce?: boolean; databaseUrl?: string | undefined } = {},
   ) {}
 
+  /** The card's index when it is loaded (what get() would answer at once), else undefined. */
+  peek(cardId: string): LoadedCard | undefined {
+    return this.loaded.get(cardId);
+  }
+
   /** The card's index, loading it when this process has not yet. */
   async get(cardId: string): Promise<LoadedCard> {
     return this.loaded.get(cardId) ?? this.building.get(cardId) ?? this.reload(cardId);

@@ -9,7 +9,7 @@ import { createCarrier, getCarrier, listCarriers, updateCarrier } from './carrie
 import { exportDeck } from './deck-export.js';
 import { DeckRejectedError, importDeck } from './deck-import.js';
 import { derivedCardsOf, getDerivation, removeDerivation, setDerivation } from './derivation.js';
-import { leastCostRoutes, lookupRate } from './lookup.js';
+import { type Customers, leastCostRoutes, lookupRate, type Match } from './lookup.js';
 import { lookupNumber } from './numbers.js';
 import { createRatecard, getRatecard, listRatecards, updateRatecard } from './ratecards.js';
 import { createRate, deleteRate, getRate, listRates, updateRate } from './rates.js';
@@ -319,7 +319,15 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
   });
 };
 
-export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async (app, { db, index }) => {
+export interface RateRoutesOptions extends RatingRoutesOptions {
+  /** The customer cache: whose card a lookup by customer uses, as call authorization reads it. */
+  customers: Customers;
+}
+
+export const rateRoutes: FastifyPluginAsyncTypebox<RateRoutesOptions> = async (
+  app,
+  { db, index, customers },
+) => {
   const tags = ['Rates'];
   app.get('/rates/lookup', {
     schema: {
@@ -328,8 +336,12 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
       querystring: Type.Object({ number: Number_, ...CardSelectorQuery }, { additionalProperties: false }),
       response: { 200: Envelope(RateLookupSchema) },
     },
-    handler: async (request) =>
-      ok(request, presentLookup(request, await lookupRate(db, index, principalOf(request), request.query))),
+    // Not async: a card in memory (nearly every lookup) is answered without a promise.
+    handler: (request) => {
+      const present = (match: Match) => ok(request, presentLookup(request, match));
+      const match = lookupRate(index, customers, principalOf(request), request.query);
+      return match instanceof Promise ? match.then(present) : present(match);
+    },
   });
 
   app.get('/numbers/lookup', {
@@ -342,7 +354,10 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
     handler: async (request) =>
       ok(
         request,
-        presentNumberLookup(request, await lookupNumber(db, index, principalOf(request), request.query)),
+        presentNumberLookup(
+          request,
+          await lookupNumber(index, customers, principalOf(request), request.query),
+        ),
       ),
   });
 
@@ -405,7 +420,7 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = async 
       response: { 200: Envelope(LcrSchema) },
     },
     handler: async (request) => {
-      const answer = await leastCostRoutes(db, index, principalOf(request), request.query);
+      const answer = await leastCostRoutes(index, customers, principalOf(request), request.query);
       return ok(request, presentLcr(request, answer, request.query.strategy ?? 'lcr'));
     },
   });
