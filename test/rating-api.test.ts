@@ -170,6 +170,12 @@ test('rates CRUD: list with filters, update, conflicting version, delete, change
   });
   assert.equal(badPrefix.status, 400);
 
+  // Looked up (and its version's fields memoised) before the change, so the answer after it
+  // must come from the rebuilt card, not the memo.
+  const beforePatch = await t.request('GET', `/api/v1/rates/lookup?number=33123&ratecard_id=${sell}`);
+  assert.equal(beforePatch.status, 200, beforePatch.text);
+  assert.equal(beforePatch.body.data.rate, first.body.data.rate);
+  assert.notEqual(first.body.data.rate, '0.07');
   const patched = await t.request('PATCH', `/api/v1/rates/${first.body.data.id}`, { body: { rate: '0.07' } });
   assert.equal(patched.status, 200);
   const lookup = await t.request('GET', `/api/v1/rates/lookup?number=33123&ratecard_id=${sell}`);
