@@ -9,6 +9,7 @@ import {
   Timestamp,
   TimestampInput,
 } from '../../http/schemas.js';
+import { isoTimestamp } from '../../iso-time.js';
 import { formatAmount } from '../../money/index.js';
 import type { Carrier } from './carriers.js';
 import type { Derivation } from './derivation.js';
@@ -309,7 +310,7 @@ function versionFields(loaded: LoadedCard, version: number): MatchedFields {
   let fields = memo.get(version);
   if (fields === undefined) {
     if (memo.size >= PRESENTED_VERSIONS_PER_CARD) memo.clear();
-    fields = Object.freeze(matched(loaded.index.version(version), loaded.card));
+    fields = matched(loaded.index.version(version), loaded.card);
     memo.set(version, fields);
   }
   return fields;
@@ -319,7 +320,7 @@ export function presentLookup(request: FastifyRequest, match: Match) {
   return {
     object: 'rate_lookup' as const,
     number: match.number,
-    at: match.at.toISOString(),
+    at: isoTimestamp(match.at),
     ...versionFields(match.loaded, match.version),
     links: { ratecard: absoluteUrl(request, `/api/v1/ratecards/${match.loaded.card.id}`) },
   };
@@ -330,7 +331,7 @@ export function presentLcr(request: FastifyRequest, answer: LcrAnswer, strategy:
   return {
     object: 'lcr' as const,
     number: answer.sell.number,
-    at: answer.sell.at.toISOString(),
+    at: isoTimestamp(answer.sell.at),
     strategy,
     sell: versionFields(answer.sell.loaded, answer.sell.version),
     routes: answer.routes.map(({ route, version, rateUnits }) => ({
