@@ -50,7 +50,7 @@ const COLLECTIONS: Collection[] = [
 export interface App {
   app: FastifyInstance;
   keys: DbKeyResolver;
-  /** Customers and their balances in memory (GET /customers/{id}, visibility, call authorization). */
+  /** Customers and their balances in memory (GET /customers/{id}, visibility, call authorization, rate lookups). */
   customers: CustomerCache;
   /** Every registered route (the generic cross-tenant test walks them). */
   routes: RouteOptions[];

@@ -50,8 +50,8 @@ function writeAccessLine(
   const chindings = target[chindingsSym];
   if (typeof stream?.write !== 'function' || typeof chindings !== 'string') return false;
   let bound = '';
-  for (const [key, value] of Object.entries(bindings))
-    bound += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
+  // for…in, not Object.entries: no array per binding on every request.
+  for (const key in bindings) bound += `,${JSON.stringify(key)}:${JSON.stringify(bindings[key])}`;
   const version = request.headers['accept-version'];
   const req =
     `{"method":${JSON.stringify(request.method)},"url":${JSON.stringify(request.url)}` +
@@ -105,12 +105,13 @@ class LazyRequestLogger {
    * for every request at `info`, the default level. The line is the same as the child's.
    */
   access(request: FastifyRequest, reply: FastifyReply): void {
-    const fields = { req: request, res: reply, responseTime: reply.elapsedTime };
+    // The fields object (and its elapsedTime) only for the paths that log through pino.
+    const fields = () => ({ req: request, res: reply, responseTime: reply.elapsedTime });
     // A child made for the route has its own level and serializers: it writes its line itself.
-    if (this.real !== null) return void this.real.info(fields, ACCESS_MESSAGE);
+    if (this.real !== null) return void this.real.info(fields(), ACCESS_MESSAGE);
     if (!levelEnabled(this.parent, 'info') || writeAccessLine(this.parent, this.bindings, request, reply))
       return;
-    this.parent.info({ ...this.bindings, ...fields }, ACCESS_MESSAGE);
+    this.parent.info({ ...this.bindings, ...fields() }, ACCESS_MESSAGE);
   }
 
   private write(level: Level, args: unknown[]): void {
