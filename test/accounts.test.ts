@@ -152,6 +152,37 @@ describe('partners and customers', () => {
   });
 });
 
+describe('JSON null in a body', () => {
+  test('clears an optional field and is never coerced into an empty string or a zero', async () => {
+    const created = await t.request('POST', '/api/v1/customers', {
+      body: { name: 'Nulls', currency: 'USD', address: '1 Main St', concurrent_call_limit: 5 },
+    });
+    assert.equal(created.status, 201, created.text);
+    const id = created.body.data.id;
+    const cleared = await t.request('PATCH', `/api/v1/customers/${id}`, {
+      body: { concurrent_call_limit: null, address: null, email: null, phone: null, ratecard_id: null },
+    });
+    assert.equal(cleared.status, 200, cleared.text);
+    // null is "unlimited"; a 0 here would refuse every call.
+    assert.equal(cleared.body.data.concurrent_call_limit, null);
+    assert.equal(cleared.body.data.address, null);
+    assert.equal(cleared.body.data.email, null);
+    assert.equal(cleared.body.data.ratecard_id, null);
+    const key = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'customer', customer_id: id, description: null, expires_at: null },
+    });
+    assert.equal(key.status, 201, key.text);
+    assert.equal(key.body.data.description, null);
+    assert.equal(key.body.data.expires_at, null);
+    // A wrong type is still refused, not coerced away.
+    const wrong = await t.request('PATCH', `/api/v1/customers/${id}`, {
+      body: { concurrent_call_limit: 'many' },
+    });
+    assert.equal(wrong.status, 400, wrong.text);
+    assert.equal(wrong.body.error.param, 'concurrent_call_limit');
+  });
+});
+
 describe('API keys', () => {
   test('a key is shown once, stored only as a hash, and works with all three headers', async () => {
     const created = await createKey({ role: 'admin', description: 'ops script' });

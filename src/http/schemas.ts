@@ -1,9 +1,27 @@
-import { type TSchema, Type } from 'typebox';
+import { type Static, type TSchema, type TUnsafe, Type } from 'typebox';
 
 /**
  * Reusable schema pieces. Every route composes its params, query, body and response from these,
  * so the OpenAPI document and the validation rules are the same thing.
  */
+
+const PRIMITIVE_TYPES = new Set(['string', 'integer', 'number', 'boolean']);
+
+/**
+ * `schema` or null. A string, integer, number or boolean schema becomes one JSON-schema type list
+ * (`type: ['string', 'null']`); anything else an anyOf with null. Bodies are validated with type
+ * coercion on, and ajv coerces a value only when it matches none of a type list, where in an
+ * anyOf of [T, null] null met T's branch first and was coerced to '' or 0 (a cleared call limit
+ * became 0, a cleared description ''). A type list is also what fast-json-stringify writes without
+ * running a validator per value. One helper for every module, so no schema keeps the old form.
+ */
+export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null> {
+  const type = (schema as { type?: unknown }).type;
+  if (typeof type === 'string' && PRIMITIVE_TYPES.has(type)) {
+    return Type.Unsafe<Static<T> | null>({ ...schema, type: [type, 'null'] });
+  }
+  return Type.Unsafe<Static<T> | null>(Type.Union([schema, Type.Null()]));
+}
 
 /** An exact decimal. Requests may send a JSON number (coerced to text before it is checked). */
 export const DecimalString = (description?: string) =>

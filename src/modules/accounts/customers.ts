@@ -89,20 +89,7 @@ async function owningPartnerId(db: Db, principal: Principal, requested: string |
   return partner.id;
 }
 
-/**
- * JSON null for an optional id arrives as '' (the route schemas coerce types, and null meets the
- * string branch first): both mean "none", never an id to look up or store.
- */
-function withNullIds<T extends CustomerInput>(input: T): T {
-  return {
-    ...input,
-    ...(input.ratecard_id === '' ? { ratecard_id: null } : {}),
-    ...(input.partner_id === '' ? { partner_id: null } : {}),
-  };
-}
-
-export async function createCustomer(db: Db, principal: Principal, given: CustomerInput & { name: string }) {
-  const input = withNullIds(given);
+export async function createCustomer(db: Db, principal: Principal, input: CustomerInput & { name: string }) {
   if (principal.role === 'customer') throw forbidden('A customer key cannot create customers');
   const fields = normaliseAccountFields(input);
   if (!fields.name) throw invalid("Missing required parameter 'name'", 'name');
@@ -133,8 +120,7 @@ export async function createCustomer(db: Db, principal: Principal, given: Custom
   });
 }
 
-export async function updateCustomer(db: Db, principal: Principal, id: string, given: CustomerInput) {
-  const input = withNullIds(given);
+export async function updateCustomer(db: Db, principal: Principal, id: string, input: CustomerInput) {
   const current = await getCustomer(db, principal, id);
   if (principal.role === 'customer') {
     const disallowed = Object.keys(input).find((key) => !(CONTACT_FIELDS as readonly string[]).includes(key));

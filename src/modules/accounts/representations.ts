@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, Links, Timestamp } from '../../http/schemas.js';
+import { CurrencyCode, DecimalString, Links, Nullable, Timestamp } from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
 import type { ApiKey } from './api-keys.js';
 import type { Customer } from './customers.js';
@@ -10,15 +10,6 @@ import type { Partner } from './partners.js';
 /** How accounts look on the wire: schemas (for validation and OpenAPI) and presenters. */
 
 const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')]);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
-
-/**
- * A nullable string or integer in a response as one JSON-schema type list: the serialiser writes
- * it directly, where an anyOf makes fast-json-stringify run a validator per value to pick a branch.
- */
-const NullableOut = <T extends 'string' | 'integer'>(type: T, options: { description?: string } = {}) =>
-  Type.Unsafe<T extends 'string' ? string | null : number | null>({ ...options, type: [type, 'null'] });
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
 const Phone = Type.String({
@@ -41,9 +32,9 @@ const accountFields = {
   credit_limit: DecimalString('Lowest balance allowed: 0 is prepaid, -55 allows going down to -55'),
   balance: DecimalString('Current balance in the ledger (positive: money held)'),
   available: DecimalString('balance − credit_limit: what can still be spent'),
-  email: NullableOut('string'),
-  phone: NullableOut('string'),
-  address: NullableOut('string'),
+  email: Nullable(Type.String()),
+  phone: Nullable(Type.String()),
+  address: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp,
   links: Links,
@@ -53,11 +44,11 @@ export const PartnerSchema = Type.Object({ object: Type.Literal('partner'), ...a
 export const CustomerSchema = Type.Object({
   object: Type.Literal('customer'),
   ...accountFields,
-  partner_id: NullableOut('string'),
-  ratecard_id: NullableOut('string', { description: 'Sell rate card' }),
-  concurrent_call_limit: NullableOut('integer', {
-    description: 'Calls in progress allowed at once; null: unlimited',
-  }),
+  partner_id: Nullable(Type.String()),
+  ratecard_id: Nullable(Type.String({ description: 'Sell rate card' })),
+  concurrent_call_limit: Nullable(
+    Type.Integer({ description: 'Calls in progress allowed at once; null: unlimited' }),
+  ),
 });
 
 const writableAccountFields = {

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { Links, Timestamp } from '../../http/schemas.js';
+import { Links, Nullable, Timestamp } from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import type { RateVersion } from '../rating/prefix-index.js';
@@ -10,8 +10,6 @@ import { DISPOSITIONS } from './schema.js';
 
 /** How CDRs, batches, call authorizations and stats look on the wire. */
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 const Decimal = Nullable(Type.String({ description: 'Exact decimal as a string' }));
 
 export const DispositionSchema = Type.Union(DISPOSITIONS.map((value) => Type.Literal(value)));

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, Links, PageQuery, Timestamp } from '../../http/schemas.js';
+import { CurrencyCode, DecimalString, Links, Nullable, PageQuery, Timestamp } from '../../http/schemas.js';
 import { type Decimal, formatAmount } from '../../money/index.js';
 import type { LedgerEntry } from './entries.js';
 import type { PostedTransaction } from './posting.js';
@@ -9,8 +9,6 @@ import type { Period, Statement } from './statements.js';
 
 /** How the ledger looks on the wire: request and response schemas, and presenters. */
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 const Description = Type.String({ minLength: 1, maxLength: 500 });
 const PeriodBound = (what: string) =>
   Type.String({ maxLength: 40, description: `${what}: YYYY-MM-DD (whole UTC day) or an ISO 8601 timestamp` });

@@ -6,6 +6,7 @@ import {
   DecimalString,
   ErrorEnvelope,
   Links,
+  Nullable,
   Timestamp,
   TimestampInput,
 } from '../../http/schemas.js';
@@ -23,8 +24,6 @@ import { unitsDifference } from './units.js';
 
 /** How rating looks on the wire: schemas (validation and OpenAPI) and presenters. */
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 const Direction = Type.Union([Type.Literal('sell'), Type.Literal('buy')]);
 const RoundingMode = Type.Union([
   Type.Literal('half_up'),

@@ -1,15 +1,13 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { Links, Timestamp } from '../../http/schemas.js';
+import { Links, Nullable, Timestamp } from '../../http/schemas.js';
 import type { Delivery } from './delivery-log.js';
 import type { Endpoint } from './endpoints.js';
 import { EVENT_TYPES } from './events.js';
 
 /** How webhook endpoints and deliveries look on the wire. */
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 const EndpointStatus = Type.Union([Type.Literal('active'), Type.Literal('disabled')]);
 const Url = Type.String({
   minLength: 1,
