@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import { lazyChildLogger, OneLineRequestLog } from './request-log.js';
+import { lazyChildLogger, millisecondsText, OneLineRequestLog } from './request-log.js';
 
 function appLogging(level: string) {
   const lines: Record<string, unknown>[] = [];
@@ -88,4 +88,23 @@ test('the access line is the line pino writes itself for the same fields, escapi
   assert.deepEqual(Object.keys(ours), Object.keys(pinos));
   assert.equal((ours.req as { version: string }).version, '1.x');
   await app.close();
+});
+
+test('the response time is written in milliseconds to the microsecond, as a JSON number', () => {
+  const cases: Array<[number, string]> = [
+    [0, '0.000'],
+    [0.0197, '0.020'],
+    [0.0004, '0.000'],
+    [1, '1.000'],
+    [12.5, '12.500'],
+    [999.9996, '1000.000'],
+    [1234.567891, '1234.568'],
+  ];
+  for (const [milliseconds, text] of cases) {
+    assert.equal(millisecondsText(milliseconds), text);
+    assert.ok(Math.abs(JSON.parse(text) - milliseconds) <= 0.0005);
+  }
+  // Out of the integer path's range: V8's own text.
+  assert.equal(millisecondsText(-1), '-1');
+  assert.equal(millisecondsText(2e9), '2000000000');
 });
