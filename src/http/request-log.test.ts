@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import Fastify from 'fastify';
@@ -107,4 +109,34 @@ test('the response time is written in milliseconds to the microsecond, as a JSON
   // Out of the integer path's range: V8's own text.
   assert.equal(millisecondsText(-1), '-1');
   assert.equal(millisecondsText(2e9), '2000000000');
+});
+
+test('requests on one keep-alive connection each log their own Host header, and the same port', async () => {
+  const { app, lines } = appLogging('info');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const get = (host: string) =>
+    new Promise<void>((resolve, reject) => {
+      request({ port, host: '127.0.0.1', path: '/quiet', agent, headers: { host } }, (response) => {
+        response.resume();
+        response.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+  try {
+    for (const host of ['one.example', 'one.example', 'two "quoted".example']) await get(host);
+  } finally {
+    agent.destroy();
+    await app.close();
+  }
+  const access = lines.filter((line) => line.msg === 'request completed');
+  const reqs = access.map((line) => line.req as { host: string; remotePort: number; remoteAddress: string });
+  assert.deepEqual(
+    reqs.map((req) => req.host),
+    ['one.example', 'one.example', 'two "quoted".example'],
+  );
+  assert.equal(new Set(reqs.map((req) => req.remotePort)).size, 1);
+  assert.ok(reqs.every((req) => req.remoteAddress === '127.0.0.1'));
 });

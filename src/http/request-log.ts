@@ -51,20 +51,42 @@ function writeAccessLine(
   if (typeof stream?.write !== 'function' || typeof chindings !== 'string') return false;
   let bound = '';
   // for…in, not Object.entries: no array per binding on every request.
-  for (const key in bindings) bound += `,${JSON.stringify(key)}:${JSON.stringify(bindings[key])}`;
+  for (const key in bindings) bound += `,${jsonString(key)}:${jsonValue(bindings[key])}`;
   const version = request.headers['accept-version'];
   const req =
-    `{"method":${JSON.stringify(request.method)},"url":${JSON.stringify(request.url)}` +
-    (version === undefined ? '' : `,"version":${JSON.stringify(version)}`) +
-    (request.host === undefined ? '' : `,"host":${JSON.stringify(request.host)}`) +
-    (request.ip === undefined ? '' : `,"remoteAddress":${JSON.stringify(request.ip)}`) +
-    (request.socket?.remotePort === undefined ? '' : `,"remotePort":${request.socket.remotePort}`) +
+    `{"method":${jsonString(request.method)},"url":${jsonString(request.url)}` +
+    (version === undefined ? '' : `,"version":${jsonValue(version)}`) +
+    addressPart(request) +
     '}';
   stream.write(
     `{"level":${INFO},"time":${timeText()}${chindings}${bound},"req":${req}` +
       `,"res":{"statusCode":${reply.statusCode}},"responseTime":${millisecondsText(reply.elapsedTime)},"msg":"${ACCESS_MESSAGE}"}\n`,
   );
   return true;
+}
+
+/** What JSON.stringify escapes in a string (quote, backslash, controls, lone surrogates). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters JSON must escape.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON text: a plain one (nearly every method, URL, id) without JSON.stringify. */
+function jsonString(value: string): string {
+  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+}
+
+function jsonValue(value: unknown): string {
+  return typeof value === 'string' ? jsonString(value) : JSON.stringify(value);
+}
+
+/** The `req` fields `host`, `remoteAddress` and `remotePort` as JSON members. */
+function addressPart(request: FastifyRequest): string {
+  const { host, ip, socket } = request;
+  const port = socket?.remotePort;
+  return (
+    (host === undefined ? '' : `,"host":${jsonString(host)}`) +
+    (ip === undefined ? '' : `,"remoteAddress":${jsonString(ip)}`) +
+    (port === undefined ? '' : `,"remotePort":${port}`)
+  );
 }
 
 /*
