@@ -91,6 +91,8 @@ class AuthFailureLimiter {
   constructor(private readonly maxFailures: number) {}
 
   check(ip: string): void {
+    // Nearly always nobody has failed lately: no lookup at all.
+    if (this.windows.size === 0) return;
     const window = this.windows.get(ip);
     if (!window || Date.now() - window.startedAt >= AuthFailureLimiter.WINDOW_MS) return;
     if (window.failures >= this.maxFailures) {
