@@ -3,7 +3,8 @@
 # (1 thread, 10 connections), so the machine's speed phases (docs/operations.md, "The
 # hello-world's swing") hit both alike. Prints each server's CPU per request (user + system, from
 # /proc) per round and the median B/A ratio. Two copies of one build gave 0.94–1.10 (median
-# 0.955) over six rounds: differences smaller than about 5% are noise.
+# 0.955) over six rounds, and a later pair spread 0.71–1.61: it resolves a change of about a
+# tenth, not a few percent.
 #
 #   bench/side-by-side.sh ROUNDS SECONDS URL_A URL_B [HEADER]
 #   e.g. bench/side-by-side.sh 8 4 http://127.0.0.1:3310/api/v1/customers/cus_… \

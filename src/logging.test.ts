@@ -7,14 +7,27 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { LineBuffer } from './logging.js';
 
-function scratch(): { dir: string; done: () => void } {
+/** Runs `work` with a fresh directory, removed afterwards. */
+async function inScratchDir(work: (dir: string) => void | Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-log-'));
-  return { dir, done: () => rmSync(dir, { recursive: true, force: true }) };
+  try {
+    await work(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-test('lines are written in order and whole: multi-byte text and a line larger than the buffer', () => {
-  const { dir, done } = scratch();
-  try {
+/** Both ends of a FIFO in `dir`, non-blocking (as a pipe to a log reader can be). */
+function openFifo(dir: string): { readEnd: number; writeEnd: number } {
+  const fifo = join(dir, 'pipe');
+  execFileSync('mkfifo', [fifo]);
+  const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  return { readEnd, writeEnd };
+}
+
+test('lines are written in order and whole: multi-byte text and a line larger than the buffer', async () => {
+  await inScratchDir((dir) => {
     const path = join(dir, 'out.log');
     const fd = openSync(path, 'w');
     const lines = [
@@ -28,14 +41,11 @@ test('lines are written in order and whole: multi-byte text and a line larger th
     buffer.flushSync();
     closeSync(fd);
     assert.equal(readFileSync(path, 'utf8'), lines.join(''));
-  } finally {
-    done();
-  }
+  });
 });
 
-test('lines wait in memory until the flush size is reached or flush is called', () => {
-  const { dir, done } = scratch();
-  try {
+test('lines wait in memory until the flush size is reached or flush is called', async () => {
+  await inScratchDir((dir) => {
     const path = join(dir, 'out.log');
     const fd = openSync(path, 'w');
     const buffer = new LineBuffer(fd, 100);
@@ -51,18 +61,12 @@ test('lines wait in memory until the flush size is reached or flush is called', 
     assert.ok(called);
     assert.equal(statSync(path).size, 130);
     closeSync(fd);
-  } finally {
-    done();
-  }
+  });
 });
 
 test('a non-blocking pipe whose reader is behind loses nothing (EAGAIN is retried)', async () => {
-  const { dir, done } = scratch();
-  try {
-    const fifo = join(dir, 'pipe');
-    execFileSync('mkfifo', [fifo]);
-    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  await inScratchDir(async (dir) => {
+    const { readEnd, writeEnd } = openFifo(dir);
     const lines = Array.from({ length: 20_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(40)}"}\n`);
     const expected = lines.join('');
     // The reader starts late and reads slowly, in another thread: the pipe (64 kB) fills first.
@@ -90,18 +94,12 @@ test('a non-blocking pipe whose reader is behind loses nothing (EAGAIN is retrie
     assert.equal(await received, expected);
     closeSync(writeEnd);
     closeSync(readEnd);
-  } finally {
-    done();
-  }
+  });
 });
 
-test('a reader that has gone away (EPIPE) never makes logging throw', () => {
-  const { dir, done } = scratch();
-  try {
-    const fifo = join(dir, 'pipe');
-    execFileSync('mkfifo', [fifo]);
-    const readEnd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writeEnd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+test('a reader that has gone away (EPIPE) never makes logging throw', async () => {
+  await inScratchDir((dir) => {
+    const { readEnd, writeEnd } = openFifo(dir);
     closeSync(readEnd);
     const buffer = new LineBuffer(writeEnd, 10);
     assert.doesNotThrow(() => {
@@ -109,7 +107,5 @@ test('a reader that has gone away (EPIPE) never makes logging throw', () => {
       buffer.flushSync();
     });
     closeSync(writeEnd);
-  } finally {
-    done();
-  }
+  });
 });

@@ -65,7 +65,10 @@ function writeAccessLine(
   return true;
 }
 
-/** What JSON.stringify escapes in a string (quote, backslash, controls, lone surrogates). */
+/**
+ * Strings JSON.stringify may escape: a quote, backslash or control character, or a surrogate
+ * (it escapes lone ones; any surrogate is left to it to judge).
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters JSON must escape.
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
