@@ -286,6 +286,34 @@ test('a transfer reusing another transfer’s Idempotency-Key is 409 and moves n
   assert.equal(replayed.headers['idempotency-hit'], 'true');
 });
 
+test('a retry of a posted transfer is answered from its ledger transaction, as it was first, after the limit changed', async () => {
+  const tenant = await fundedTenant('100');
+  const send = () => putFunds(tenant, '5', 'limit changes later', 'limit-changes-later');
+  const first = await send();
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.body.data.customer_credit_limit, '0');
+  // The claim was committed with the transfer as its answer (decision 0045): nothing stored.
+  const row = await t.handle.db
+    .selectFrom('idempotency_keys')
+    .select(['state', 'body'])
+    .where('key', '=', 'limit-changes-later')
+    .executeTakeFirstOrThrow();
+  assert.deepEqual(row, { state: 'replay', body: null });
+  const changed = await t.request('PATCH', `/api/v1/customers/${tenant.customer.id}`, {
+    body: { credit_limit: '-40' },
+  });
+  assert.equal(changed.status, 200, changed.text);
+  const retry = await send();
+  assert.equal(retry.status, 200, retry.text);
+  assert.equal(retry.headers['idempotency-hit'], 'true');
+  assert.equal(retry.text, first.text);
+  // A different request under the key is still 409 and moves nothing.
+  const other = await putFunds(tenant, '6', 'limit changes later', 'limit-changes-later');
+  assert.equal(other.status, 409, other.text);
+  assert.deepEqual(await balances(tenant), ['94.99', '5.01']);
+  assert.equal(await transactionCount(tenant), 2);
+});
+
 // Idempotency-Key claims written by the batch statement itself (migrations/0025, decision 0025).
 
 const claimOf = (key: string, fingerprint = `fp-${key}`): EffectClaim => ({
@@ -329,8 +357,11 @@ test('claims in a batch: the first item of a key posts and holds it; a twin, or 
     claims.map((claim) => claim?.held ?? null),
     [true, null, false, false],
   );
-  // The twin's claim is the first item's; the key claimed before keeps its own row.
-  assert.deepEqual(await claimRow('twin'), { fingerprint: 'fp-first', state: 'running' });
+  // The first item posted: its claim is committed as its answer (migrations/0027), and nothing
+  // is to be stored under it. The twin's claim is the first item's; the key claimed before
+  // keeps its own row.
+  assert.equal(claims[0]!.answeredByEffect, true);
+  assert.deepEqual(await claimRow('twin'), { fingerprint: 'fp-first', state: 'replay' });
   assert.deepEqual(await claimRow('claimed-before'), { fingerprint: 'fp-other', state: 'running' });
   // Only 5 and 7 moved.
   assert.deepEqual(await balances(tenant), ['87.99', '12.01']);
@@ -345,6 +376,7 @@ test('a refused item keeps its claim (its 402 is the key’s answer); a failed s
   assert.equal(refused!.status, 'rejected');
   assert.equal(((refused as PromiseRejectedResult).reason as DomainError).kind, 'insufficient_funds');
   assert.equal(refusedClaim.held, true);
+  assert.equal(refusedClaim.answeredByEffect, false);
   assert.deepEqual(await claimRow('refused-1'), { fingerprint: 'fp-refused-1', state: 'running' });
 
   const [posted] = (await postTransferBatch(t.handle.db, [transfer(tenant, '1')])).map(fulfilled);

@@ -15,6 +15,12 @@ export interface EffectClaim {
    * throws after that (a refusal) is answered and stored under the key.
    */
   held: boolean;
+  /**
+   * Set by the service when the claim was committed in the final state 'replay' with an effect
+   * that answers any retry by itself (a transfer found again by its reference key): no answer is
+   * stored under the key (decision 0045).
+   */
+  answeredByEffect?: boolean;
 }
 
 /**

@@ -11,7 +11,8 @@ interface IdempotencyKeysTable {
   scope: string;
   key: string;
   fingerprint: string;
-  state: 'running' | 'done';
+  /** 'replay': done, answered by running the request again (its effect replays; migrations/0027). */
+  state: 'running' | 'done' | 'replay';
   status_code: number | null;
   content_type: string | null;
   body: string | null;

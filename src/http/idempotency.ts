@@ -61,7 +61,9 @@ declare module 'fastify' {
      * A dedupesOwnEffect route whose effect writes the Idempotency-Key claim in its own
      * transaction (PUT /partner/funds, in its transfer batch): the claim is not made before the
      * handler, which runs its effect through `app.idempotentEffect`. One statement and one wait
-     * fewer per request; see docs/decisions/0025-idempotency-claim-in-transfer-batch.md.
+     * fewer per request; see docs/decisions/0025-idempotency-claim-in-transfer-batch.md. When the
+     * effect commits its claim as 'replay' (`answeredByEffect`, decision 0045), no answer is
+     * stored: a retry runs the effect again and it replays.
      */
     claimsWithEffect?: boolean;
   }
@@ -252,9 +254,10 @@ export function registerIdempotency(
   const scopeOf = (request: FastifyRequest) => request.principal?.keyId ?? `ip:${request.ip}`;
 
   /**
-   * Claims the key, or answers the request from it: true when claimed (the request goes on and
-   * its answer is stored under the key), false when answered with the stored answer; the 409s
-   * are thrown.
+   * Claims the key, or answers the request from it: 'claimed' (the request goes on and its
+   * answer is stored under the key), 'answered' (with the stored answer), or 'replay' (the key's
+   * effect is committed and answers by itself: the request goes on, runs it again and it
+   * replays; nothing is stored). The 409s are thrown.
    */
   const claimOrAnswer = async (
     request: FastifyRequest,
@@ -262,11 +265,11 @@ export function registerIdempotency(
     scope: string,
     key: string,
     fingerprint: string,
-  ): Promise<boolean> => {
+  ): Promise<'claimed' | 'answered' | 'replay'> => {
     const entry = await claim(db, scope, key, fingerprint, windows);
     if (!entry) {
       request.idempotency = { scope, key };
-      return true;
+      return 'claimed';
     }
     if (entry.fingerprint !== fingerprint) {
       throw new ApiError(
@@ -275,6 +278,10 @@ export function registerIdempotency(
         'Idempotency-Key was already used for a different request',
         'Idempotency-Key',
       );
+    }
+    if (entry.state === 'replay') {
+      reply.header('idempotency-hit', 'true');
+      return 'replay';
     }
     // Still running in the database: its answer may be on its way from this process.
     const answer =
@@ -289,7 +296,7 @@ export function registerIdempotency(
     }
     reply.header('idempotency-hit', 'true');
     reply.code(answer.statusCode).type(answer.contentType).send(answer.body);
-    return false;
+    return 'answered';
   };
 
   const claimKey = async (request: FastifyRequest, reply: FastifyReply, header: string | string[]) => {
@@ -313,18 +320,21 @@ export function registerIdempotency(
       }
       // Refused before its claim was written (bad input): claimed the generic way, the refusal
       // is stored under the key as it was when every claim came first.
-      if (await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint)) throw error;
+      const claimed = await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint);
+      if (claimed !== 'answered') throw error;
       return ANSWERED_FROM_KEY;
     }
     if (result !== CLAIM_NOT_HELD) {
-      if (pending) request.idempotency = { scope: pending.scope, key: pending.key };
+      // A claim committed as 'replay' needs no stored answer: its effect answers retries.
+      const storesAnswer = pending !== null && !pending.answeredByEffect;
+      if (storesAnswer) request.idempotency = { scope: pending.scope, key: pending.key };
       return result;
     }
     // Not written (taken, a failed batch, or not batchable): claim the generic way, then run the
-    // effect again without a claim.
+    // effect again without a claim (a 'replay' key: the effect finds itself and replays).
     if (pending === null) throw new Error('an effect without a claim answered CLAIM_NOT_HELD');
-    if (!(await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint)))
-      return ANSWERED_FROM_KEY;
+    const claimed = await claimOrAnswer(request, reply, pending.scope, pending.key, pending.fingerprint);
+    if (claimed === 'answered') return ANSWERED_FROM_KEY;
     const again = await effect(null);
     if (again === CLAIM_NOT_HELD) throw new Error('an effect without a claim answered CLAIM_NOT_HELD');
     return again;

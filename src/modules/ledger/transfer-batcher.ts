@@ -61,13 +61,35 @@ export async function transferAlone(db: Db, item: TransferItem): Promise<Transfe
     ${[newId('ledgerAccount'), newId('ledgerAccount')]}::text[])`;
   const { posted, rows } = await postWithStatement(db, header, statement);
   const [partnerPosting, customerPosting] = posted.postings;
+  if (posted.replayed) {
+    return {
+      posted,
+      currency: rows[0]!.customer_currency,
+      customerCreditLimit: await customerLimitWhenPosted(db, posted),
+    };
+  }
   return {
-    posted: posted.replayed
-      ? posted
-      : { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` },
+    posted: { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` },
     currency: rows[0]!.customer_currency,
     customerCreditLimit: rows[0]!.customer_credit_limit,
   };
+}
+
+/**
+ * The customer's credit limit as its posting recorded it. A replayed transfer answers with it,
+ * so a retry's answer is the first one even after the limit changed: retries of a transfer are
+ * answered from its ledger transaction, not from a stored copy (decision 0045).
+ */
+async function customerLimitWhenPosted(db: Db, transaction: PostedTransaction): Promise<string> {
+  const customerPosting = transaction.postings.find((posting) => posting.ownerKind === 'customer');
+  if (!customerPosting) throw new Error(`transfer ${transaction.id} has no customer posting`);
+  const row = await db
+    .selectFrom('ledger_postings')
+    .select('credit_limit')
+    .where('id', '=', customerPosting.id)
+    .executeTakeFirstOrThrow();
+  if (row.credit_limit === null) throw new Error(`posting ${customerPosting.id} recorded no credit limit`);
+  return row.credit_limit;
 }
 
 /** A row of ledger_transfer_funds_batch(), one per item in order. */
@@ -134,7 +156,7 @@ async function outcomeOf(db: Db, item: TransferItem, row: BatchRow): Promise<Tra
       return {
         posted: { ...original, replayed: true },
         currency: row.currency!,
-        customerCreditLimit: row.customer_credit_limit!,
+        customerCreditLimit: await customerLimitWhenPosted(db, original),
       };
     }
     case 'refused':
@@ -217,7 +239,11 @@ async function settle(
 ): Promise<TransferOutcome | typeof CLAIM_NOT_HELD> {
   if (row === BATCH_FAILED) return claim ? CLAIM_NOT_HELD : transferAlone(db, item);
   if (row.status === 'claim_taken') return CLAIM_NOT_HELD;
-  if (claim) claim.held = true;
+  if (claim) {
+    claim.held = true;
+    // Committed as 'replay' (migrations/0027): a retry finds this transfer by its reference key.
+    claim.answeredByEffect = row.status === 'posted' || row.status === 'replayed';
+  }
   return outcomeOf(db, item, row);
 }
 
