@@ -362,7 +362,7 @@ export async function postWithStatement<Row extends PostedRow>(
 ): Promise<Posted<Row>> {
   let result: Posted<Row>;
   if (db.isTransaction) result = await postInCallerTransaction(db, header, statement);
-  else if (!webhookEventsWanted()) result = await runPostingStatement(db, header, statement);
+  else if (!webhookEventsWanted(db)) result = await runPostingStatement(db, header, statement);
   else result = await db.transaction().execute((trx) => postAndEnqueue(trx, header, statement));
   // In-memory read models of balances (CustomerCache) drop them once this commits: balance-changes.ts.
   await publishBalanceChanges(db, result.posted);

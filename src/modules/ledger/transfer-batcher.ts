@@ -227,7 +227,7 @@ export async function postTransfer(
   item: TransferItem,
   claim: EffectClaim | null = null,
 ): Promise<TransferOutcome | typeof CLAIM_NOT_HELD> {
-  if (db.isTransaction || webhookEventsWanted()) return claim ? CLAIM_NOT_HELD : transferAlone(db, item);
+  if (db.isTransaction || webhookEventsWanted(db)) return claim ? CLAIM_NOT_HELD : transferAlone(db, item);
   const entry = { item, claim };
   return settle(db, entry, await batcherOf(db).submit(entry));
 }
