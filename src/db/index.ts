@@ -35,7 +35,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
  * instead of ~6. With the default, ten quiet seconds closed the pool, and the next burst of
  * fund transfers stalled on cold backends (p99 70 ms and 1,008 transfers/s in the 6 s after a
  * 10 s pause, against 41 ms and 1,326/s with connections kept; docs/operations.md, eleventh
- * session). Twenty idle connections per process cost the database little.
+ * session). Twenty idle connections per process cost the database little. A kept connection
+ * keeps its cached plans too, so plans must not depend on the tables' size when they were made
+ * (migrations/0028).
  */
 const POOL_IDLE_TIMEOUT_MS = 10 * 60_000;
 
