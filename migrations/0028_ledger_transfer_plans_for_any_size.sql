@@ -19,19 +19,7 @@
 -- nested loops at every table size (at a few rows they cost the same).
 alter function ledger_transfer_funds_batch(text[], text[], text[], text[], text[], text[], text[],
   timestamptz[], text[])
-  set enable_seqscan = off;
-alter function ledger_transfer_funds_batch(text[], text[], text[], text[], text[], text[], text[],
-  timestamptz[], text[])
-  set enable_hashjoin = off;
-alter function ledger_transfer_funds_batch(text[], text[], text[], text[], text[], text[], text[],
-  timestamptz[], text[])
-  set enable_mergejoin = off;
+  set enable_seqscan = off set enable_hashjoin = off set enable_mergejoin = off;
 alter function ledger_transfer_funds_claimed(text[], text[], text[], text[], text[], text[], text[],
   text[], text[], text[], timestamptz[], text[])
-  set enable_seqscan = off;
-alter function ledger_transfer_funds_claimed(text[], text[], text[], text[], text[], text[], text[],
-  text[], text[], text[], timestamptz[], text[])
-  set enable_hashjoin = off;
-alter function ledger_transfer_funds_claimed(text[], text[], text[], text[], text[], text[], text[],
-  text[], text[], text[], timestamptz[], text[])
-  set enable_mergejoin = off;
+  set enable_seqscan = off set enable_hashjoin = off set enable_mergejoin = off;

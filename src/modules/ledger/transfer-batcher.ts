@@ -60,17 +60,13 @@ export async function transferAlone(db: Db, item: TransferItem): Promise<Transfe
     ${header.referenceKey}, ${header.effectiveAt}::timestamptz, ${item.postingIds}::text[],
     ${[newId('ledgerAccount'), newId('ledgerAccount')]}::text[])`;
   const { posted, rows } = await postWithStatement(db, header, statement);
+  const currency = rows[0]!.customer_currency;
+  if (posted.replayed)
+    return { posted, currency, customerCreditLimit: await customerLimitWhenPosted(db, posted) };
   const [partnerPosting, customerPosting] = posted.postings;
-  if (posted.replayed) {
-    return {
-      posted,
-      currency: rows[0]!.customer_currency,
-      customerCreditLimit: await customerLimitWhenPosted(db, posted),
-    };
-  }
   return {
     posted: { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` },
-    currency: rows[0]!.customer_currency,
+    currency,
     customerCreditLimit: rows[0]!.customer_credit_limit,
   };
 }
