@@ -173,10 +173,10 @@ function copyBaselines(url: string) {
 }
 
 /** A bare Fastify hello-world (bench/hello-world.ts, no loader) under pacedLoad at `rate`/s. */
-async function helloWorldAt(rate: number, seconds: number) {
+async function helloWorldAt(rate: number, warmupSeconds: number, seconds: number) {
   const hello = await startNodeServer(helloWorldArgs(), {}, '/', { stdio: 'ignore' });
   try {
-    await pacedLoad(`${hello.url}/`, {}, rate, AUTH_WARMUP_SECONDS);
+    await pacedLoad(`${hello.url}/`, {}, rate, warmupSeconds);
     return await pacedLoad(`${hello.url}/`, {}, rate, seconds);
   } finally {
     hello.child.kill('SIGTERM');
@@ -278,7 +278,7 @@ async function main() {
     // The same paced load against a bare Fastify hello-world, here and now: what this generator
     // and this machine give a server that does nothing (on a virtual machine whose wake-ups are
     // slow, that floor can itself be above the goal).
-    const hello = await helloWorldAt(AUTH_RATE, AUTH_SECONDS);
+    const hello = await helloWorldAt(AUTH_RATE, AUTH_WARMUP_SECONDS, AUTH_SECONDS);
     say(
       `hello-world at ${AUTH_RATE}/s for ${AUTH_SECONDS} s, same sender: p50 ${hello.scheduled.p50Ms.toFixed(2)} ms, ` +
         `p99 ${hello.scheduled.p99Ms.toFixed(2)} ms (service p99 ${hello.service.p99Ms.toFixed(2)} ms) (${load()})`,
