@@ -49,7 +49,7 @@ import { pickGenerator, runClosedLoop } from './closed-loop.js';
 import { summarise } from './latency.js';
 import { type PacedResult, pacedLoad } from './paced-load.js';
 import { type Contender, median, type RoundsOptions, rounds, summariseRounds } from './rounds.js';
-import { helloWorldArgs, startNodeServer } from './servers.js';
+import { gcBetween, helloWorldArgs, serverGc, startNodeServer } from './servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -447,6 +447,7 @@ async function main(): Promise<void> {
     const paced: Record<keyof typeof pacedTargets, PacedResult[]> = { hello: [], lcr: [] };
     const pacedRun = (which: keyof typeof pacedTargets, seconds: number) =>
       pacedLoad(pacedTargets[which].url, pacedTargets[which].headers, LATENCY_RATE, seconds);
+    const gcAtStart = await serverGc(tollgate.url);
     if (LATENCY_WARMUP_SECONDS > 0) {
       const [helloWarm, lcrWarm] = [
         await pacedRun('hello', LATENCY_WARMUP_SECONDS),
@@ -456,6 +457,7 @@ async function main(): Promise<void> {
         `paced warm-up (${LATENCY_WARMUP_SECONDS} s at ${LATENCY_RATE}/s each, not counted): hello-world p99 ${helloWarm.scheduled.p99Ms.toFixed(3)} ms | routes/lcr p99 ${lcrWarm.scheduled.p99Ms.toFixed(3)} ms`,
       );
     }
+    const gcBeforeRounds = await serverGc(tollgate.url);
     for (let round = 0; round < LATENCY_ROUNDS; round++) {
       const order = round % 2 === 0 ? (['hello', 'lcr'] as const) : (['lcr', 'hello'] as const);
       for (const which of order) paced[which].push(await pacedRun(which, LATENCY_SECONDS));
@@ -463,6 +465,18 @@ async function main(): Promise<void> {
         `round ${round + 1}: at ${LATENCY_RATE}/s from schedule, hello-world p50 ${paced.hello[round]!.scheduled.p50Ms.toFixed(3)} p99 ${paced.hello[round]!.scheduled.p99Ms.toFixed(3)} ms | routes/lcr p50 ${paced.lcr[round]!.scheduled.p50Ms.toFixed(3)} p99 ${paced.lcr[round]!.scheduled.p99Ms.toFixed(3)} ms, ${paced.lcr[round]!.failed} failed`,
       );
     }
+    const gcAfterRounds = await serverGc(tollgate.url);
+    // From the server's own /metrics: how often it collected while paced. A young generation
+    // that V8 shrank after a full collection (memory reducer) is collected many times a second
+    // at this rate, and every pause delays the requests that arrive during it (decision 0005).
+    if (LATENCY_WARMUP_SECONDS > 0) {
+      console.log(
+        `server GC in the paced warm-up (per second of its ${LATENCY_WARMUP_SECONDS} s of LCR load): ${gcBetween(gcAtStart, gcBeforeRounds, LATENCY_WARMUP_SECONDS)}`,
+      );
+    }
+    console.log(
+      `server GC in the paced LCR rounds (${LATENCY_ROUNDS * LATENCY_SECONDS} s of load): ${gcBetween(gcBeforeRounds, gcAfterRounds, LATENCY_ROUNDS * LATENCY_SECONDS)}`,
+    );
     const p99s = (results: PacedResult[]) =>
       results.map((result) => (result.failed > 0 ? Number.POSITIVE_INFINITY : result.scheduled.p99Ms));
     const lcrP99s = p99s(paced.lcr);

@@ -72,3 +72,31 @@ export async function startNodeServer(
     `node ${args.slice(0, 4).join(' ')} did not come up on ${url}${readyPath}\n${output()}${stderr}`,
   );
 }
+
+/** Garbage collections of a Tollgate server so far, by kind, from its /metrics (prom-client's). */
+export interface ServerGc {
+  minor: { count: number; ms: number };
+  major: { count: number; ms: number };
+}
+
+export async function serverGc(baseUrl: string): Promise<ServerGc> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const read = (kind: string, part: 'count' | 'sum') =>
+    Number(
+      text.match(
+        new RegExp(`^tollgate_nodejs_gc_duration_seconds_${part}\\{kind="${kind}"\\} (\\S+)$`, 'm'),
+      )?.[1] ?? 0,
+    );
+  const of = (kind: string) => ({ count: read(kind, 'count'), ms: read(kind, 'sum') * 1000 });
+  return { minor: of('minor'), major: of('major') };
+}
+
+/** What a server collected between two readings of serverGc, as one line. */
+export function gcBetween(before: ServerGc, after: ServerGc, seconds: number): string {
+  const line = (kind: 'minor' | 'major', label: string) => {
+    const count = after[kind].count - before[kind].count;
+    const ms = after[kind].ms - before[kind].ms;
+    return `${count} ${label} (${(count / seconds).toFixed(1)}/s, ${ms.toFixed(1)} ms${count ? `, ${(ms / count).toFixed(2)} ms each` : ''})`;
+  };
+  return `${line('minor', 'scavenges')}, ${line('major', 'mark-compacts')}`;
+}

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=64 --min-semi-space-size=16
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { createApiKey } from './modules/accounts/api-keys.js';
