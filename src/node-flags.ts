@@ -12,7 +12,7 @@
  *
  * --min-semi-space-size=16 (MB; Node 20's default is 1): V8 shrinks the young generation towards
  * this minimum after a full collection on an idle or slow heap (the memory reducer), and grows it
- * again only as survivors add up, which at a moderate steady rate takes minutes. Measured in
+ * again only as survivors add up, which at a moderate steady rate takes about a minute. Measured in
  * bench:rating (decision 0046): 15-20 scavenges a second under routes/lcr at 1,000 requests/s after
  * such a shrink, about 1 a second with this minimum.
  */
