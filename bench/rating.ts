@@ -449,10 +449,8 @@ async function main(): Promise<void> {
       pacedLoad(pacedTargets[which].url, pacedTargets[which].headers, LATENCY_RATE, seconds);
     const gcAtStart = await serverGc(tollgate.url);
     if (LATENCY_WARMUP_SECONDS > 0) {
-      const [helloWarm, lcrWarm] = [
-        await pacedRun('hello', LATENCY_WARMUP_SECONDS),
-        await pacedRun('lcr', LATENCY_WARMUP_SECONDS),
-      ];
+      const helloWarm = await pacedRun('hello', LATENCY_WARMUP_SECONDS);
+      const lcrWarm = await pacedRun('lcr', LATENCY_WARMUP_SECONDS);
       console.log(
         `paced warm-up (${LATENCY_WARMUP_SECONDS} s at ${LATENCY_RATE}/s each, not counted): hello-world p99 ${helloWarm.scheduled.p99Ms.toFixed(3)} ms | routes/lcr p99 ${lcrWarm.scheduled.p99Ms.toFixed(3)} ms`,
       );
@@ -468,7 +466,7 @@ async function main(): Promise<void> {
     const gcAfterRounds = await serverGc(tollgate.url);
     // From the server's own /metrics: how often it collected while paced. A young generation
     // that V8 shrank after a full collection (memory reducer) is collected many times a second
-    // at this rate, and every pause delays the requests that arrive during it (decision 0005).
+    // at this rate, and every pause delays the requests that arrive during it (decision 0046).
     if (LATENCY_WARMUP_SECONDS > 0) {
       console.log(
         `server GC in the paced warm-up (per second of its ${LATENCY_WARMUP_SECONDS} s of LCR load): ${gcBetween(gcAtStart, gcBeforeRounds, LATENCY_WARMUP_SECONDS)}`,

@@ -80,7 +80,13 @@ export interface ServerGc {
 }
 
 export async function serverGc(baseUrl: string): Promise<ServerGc> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const response = await fetch(`${baseUrl}/metrics`);
+  const text = await response.text();
+  // A kind's series appears at its first collection, so a missing series is zero; a missing
+  // histogram means the metric was renamed, and zeros would then be a false reading.
+  if (!response.ok || !text.includes('# TYPE tollgate_nodejs_gc_duration_seconds histogram')) {
+    throw new Error(`${baseUrl}/metrics (${response.status}) has no tollgate_nodejs_gc_duration_seconds`);
+  }
   const read = (kind: string, part: 'count' | 'sum') =>
     Number(
       text.match(
