@@ -246,17 +246,15 @@ export class PrefixIndexBuilder {
     versionStart[prefixes] = count;
     const prefixDigits = digits.slice(0, digitCount);
     const starts = prefixStart.slice(0, prefixes + 1);
+    const versionStarts = versionStart.slice(0, prefixes + 1);
     return new PrefixIndex(
-      PrefixHash.of(prefixDigits, starts),
+      PrefixHash.of(prefixDigits, starts, versionStarts),
       prefixDigits,
       starts,
       parent.slice(0, prefixes),
-      versionStart.slice(0, prefixes + 1),
+      versionStarts,
       versionPrefix,
-      column(this.fromMs),
-      column(this.toMs),
-      column(this.rateUnits),
-      column(this.feeUnits),
+      interleaved([column(this.fromMs), column(this.toMs), column(this.rateUnits), column(this.feeUnits)]),
       column(this.initial),
       column(this.pulse),
       column(this.blocked),
@@ -317,6 +315,26 @@ export function prefixOrder(
 /** Slots per card the one-float sort key has room for (2^23); bigger cards sort by comparator. */
 const SLOT_BITS_LIMIT = 1 << 23;
 
+/**
+ * A version's effective window and prices, side by side: [from, to, rate units, fee units] per
+ * version, 32 bytes, so a match that finds the version in force has its price in the same cache
+ * line (VERSION_* are the offsets).
+ */
+const VERSION_STRIDE = 4;
+const VERSION_FROM = 0;
+const VERSION_TO = 1;
+const VERSION_RATE = 2;
+const VERSION_FEE = 3;
+
+function interleaved(columns: readonly Float64Array[]): Float64Array {
+  const count = columns[0]!.length;
+  const out = new Float64Array(count * VERSION_STRIDE);
+  columns.forEach((column, offset) => {
+    for (let v = 0; v < count; v++) out[v * VERSION_STRIDE + offset] = column[v]!;
+  });
+  return out;
+}
+
 const hashOf = (high: number, low: number, length: number, mask: number) =>
   (Math.imul(high, 0x9e3779b1) ^ Math.imul(low + (length << 27), 0x85ebca6b) ^ length) & mask;
 
@@ -336,19 +354,30 @@ const numberLow = new Int32Array(17);
  * card, longest first, instead of a binary search over a million prefixes whose ~20 steps each
  * touch another part of memory.
  *
+ * A slot is four int32s side by side (SLOT_*): the key, and the prefix's versions (first slot and
+ * count), so a probe reads one 16-byte block, one cache line, and goes straight to the versions.
+ * In separate columns it was up to five lines (key parts, prefix id, then where its versions
+ * start), each a cache miss on a big card.
+ *
  * A big card also keeps `heads`: for each number's first HEAD_DIGITS digits, the prefix lengths
  * worth probing. Each probe of a big card is a cache miss (and, on a virtual machine, often a
  * TLB miss too), and most probes find nothing: a number has one candidate prefix per length but
  * a card of 400,000 prefixes has few of them, so least-cost routing over eight such cards spent
  * ~48 probes per number where ~12 find something (decision 0032).
  */
+const SLOT_STRIDE = 4;
+const SLOT_HIGH = 0;
+const SLOT_LOW = 1;
+/** The prefix's length in digits (low 5 bits) and its number of versions (the rest). */
+const SLOT_LENGTH_AND_COUNT = 2;
+/** The prefix's first version + 1 (0: an empty slot). */
+const SLOT_FIRST_VERSION = 3;
+const LENGTH_BITS = 5;
+const LENGTH_MASK = (1 << LENGTH_BITS) - 1;
+
 class PrefixHash {
   private constructor(
-    private readonly high: Int32Array,
-    private readonly low: Int32Array,
-    private readonly length: Uint8Array,
-    /** Prefix slot + 1 (0: empty). */
-    private readonly prefix: Int32Array,
+    private readonly slots: Int32Array,
     /** Bit L set: some prefix has L digits. */
     readonly lengths: number,
     readonly longest: number,
@@ -360,14 +389,11 @@ class PrefixHash {
     readonly heads: Uint32Array | null,
   ) {}
 
-  static of(digits: Uint8Array, starts: Int32Array): PrefixHash {
+  static of(digits: Uint8Array, starts: Int32Array, versionStart: Int32Array): PrefixHash {
     const count = starts.length - 1;
     let size = 16;
     while (size < count * 2) size *= 2;
-    const high = new Int32Array(size);
-    const low = new Int32Array(size);
-    const length = new Uint8Array(size);
-    const prefix = new Int32Array(size);
+    const slots = new Int32Array(size * SLOT_STRIDE);
     const mask = size - 1;
     let lengths = 0;
     let longest = 0;
@@ -386,15 +412,17 @@ class PrefixHash {
       }
       if (heads) PrefixHash.markHeads(heads, head, digitCount);
       let slot = hashOf(h, l, digitCount, mask);
-      while (prefix[slot] !== 0) slot = (slot + 1) & mask;
-      high[slot] = h;
-      low[slot] = l;
-      length[slot] = digitCount;
-      prefix[slot] = p + 1;
+      while (slots[slot * SLOT_STRIDE + SLOT_FIRST_VERSION] !== 0) slot = (slot + 1) & mask;
+      const at = slot * SLOT_STRIDE;
+      slots[at + SLOT_HIGH] = h;
+      slots[at + SLOT_LOW] = l;
+      slots[at + SLOT_LENGTH_AND_COUNT] =
+        digitCount | ((versionStart[p + 1]! - versionStart[p]!) << LENGTH_BITS);
+      slots[at + SLOT_FIRST_VERSION] = versionStart[p]! + 1;
       lengths |= 1 << digitCount;
       if (digitCount > longest) longest = digitCount;
     }
-    return new PrefixHash(high, low, length, prefix, lengths, longest, heads);
+    return new PrefixHash(slots, lengths, longest, heads);
   }
 
   /** Marks a prefix of `digitCount` digits whose first HEAD_DIGITS (or fewer) are `head`. */
@@ -411,9 +439,7 @@ class PrefixHash {
 
   get byteLength(): number {
     const heads = this.heads ? this.heads.byteLength : 0;
-    return (
-      this.high.byteLength + this.low.byteLength + this.length.byteLength + this.prefix.byteLength + heads
-    );
+    return this.slots.byteLength + heads;
   }
 
   /** Bit L set: the lengths worth probing for the number keysOf() prepared, `digits` long. */
@@ -441,16 +467,34 @@ class PrefixHash {
     return limit;
   }
 
-  /** The prefix slot of the number's first `length` digits (after keysOf), or NO_MATCH. */
+  /**
+   * Where the slot of the number's first `length` digits (after keysOf) starts in `slots`, or
+   * NO_MATCH: firstVersion() and versionCount() read its versions.
+   */
   find(length: number): number {
     const high = numberHigh[length]!;
     const low = numberLow[length]!;
-    const mask = this.prefix.length - 1;
+    const slots = this.slots;
+    const mask = slots.length / SLOT_STRIDE - 1;
     for (let slot = hashOf(high, low, length, mask); ; slot = (slot + 1) & mask) {
-      const p = this.prefix[slot]!;
-      if (p === 0) return NO_MATCH;
-      if (this.high[slot] === high && this.low[slot] === low && this.length[slot] === length) return p - 1;
+      const at = slot * SLOT_STRIDE;
+      if (slots[at + SLOT_FIRST_VERSION] === 0) return NO_MATCH;
+      if (
+        slots[at + SLOT_HIGH] === high &&
+        slots[at + SLOT_LOW] === low &&
+        (slots[at + SLOT_LENGTH_AND_COUNT]! & LENGTH_MASK) === length
+      ) {
+        return at;
+      }
     }
+  }
+
+  firstVersion(at: number): number {
+    return this.slots[at + SLOT_FIRST_VERSION]! - 1;
+  }
+
+  versionCount(at: number): number {
+    return this.slots[at + SLOT_LENGTH_AND_COUNT]! >>> LENGTH_BITS;
   }
 }
 
@@ -463,10 +507,8 @@ export class PrefixIndex {
     private readonly parent: Int32Array,
     private readonly versionStart: Int32Array,
     private readonly versionPrefix: Int32Array,
-    private readonly fromMs: Float64Array,
-    private readonly toMs: Float64Array,
-    private readonly rateUnits: Float64Array,
-    private readonly feeUnits: Float64Array,
+    /** Per version [from, to, rate units, fee units]: VERSION_STRIDE. */
+    private readonly versions: Float64Array,
     private readonly initial: Int32Array,
     private readonly pulse: Int32Array,
     private readonly blocked: Uint8Array,
@@ -483,7 +525,7 @@ export class PrefixIndex {
   }
 
   get versionCount(): number {
-    return this.fromMs.length;
+    return this.versions.length / VERSION_STRIDE;
   }
 
   /** Bytes held by the typed arrays plus a rough figure for the destination names. */
@@ -494,10 +536,7 @@ export class PrefixIndex {
       this.parent,
       this.versionStart,
       this.versionPrefix,
-      this.fromMs,
-      this.toMs,
-      this.rateUnits,
-      this.feeUnits,
+      this.versions,
       this.initial,
       this.pulse,
       this.blocked,
@@ -518,20 +557,30 @@ export class PrefixIndex {
     const lengths = hash.candidateLengths(digits);
     for (let length = digits; length > 0; length--) {
       if ((lengths & (1 << length)) === 0) continue;
-      const prefix = hash.find(length);
-      if (prefix === NO_MATCH) continue;
-      const version = this.versionAt(prefix, atMs);
+      const slot = hash.find(length);
+      if (slot === NO_MATCH) continue;
+      const version = this.versionAt(hash.firstVersion(slot), hash.versionCount(slot), atMs);
       if (version !== NO_MATCH) return version;
     }
     return NO_MATCH;
   }
 
-  private versionAt(prefix: number, atMs: number): number {
-    const first = this.versionStart[prefix]!;
-    for (let v = this.versionStart[prefix + 1]! - 1; v >= first; v--) {
-      if (this.fromMs[v]! <= atMs && atMs < this.toMs[v]!) return v;
+  /** The newest of a prefix's versions (first..first+count, oldest first) in force at atMs. */
+  private versionAt(first: number, count: number, atMs: number): number {
+    const versions = this.versions;
+    for (let v = first + count - 1; v >= first; v--) {
+      const at = v * VERSION_STRIDE;
+      if (versions[at + VERSION_FROM]! <= atMs && atMs < versions[at + VERSION_TO]!) return v;
     }
     return NO_MATCH;
+  }
+
+  private fromOf(version: number): number {
+    return this.versions[version * VERSION_STRIDE + VERSION_FROM]!;
+  }
+
+  private toOf(version: number): number {
+    return this.versions[version * VERSION_STRIDE + VERSION_TO]!;
   }
 
   /** Binary search for the last prefix ≤ number in byte order. */
@@ -592,15 +641,15 @@ export class PrefixIndex {
     for (let candidate = entry; candidate !== NO_MATCH; candidate = this.parent[candidate]!) {
       if (this.prefixStart[candidate + 1]! - this.prefixStart[candidate]! > common) continue;
       for (let v = this.versionStart[candidate]!; v < this.versionStart[candidate + 1]!; v++) {
-        out.push(this.fromMs[v]!);
-        if (Number.isFinite(this.toMs[v]!)) out.push(this.toMs[v]!);
+        out.push(this.fromOf(v));
+        if (Number.isFinite(this.toOf(v))) out.push(this.toOf(v));
       }
     }
   }
 
   /** Allocation-free accessors for the hot paths (LCR compares costs in units). */
   rateUnitsOf(version: number): number {
-    return this.rateUnits[version]!;
+    return this.versions[version * VERSION_STRIDE + VERSION_RATE]!;
   }
 
   isBlocked(version: number): boolean {
@@ -608,7 +657,7 @@ export class PrefixIndex {
   }
 
   feeUnitsOf(version: number): number {
-    return this.feeUnits[version]!;
+    return this.versions[version * VERSION_STRIDE + VERSION_FEE]!;
   }
 
   initialIncrementOf(version: number): number {
@@ -625,15 +674,15 @@ export class PrefixIndex {
 
   /** The version as a plain object, for answers (allocates; not for inner loops). */
   version(version: number): RateVersion {
-    const to = this.toMs[version]!;
+    const to = this.toOf(version);
     return {
       prefix: this.prefixOf(version),
       destination: this.destinations[this.destinationOf[version]!]!,
-      rate: fromUnits(this.rateUnits[version]!),
-      connectionFee: fromUnits(this.feeUnits[version]!),
+      rate: fromUnits(this.rateUnitsOf(version)),
+      connectionFee: fromUnits(this.feeUnitsOf(version)),
       initialIncrementSeconds: this.initial[version]!,
       incrementSeconds: this.pulse[version]!,
-      effectiveFrom: new Date(this.fromMs[version]!),
+      effectiveFrom: new Date(this.fromOf(version)),
       effectiveTo: Number.isFinite(to) ? new Date(to) : null,
       blocked: this.blocked[version] === 1,
     };
