@@ -368,12 +368,13 @@ const numberLow = new Int32Array(17);
 const SLOT_STRIDE = 4;
 const SLOT_HIGH = 0;
 const SLOT_LOW = 1;
-/** The prefix's length in digits (low 5 bits) and its number of versions (the rest). */
+/** The prefix's length in digits (low 5 bits) and its number of versions (the other 26 bits). */
 const SLOT_LENGTH_AND_COUNT = 2;
 /** The prefix's first version + 1 (0: an empty slot). */
 const SLOT_FIRST_VERSION = 3;
 const LENGTH_BITS = 5;
 const LENGTH_MASK = (1 << LENGTH_BITS) - 1;
+const MAX_VERSIONS_PER_PREFIX = 2 ** (31 - LENGTH_BITS) - 1;
 
 class PrefixHash {
   private constructor(
@@ -416,8 +417,15 @@ class PrefixHash {
       const at = slot * SLOT_STRIDE;
       slots[at + SLOT_HIGH] = h;
       slots[at + SLOT_LOW] = l;
-      slots[at + SLOT_LENGTH_AND_COUNT] =
-        digitCount | ((versionStart[p + 1]! - versionStart[p]!) << LENGTH_BITS);
+      const versions = versionStart[p + 1]! - versionStart[p]!;
+      // Far beyond any real deck (67 million versions of one prefix), but a count that did not fit
+      // would silently hide versions: refuse to build instead.
+      if (versions > MAX_VERSIONS_PER_PREFIX) {
+        throw new RangeError(
+          `A prefix has ${versions} versions; the index holds at most ${MAX_VERSIONS_PER_PREFIX}`,
+        );
+      }
+      slots[at + SLOT_LENGTH_AND_COUNT] = digitCount | (versions << LENGTH_BITS);
       slots[at + SLOT_FIRST_VERSION] = versionStart[p]! + 1;
       lengths |= 1 << digitCount;
       if (digitCount > longest) longest = digitCount;
