@@ -254,7 +254,7 @@ export class PrefixIndexBuilder {
       parent.slice(0, prefixes),
       versionStarts,
       versionPrefix,
-      interleaved([column(this.fromMs), column(this.toMs), column(this.rateUnits), column(this.feeUnits)]),
+      interleaved([this.fromMs, this.toMs, this.rateUnits, this.feeUnits], count, at),
       column(this.initial),
       column(this.pulse),
       column(this.blocked),
@@ -326,11 +326,15 @@ const VERSION_TO = 1;
 const VERSION_RATE = 2;
 const VERSION_FEE = 3;
 
-function interleaved(columns: readonly Float64Array[]): Float64Array {
-  const count = columns[0]!.length;
+/** The versions' blocks, in index order: version v is slot `slotOf(v)` of each builder column. */
+function interleaved(
+  columns: readonly Float64Array[],
+  count: number,
+  slotOf: (v: number) => number,
+): Float64Array {
   const out = new Float64Array(count * VERSION_STRIDE);
   columns.forEach((column, offset) => {
-    for (let v = 0; v < count; v++) out[v * VERSION_STRIDE + offset] = column[v]!;
+    for (let v = 0; v < count; v++) out[v * VERSION_STRIDE + offset] = column[slotOf(v)]!;
   });
   return out;
 }
@@ -346,6 +350,18 @@ const HEADS_FROM_PREFIXES = 1 << 16;
 // The leading digits of the number being matched, as a prefix key per length (match() is synchronous).
 const numberHigh = new Int32Array(17);
 const numberLow = new Int32Array(17);
+
+/** PrefixHash's slot: four int32s (SLOT_STRIDE), at these offsets. */
+const SLOT_STRIDE = 4;
+const SLOT_HIGH = 0;
+const SLOT_LOW = 1;
+/** The prefix's length in digits (low 5 bits) and its number of versions (the other 26 bits). */
+const SLOT_LENGTH_AND_COUNT = 2;
+/** The prefix's first version + 1 (0: an empty slot). */
+const SLOT_FIRST_VERSION = 3;
+const LENGTH_BITS = 5;
+const LENGTH_MASK = (1 << LENGTH_BITS) - 1;
+const MAX_VERSIONS_PER_PREFIX = 2 ** (31 - LENGTH_BITS) - 1;
 
 /**
  * Every prefix of a card by its digits: an open-addressing table (linear probing, at most half
@@ -365,17 +381,6 @@ const numberLow = new Int32Array(17);
  * a card of 400,000 prefixes has few of them, so least-cost routing over eight such cards spent
  * ~48 probes per number where ~12 find something (decision 0032).
  */
-const SLOT_STRIDE = 4;
-const SLOT_HIGH = 0;
-const SLOT_LOW = 1;
-/** The prefix's length in digits (low 5 bits) and its number of versions (the other 26 bits). */
-const SLOT_LENGTH_AND_COUNT = 2;
-/** The prefix's first version + 1 (0: an empty slot). */
-const SLOT_FIRST_VERSION = 3;
-const LENGTH_BITS = 5;
-const LENGTH_MASK = (1 << LENGTH_BITS) - 1;
-const MAX_VERSIONS_PER_PREFIX = 2 ** (31 - LENGTH_BITS) - 1;
-
 class PrefixHash {
   private constructor(
     private readonly slots: Int32Array,
