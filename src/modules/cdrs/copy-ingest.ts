@@ -29,7 +29,7 @@ import { ROLLUP_STAGING_TABLE } from './stats-rollup.js';
 export const STAGING_TABLE = 'cdrs_ingest';
 
 export type CopyInto = (
-  table: 'cdrs' | typeof STAGING_TABLE | typeof ROLLUP_STAGING_TABLE,
+  table: 'cdrs' | typeof STAGING_TABLE,
   columns: readonly string[],
   chunks: Iterable<string>,
 ) => Promise<void>;

@@ -6,13 +6,12 @@ import { Decimal, formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import { MAX_POSTINGS, postTransaction } from '../ledger/posting.js';
 import type { RatingIndex } from '../rating/rating-index.js';
-import { batchSums, ROLLUP_COLUMNS, type StoredGroup } from './batch-sums.js';
 import { CardCache, cdrRow, type PricedCdr, priceCdr } from './cdr-pricing.js';
 import { type CdrInput, checkCdr } from './cdr-record.js';
 import { type CdrCopyConnections, COPY_COLUMNS, copyLine, STAGING_TABLE } from './copy-ingest.js';
 import { nextTurn, RECORDS_PER_TURN } from './event-loop-turns.js';
 import { resolveParties } from './parties.js';
-import { ROLLUP_STAGING_TABLE, rollupCdrs, rollupStaged } from './stats-rollup.js';
+import { rollupCdrs, rollupStaged, stageRollup } from './stats-rollup.js';
 
 /**
  * CDR ingestion: check every record, price the good ones, then in ONE database transaction
@@ -135,6 +134,15 @@ const COLUMN_TYPES: Record<keyof CdrRow, string> = {
   charged_amount: 'numeric',
 };
 
+/** What a batch stored, per customer, currency and rating state (summed in SQL, not per CDR). */
+interface StoredGroup {
+  customer_id: string | null;
+  currency: string | null;
+  rating_state: string;
+  stored: number;
+  charged: string;
+}
+
 /** What the stored CDRs in `source` (a relation with the cdrs columns) add up to, per customer. */
 function storedGroups(source: RawBuilder<unknown>) {
   return sql<StoredGroup>`
@@ -162,6 +170,20 @@ function storeFrom(source: RawBuilder<unknown>) {
     ${storedGroups(sql`stored`)}`;
 }
 
+/**
+ * Once all of the batch is in `cdrs` (none was a duplicate): what it stored per customer, read in
+ * the same pass that stages its rollup sums (one lookup of the batch's rows by id).
+ */
+function batchGroupsStagingRollup(ids: readonly string[]) {
+  return sql<StoredGroup>`
+    with batch as (
+      select start_time, customer_id, partner_id, carrier_id, disposition, billsec, pdd_ms, sell_cost,
+        buy_cost, margin, currency, rating_state, charged_amount
+      from cdrs where id = any(${ids}::text[])
+    ), staged as (${stageRollup(sql`batch`)})
+    ${storedGroups(sql`batch`)}`;
+}
+
 /** COPY's unique violation on (switch_id, call_id): some CDR of the batch was stored before. */
 function isStoredBefore(error: unknown): boolean {
   const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string };
@@ -183,9 +205,7 @@ async function storeByCopy(
   try {
     return await connections.transaction(async (trx, copy) => {
       await copy('cdrs', COPY_COLUMNS, copyChunks(priced, ids, batchId));
-      // All of the batch is stored: its sums are the priced CDRs' own (batch-sums.ts).
-      const { stored, rollupText } = batchSums(priced);
-      await copy(ROLLUP_STAGING_TABLE, ROLLUP_COLUMNS, [rollupText]);
+      const stored = (await batchGroupsStagingRollup(ids).execute(trx)).rows;
       const charged = await chargeCustomers(trx, batchId, stored);
       await rollupStaged(trx);
       return { stored, charged };

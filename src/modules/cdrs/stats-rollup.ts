@@ -55,12 +55,17 @@ export async function rollupCdrs(trx: Db, ids: readonly string[], sign: 1 | -1):
 }
 
 /**
- * Ingestion on PostgreSQL COPYs a batch's sums (batch-sums.ts) early into this session table
- * (made by copy-ingest.ts, emptied at commit), and adds them to the rollup after its charges: the
- * batch then holds the ledger and rollup locks, which the next batch waits for, only for the
- * upsert itself (decisions 0043, 0048).
+ * Ingestion on PostgreSQL computes a batch's sums early, into this session table (made by
+ * copy-ingest.ts, emptied at commit), and adds them to the rollup after its charges: the batch
+ * then holds the ledger and rollup locks, which the next batch waits for, only for the upsert
+ * itself, not for reading and grouping its CDRs (decision 0043).
  */
 export const ROLLUP_STAGING_TABLE = 'cdr_stats_ingest';
+
+/** A statement (for a WITH clause) that stages the sums of the CDRs in `source`. */
+export function stageRollup(source: RawBuilder<unknown>) {
+  return sql`insert into ${sql.table(ROLLUP_STAGING_TABLE)} ${contributions(source, 1)}`;
+}
 
 /** Adds the staged sums to the rollup (after the charges: the lock order of decision 0041). */
 export async function rollupStaged(trx: Db): Promise<void> {
