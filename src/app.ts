@@ -4,9 +4,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOpt
 import type { Config } from './config.js';
 import { changeFeedOf } from './db/change-feed.js';
 import type { Db } from './db/index.js';
+import { answerFrameworkError } from './http/errors.js';
 import { rewriteFormatSuffix } from './http/formats.js';
 import type { InFlight } from './http/in-flight.js';
 import { registerHttpConventions } from './http/index.js';
+import { guardedValidatorBuilder } from './http/input-guard.js';
 import { type Collection, opsRoutes } from './http/ops-routes.js';
 import { lazyChildLogger, OneLineRequestLog } from './http/request-log.js';
 import { logDestination } from './logging.js';
@@ -82,6 +84,10 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
     },
+    // Ajv, plus what it lets through and PostgreSQL refuses (src/http/input-guard.ts).
+    schemaController: { compilersFactory: { buildValidator: guardedValidatorBuilder() as never } },
+    // A malformed or over-long URL is answered in the envelope too, not in Fastify's own shape.
+    frameworkErrors: answerFrameworkError,
     forceCloseConnections: false,
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();

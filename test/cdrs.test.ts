@@ -223,6 +223,10 @@ describe('CDR ingestion', () => {
       [{ disposition: 'busy' }, 'billsec'],
       [{ colour: 'red' }, 'colour'],
       [{ customer_id: undefined }, 'customer_id'],
+      // PostgreSQL cannot store a NUL: each is this record's problem, not the batch's 500.
+      [{ caller: '555\u0000' }, 'caller'],
+      [{ hangup_cause: '486\u0000' }, 'hangup_cause'],
+      [{ tags: { leg: 'a\u0000' } }, 'tags'],
     ];
     const res = await t.request('POST', '/api/v1/cdrs', {
       body: cases.map(([extra], i) => cdr(`bad-${i}`, extra)),
@@ -323,6 +327,14 @@ describe('CDR ingestion', () => {
     assert.match(lines[0]!, /^id,switch_id,call_id/);
     assert.equal(lines.length, 2);
     assert.match(lines[1]!, /,c4,/);
+  });
+
+  test('export.csv answers a bad filter in the JSON envelope, not as a CSV', async () => {
+    const res = await t.request('GET', '/api/v1/cdrs/export.csv?caller_prefix=abc');
+    assert.equal(res.status, 400, res.text);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.equal(res.headers['content-disposition'], undefined);
+    assert.equal(res.body.error.param, 'caller_prefix');
   });
 });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startTestApp, type TestApp, type TestResponse } from './helpers/app.js';
+import { ADMIN_KEY, startTestApp, type TestApp, type TestResponse } from './helpers/app.js';
 
 /** The API conventions (api-conventions.md), exercised through real requests. */
 let t: TestApp;
@@ -192,6 +192,56 @@ describe('request bodies', () => {
     } finally {
       await small.close();
     }
+  });
+});
+
+describe('input PostgreSQL cannot store, and malformed URLs', () => {
+  const partnerNames = async () =>
+    ((await t.request('GET', '/api/v1/partners?limit=100')).body.data as { name: string }[]).map(
+      (p) => p.name,
+    );
+
+  test('a number coerced to Infinity is a 400, not a query with an infinite limit', async () => {
+    for (const limit of ['Infinity', '-Infinity', '1e309']) {
+      const res = await t.request('GET', `/api/v1/partners?limit=${limit}`);
+      assert.equal(res.status, 400, `${limit}: ${res.text}`);
+      assert.equal(res.body.error.param, 'limit');
+      assert.equal(res.body.message, "Invalid parameter 'limit': must be a finite number");
+    }
+  });
+
+  test('a NUL character in a query, a JSON body or a form body is a 400 that writes nothing', async () => {
+    const query = await t.request('GET', '/api/v1/partners?starting_after=par_1%00');
+    assert.equal(query.status, 400, query.text);
+    assert.equal(query.body.error.param, 'starting_after');
+
+    const before = await partnerNames();
+    const json = await t.request('POST', '/api/v1/partners', {
+      body: { name: 'Nul\u0000Co', currency: 'USD' },
+    });
+    assert.equal(json.status, 400, json.text);
+    assert.equal(json.body.error.param, 'name');
+    assert.match(json.body.message, /must not contain NUL characters/);
+    const form = await t.request('POST', '/api/v1/partners', {
+      body: 'name=Nul%00Form&currency=USD',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    assert.equal(form.status, 400, form.text);
+    assert.equal(form.body.error.param, 'name');
+    assert.deepEqual(await partnerNames(), before);
+  });
+
+  test('over real HTTP, a URL that is not UTF-8 or has an over-long id answers in the envelope', async () => {
+    const base = await t.listen();
+    const get = (path: string) => fetch(base + path, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const badUtf8 = await get('/api/v1/partners/%FF');
+    const badBody = (await badUtf8.json()) as TestResponse['body'];
+    assert.equal(badUtf8.status, 400);
+    assert.equal(badBody.error.type, 'invalid_request');
+    assert.equal(badBody.request_id, badUtf8.headers.get('x-request-id'));
+    const long = await get(`/api/v1/partners/par_${'a'.repeat(200)}`);
+    assert.equal(long.status, 414);
+    assert.equal(((await long.json()) as TestResponse['body']).error.type, 'invalid_request');
   });
 });
 

@@ -143,6 +143,23 @@ test('file shape problems: unknown column, wrong delimiter, empty file, ragged r
   assert.equal(euroParam.status, 400);
 });
 
+test('a destination with a NUL character or longer than the API allows is a bad row', async () => {
+  const id = await sellCard();
+  const bad = await upload(
+    id,
+    `prefix,destination,rate\n1,fine,0.1\n2,bad\u0000name,0.1\n3,${'x'.repeat(201)},0.1\n4,${'y'.repeat(200)},0.1\n`,
+  );
+  assert.equal(bad.status, 400, bad.text);
+  assert.deepEqual(
+    bad.body.errors.map((error: { line: number; column: string }) => [error.line, error.column]),
+    [
+      [3, 'destination'],
+      [4, 'destination'],
+    ],
+  );
+  assert.equal(await rateOf(id, '1'), null, 'a refused import writes nothing');
+});
+
 test('BOM, CRLF, quoted commas, column mapping without a header', async () => {
   const id = await sellCard();
   const windows = await upload(

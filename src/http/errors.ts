@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorKind } from '../errors.js';
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** Stable machine names of error kinds, as documented in docs/api.md. */
 export type ErrorType =
   | 'invalid_request'
@@ -128,6 +130,15 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; type: ErrorType }> = {
 };
 
 /**
+ * PostgreSQL's refusals of text it cannot store: a NUL character in text (22021) or in jsonb
+ * (22P05). Requests are checked for these first (input-guard.ts, and each module's own checks of
+ * what it parses itself); this is the net under those checks, so such a value is the client's
+ * 400 wherever it comes from. Writes run in transactions, so the refused one changed nothing.
+ */
+const STORED_TEXT_REFUSED = new Set(['22021', '22P05']);
+const TEXT_REFUSED_MESSAGE = 'Text must not contain NUL characters (\\u0000)';
+
+/**
  * busboy (under @fastify/multipart) reports a broken form as a plain Error while the body is
  * parsed; it is the client's malformed body, not our failure.
  */
@@ -135,8 +146,40 @@ function isMalformedMultipart(error: Error, contentType: string | undefined): bo
   return Boolean(contentType?.startsWith('multipart/') && error.stack?.includes('busboy'));
 }
 
+/**
+ * Errors Fastify's router raises before a route is found (`frameworkErrors`): a URL whose
+ * percent-encoding is not UTF-8 (`%FF`), a path parameter longer than the router takes. No route
+ * and no hook has run, so the answer is built here, with the request id as every answer has it.
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  const answer = ROUTER_ERRORS[error.code] ?? {
+    status: 500,
+    type: 'internal',
+    message: `Internal error; quote request id ${request.id} when reporting it`,
+  };
+  if (answer.status === 500) request.log.error({ err: error }, 'unhandled router error');
+  reply.header('x-request-id', request.id);
+  sendError(reply, errorBody(request, answer.status, answer.type, answer.message));
+}
+
+const ROUTER_ERRORS: Record<string, { status: number; type: ErrorType; message: string }> = {
+  FST_ERR_BAD_URL: {
+    status: 400,
+    type: 'invalid_request',
+    message: 'Malformed URL: its percent-encoding is not valid UTF-8',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: { status: 414, type: 'invalid_request', message: 'A path parameter is too long' },
+};
+
 function sendError(reply: FastifyReply, body: ErrorBody, headers: Record<string, string> = {}): FastifyReply {
-  reply.headers(headers);
+  // A handler that failed after choosing its own answer's type (a CSV export, say) still
+  // answers the error as the envelope.
+  reply.removeHeader('content-disposition');
+  reply.type(JSON_TYPE).headers(headers);
   return reply.code(body.code).send(body);
 }
 
@@ -163,6 +206,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const framework = error.code ? FRAMEWORK_ERRORS[error.code] : undefined;
     if (framework)
       return sendError(reply, errorBody(request, framework.status, framework.type, error.message));
+    if (error.code && STORED_TEXT_REFUSED.has(error.code)) {
+      return sendError(reply, errorBody(request, 400, 'invalid_request', TEXT_REFUSED_MESSAGE));
+    }
     if (isMalformedMultipart(error, request.headers['content-type'])) {
       return sendError(
         reply,

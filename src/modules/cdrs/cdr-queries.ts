@@ -29,7 +29,7 @@ export function visibleCdrs(db: Db, principal: Principal) {
 
 const DIGITS = /^\d{1,20}$/;
 
-export function filteredCdrs(db: Db, principal: Principal, filter: CdrFilter) {
+function checkFilter(filter: CdrFilter): void {
   if (filter.from && filter.to && filter.from > filter.to) throw invalid('from is after to', 'from');
   for (const [name, value] of [
     ['caller_prefix', filter.callerPrefix],
@@ -37,6 +37,10 @@ export function filteredCdrs(db: Db, principal: Principal, filter: CdrFilter) {
   ] as const) {
     if (value !== undefined && !DIGITS.test(value)) throw invalid(`${name} must be digits`, name);
   }
+}
+
+export function filteredCdrs(db: Db, principal: Principal, filter: CdrFilter) {
+  checkFilter(filter);
   let query = visibleCdrs(db, principal);
   if (filter.callId) query = query.where('call_id', '=', filter.callId);
   if (filter.customerId) query = query.where('customer_id', '=', filter.customerId);
@@ -67,7 +71,13 @@ export async function listCdrs(
 export const EXPORT_BATCH_ROWS = 2_000;
 
 /** Keyset-paged reads for a streamed export: memory stays bounded whatever the filter matches. */
-export async function* exportCdrs(db: Db, principal: Principal, filter: CdrFilter): AsyncGenerator<Cdr[]> {
+/** Checks the filter now, so a bad one is a 400 before the CSV answer starts; reads lazily. */
+export function exportCdrs(db: Db, principal: Principal, filter: CdrFilter): AsyncGenerator<Cdr[]> {
+  checkFilter(filter);
+  return exportBatches(db, principal, filter);
+}
+
+async function* exportBatches(db: Db, principal: Principal, filter: CdrFilter): AsyncGenerator<Cdr[]> {
   let after: string | undefined;
   for (;;) {
     let query = filteredCdrs(db, principal, filter);

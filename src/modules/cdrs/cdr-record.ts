@@ -57,6 +57,7 @@ const MAX_DURATION_SECONDS = 86_400;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$/;
 
 const ZONE = /[+-]\d{2}:?\d{2}$/;
+const NUL = '\u0000';
 
 class Rejected extends Error {
   constructor(
@@ -75,9 +76,16 @@ function text(record: Record<string, unknown>, name: string): string | null {
   return value.trim();
 }
 
-function required(record: Record<string, unknown>, name: string): string {
-  const value = text(record, name);
+function required(record: Record<string, unknown>, name: string, read = text): string {
+  const value = read(record, name);
   if (value === null) throw new Rejected(`Missing required parameter '${name}'`, name);
+  return value;
+}
+
+/** Free text (not checked by a pattern) as PostgreSQL can store it: without NUL characters. */
+function freeText(record: Record<string, unknown>, name: string): string | null {
+  const value = text(record, name);
+  if (value?.includes(NUL)) throw new Rejected(`${name} must not contain NUL characters (\\u0000)`, name);
   return value;
 }
 
@@ -124,6 +132,8 @@ function tags(record: Record<string, unknown>): Record<string, string> {
     if (typeof inner !== 'string' || key.length > 64 || inner.length > 256) {
       throw new Rejected('tags must map keys (≤ 64 chars) to strings (≤ 256 chars)', 'tags');
     }
+    if (key.includes(NUL) || inner.includes(NUL))
+      throw new Rejected('tags must not contain NUL characters (\\u0000)', 'tags');
   }
   return parsed as Record<string, string>;
 }
@@ -180,7 +190,7 @@ function checkRecord(record: Record<string, unknown>): CdrInput {
   const rawCallee = required(record, 'callee');
   const callee = normaliseNumber(rawCallee);
   if (!callee) throw new Rejected(`callee '${rawCallee}' is not a phone number`, 'callee');
-  const caller = required(record, 'caller');
+  const caller = required(record, 'caller', freeText);
   if (caller.length > 64) throw new Rejected('caller is longer than 64 characters', 'caller');
   const times = checkTimes(record);
   const state = disposition(record);
@@ -189,7 +199,7 @@ function checkRecord(record: Record<string, unknown>): CdrInput {
   }
   if (state !== 'answered' && times.billsec > 0)
     throw new Rejected(`a ${state} call cannot have billsec`, 'billsec');
-  const hangupCause = text(record, 'hangup_cause');
+  const hangupCause = freeText(record, 'hangup_cause');
   if (hangupCause && hangupCause.length > 32)
     throw new Rejected('hangup_cause is longer than 32 characters', 'hangup_cause');
   return {

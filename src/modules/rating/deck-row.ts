@@ -115,6 +115,8 @@ function add(problems: DeckProblem[] | null, line: number, column: string, reaso
   return list;
 }
 
+const MAX_DESTINATION_LENGTH = 200;
+
 const cell = (cells: string[], position: number): string | undefined =>
   position < 0 ? undefined : cells[position]!.trim();
 
@@ -208,11 +210,20 @@ export function parseDeckRow(
       `currency ${currency} does not match the card's ${defaults.currency}`,
     );
   }
+  const destination = cell(cells, at.destination) ?? '';
+  // The API's limit for a rate's destination; and PostgreSQL text cannot hold a NUL.
+  if (destination.length > MAX_DESTINATION_LENGTH || destination.includes('\u0000'))
+    problems = add(
+      problems,
+      line,
+      'destination',
+      `destination must be at most ${MAX_DESTINATION_LENGTH} characters, without NUL characters`,
+    );
   if (problems) return { problems };
   return {
     rate: {
       prefix,
-      destination: cell(cells, at.destination) ?? '',
+      destination,
       rate: canonicalAmount(rate),
       connectionFee: fee === defaults.connectionFee ? fee : canonicalAmount(fee),
       initialIncrement: initial,
