@@ -1,5 +1,18 @@
 /** Last year whose ISO 8601 form has four digits (later ones are written "+010000-…"). */
 const END_OF_YEAR_9999_MS = 253_402_300_800_000;
+/** 0001-01-01T00:00:00Z: PostgreSQL reads no year 0000 (it writes 1 BC), and the API takes none. */
+const START_OF_YEAR_1_MS = -62_135_596_800_000;
+
+/**
+ * Whether an instant falls in the years 0001–9999, the ones written with four digits both by
+ * ISO 8601 and by PostgreSQL. An input time is checked after its UTC offset is applied
+ * (`9999-12-31T23:00:00-05:00` is in year 10000), so no parser hands the database a time it
+ * refuses (decision 0049).
+ */
+export function withinFourDigitYears(date: Date): boolean {
+  const ms = date.getTime();
+  return ms >= START_OF_YEAR_1_MS && ms < END_OF_YEAR_9999_MS;
+}
 
 let cachedSecond = Number.NaN;
 /** `YYYY-MM-DDTHH:MM:SS.` of cachedSecond. */

@@ -329,6 +329,49 @@ describe('CDR ingestion', () => {
     assert.match(lines[1]!, /,c4,/);
   });
 
+  test('times outside the years 0001–9999 are a 400 (or a rejected record) wherever a time is read', async () => {
+    // Year 0000, and year 10000 once the offset is applied: PostgreSQL refused both with a 500.
+    for (const time of ['0000-01-01T00:00:00Z', '9999-12-31T23:30:00-05:00']) {
+      const at = encodeURIComponent(time);
+      const batch = await t.request('POST', '/api/v1/cdrs', {
+        body: [
+          cdr(`far-${time}`, { start_time: time, end_time: time, answer_time: null, disposition: 'busy' }),
+        ],
+      });
+      assert.equal(batch.status, 200, batch.text);
+      assert.equal(batch.body.data.rejected[0].param, 'start_time');
+      const reads: [string, string][] = [
+        [`/api/v1/rates/lookup?number=44&ratecard_id=${sellCard}&at=${at}`, 'at'],
+        [`/api/v1/ratecards/${sellCard}/export.csv?at=${at}`, 'at'],
+        [`/api/v1/customers/${customer.id}/transactions?from=${at}`, 'from'],
+        [`/api/v1/stats/calls?group_by=customer&from=2026-01-01&to=${at}`, 'to'],
+      ];
+      for (const [url, param] of reads) {
+        const res = await t.request('GET', url);
+        assert.equal(res.status, 400, `${url}: ${res.text}`);
+        assert.equal(res.body.error.param, param, url);
+      }
+      const writes: [string, Record<string, unknown>, string][] = [
+        [
+          `/api/v1/ratecards/${sellCard}/rates`,
+          { prefix: '999', rate: '1', effective_from: time },
+          'effective_from',
+        ],
+        [
+          '/api/v1/calls/authorize',
+          { customer_id: customer.id, caller: '1', callee: '4420', at: time },
+          'at',
+        ],
+        ['/api/v1/api-keys', { role: 'customer', customer_id: customer.id, expires_at: time }, 'expires_at'],
+      ];
+      for (const [url, body, param] of writes) {
+        const res = await t.request('POST', url, { body });
+        assert.equal(res.status, 400, `${url}: ${res.text}`);
+        assert.equal(res.body.error.param, param, url);
+      }
+    }
+  });
+
   test('export.csv answers a bad filter in the JSON envelope, not as a CSV', async () => {
     const res = await t.request('GET', '/api/v1/cdrs/export.csv?caller_prefix=abc');
     assert.equal(res.status, 400, res.text);

@@ -136,6 +136,7 @@ const FRAMEWORK_ERRORS: Record<string, { status: number; type: ErrorType }> = {
  * 400 wherever it comes from. Writes run in transactions, so the refused one changed nothing.
  */
 const STORED_TEXT_REFUSED = new Set(['22021', '22P05']);
+const CLIENT_GONE_MESSAGE = 'The client closed the connection before the request was read';
 const TEXT_REFUSED_MESSAGE = 'Text must not contain NUL characters (\\u0000)';
 
 /**
@@ -214,6 +215,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
         reply,
         errorBody(request, 400, 'invalid_request', `Malformed multipart body: ${error.message}`, 'body'),
       );
+    }
+    if (error.code === 'ECONNRESET') {
+      // The client hung up before its request was read: nobody reads this answer, and it is
+      // not our fault, so it is not logged as one.
+      request.log.info({ err: error }, 'client closed the connection mid-request');
+      return sendError(reply, errorBody(request, 400, 'invalid_request', CLIENT_GONE_MESSAGE));
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {

@@ -10,23 +10,48 @@ export interface InFlight {
   drain(timeoutMs: number): Promise<boolean>;
 }
 
+/** Per request: whether its answer has gone through onSend, and whether its connection closed. */
+interface Progress {
+  answered: boolean;
+  closed: boolean;
+}
+const PROGRESS = Symbol('tollgate.inFlight');
+type Tracked = { [PROGRESS]?: Progress };
+
 export function trackInFlight(app: FastifyInstance): InFlight {
   let count = 0;
   let waiters: Array<() => void> = [];
-  // Callback-style hooks: no promise per request for a counter.
-  // Also answers X-Request-Id: one hook for the two first things every request does.
-  app.addHook('onRequest', (request, reply, done) => {
-    count++;
-    reply.header('x-request-id', request.id);
-    done();
-  });
-  app.addHook('onResponse', (_request, _reply, done) => {
+  const release = () => {
     count--;
     if (count === 0) {
       for (const wake of waiters) wake();
       waiters = [];
     }
+  };
+  // A request is done once its answer was made (onSend: handler, or error handler, finished) and
+  // its connection is done with it ('close': sent, or the client hung up). onResponse alone is
+  // not enough: it never fires for a client that hung up, which kept such a request "running"
+  // until shutdown timed out.
+  // Callback-style hooks: no promise per request for a counter.
+  // Also answers X-Request-Id: one hook for the two first things every request does.
+  app.addHook('onRequest', (request, reply, done) => {
+    count++;
+    const progress: Progress = { answered: false, closed: false };
+    (request as Tracked)[PROGRESS] = progress;
+    reply.raw.on('close', () => {
+      progress.closed = true;
+      if (progress.answered) release();
+    });
+    reply.header('x-request-id', request.id);
     done();
+  });
+  app.addHook('onSend', (request, _reply, payload, done) => {
+    const progress = (request as Tracked)[PROGRESS];
+    if (progress && !progress.answered) {
+      progress.answered = true;
+      if (progress.closed) release();
+    }
+    done(null, payload);
   });
   return {
     drain(timeoutMs) {

@@ -35,6 +35,7 @@ export interface RequestOptions {
 export interface TestApp {
   app: Awaited<ReturnType<typeof buildApp>>['app'];
   routes: Awaited<ReturnType<typeof buildApp>>['routes'];
+  inFlight: Awaited<ReturnType<typeof buildApp>>['inFlight'];
   handle: DbHandle;
   config: Config;
   request<T = any>(method: string, url: string, options?: RequestOptions): Promise<TestResponse<T>>;
@@ -76,12 +77,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   const handle = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
   await migrate(handle);
   await ensureAdminKey(handle.db, OPERATOR, ADMIN_KEY);
-  const { app, routes } = await buildApp(config, handle.db);
+  const { app, routes, inFlight } = await buildApp(config, handle.db);
   await app.ready();
 
   const testApp: TestApp = {
     app,
     routes,
+    inFlight,
     handle,
     config,
     async data(method, url, body) {

@@ -1,3 +1,4 @@
+import { withinFourDigitYears } from '../../iso-time.js';
 import { normaliseNumber } from '../rating/values.js';
 import { DISPOSITIONS, type Disposition } from './schema.js';
 
@@ -102,7 +103,8 @@ function timestamp(record: Record<string, unknown>, name: string): Date | null {
   if (!TIMESTAMP.test(value)) throw new Rejected(`${name} '${value}' is not an ISO 8601 timestamp`, name);
   const iso = value.charCodeAt(10) === 32 ? value.replace(' ', 'T') : value;
   const date = new Date(iso.endsWith('Z') || ZONE.test(iso) ? iso : `${iso}Z`);
-  if (Number.isNaN(date.getTime())) throw new Rejected(`${name} '${value}' is not a valid time`, name);
+  if (!withinFourDigitYears(date))
+    throw new Rejected(`${name} '${value}' is not a valid time in the years 0001–9999`, name);
   return date;
 }
 

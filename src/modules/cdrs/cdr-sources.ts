@@ -70,6 +70,9 @@ export async function* fromCsv(input: Readable): AsyncIterable<RawRecord> {
       max_record_size: MAX_LINE_BYTES,
     }),
   );
+  // pipe() does not pass on the request's error: a client gone mid-upload would leave this
+  // batch waiting for the rest of its CSV for ever.
+  input.once('error', (error) => parser.destroy(error));
   let index = 0;
   try {
     for await (const record of parser) yield { index: index++, value: record };

@@ -10,7 +10,7 @@ import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import type { CustomerCache } from '../accounts/customer-cache.js';
-import { parsePeriod } from '../ledger/statements.js';
+import { parseInstant, parsePeriod } from '../ledger/statements.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { authorizeCall } from './call-authorization.js';
 import { type CdrFilter, exportCdrs, listCdrs } from './cdr-queries.js';
@@ -269,7 +269,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       response: { 200: Envelope(CallAuthorizationSchema) },
     },
     handler: async (request) => {
-      const at = request.body.at ? parsePeriod(request.body.at, undefined).from! : undefined;
+      const at = request.body.at ? parseInstant(request.body.at, 'at').at : undefined;
       const answer = await authorizeCall(
         db,
         rating,

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid } from '../../errors.js';
+import { withinFourDigitYears } from '../../iso-time.js';
 import { Decimal } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import { type Customer, findCustomerByAccountNumber, getCustomer } from '../accounts/customers.js';
@@ -44,7 +45,7 @@ export function parseInstant(text: string, param: string): { at: Date; wholeDay:
   if (time && validDay(time[1]!, time[2]!, time[3]!) && Number(time[4]) < 24 && Number(time[5]) < 60) {
     const iso = text.replace(' ', 'T') + (time[8] ? '' : 'Z');
     const at = new Date(iso);
-    if (!Number.isNaN(at.getTime())) return { at, wholeDay: false };
+    if (withinFourDigitYears(at)) return { at, wholeDay: false };
   }
   throw invalid(`${param} '${text}' is not a date (YYYY-MM-DD) or an ISO 8601 timestamp`, param);
 }

@@ -1,3 +1,4 @@
+import { withinFourDigitYears } from '../../iso-time.js';
 import type { RecurringInterval } from './schema.js';
 
 /**
@@ -13,7 +14,7 @@ export function isCalendarDate(text: string): boolean {
   const match = DATE.exec(text);
   if (!match) return false;
   const date = new Date(`${text}T00:00:00Z`);
-  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
+  return withinFourDigitYears(date) && date.toISOString().slice(0, 10) === text;
 }
 
 export const utcDate = (now: Date) => now.toISOString().slice(0, 10);

@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
 import type { Db } from '../../db/index.js';
 import { formatAmount } from '../../money/index.js';
@@ -57,7 +57,11 @@ async function* ratesInForce(db: Db, cardId: string, at: Date) {
 /** The card as it stands at `at`, as CSV in the import's own layout (re-importable as is). */
 export async function exportDeck(db: Db, cardId: string, at: Date): Promise<Readable> {
   await getRatecard(db, cardId);
-  return Readable.from(ratesInForce(db, cardId, at)).pipe(
+  // pipeline, not pipe: a failed read must reach the answer's stream (which Fastify then ends),
+  // not be thrown from the source with no listener, which would stop the server.
+  return pipeline(
+    Readable.from(ratesInForce(db, cardId, at)),
     stringify({ header: true, columns: EXPORT_HEADER }),
+    () => {},
   );
 }

@@ -24,7 +24,18 @@ export class CsvUpload {
     if (!type.startsWith('multipart/form-data')) return Promise.resolve(this.#source);
     return new Promise((resolve, reject) => {
       const parser = Busboy({ headers: this.#headers as never, limits: { files: 1, fields: 20 } });
-      parser.on('file', (_field: string, file: Readable) => resolve(file));
+      let file: Readable | undefined;
+      // A client that goes away mid-upload must end the file stream too: busboy does not, and the
+      // import reads the file inside its transaction, which would wait for the rest for ever
+      // (on the embedded database, holding its only connection).
+      this.#source.once('error', (error) => {
+        file?.destroy(error);
+        reject(error);
+      });
+      parser.on('file', (_field: string, stream: Readable) => {
+        file = stream;
+        resolve(stream);
+      });
       parser.on('error', reject);
       parser.on('finish', () =>
         reject(invalid('The multipart form has no file part; send the deck as a file field', 'file')),

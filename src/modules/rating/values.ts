@@ -1,4 +1,5 @@
 import { invalid } from '../../errors.js';
+import { withinFourDigitYears } from '../../iso-time.js';
 import { MAX_RATE_TEXT, toUnits } from './units.js';
 
 /** Validation of the values a rate card and its rates are made of, shared by the API and deck import. */
@@ -54,7 +55,7 @@ function parseTimestampText(text: string): Date | null {
   if (!match) return null;
   const [, day, time = '00:00:00', zone = 'Z'] = match;
   const date = new Date(`${day}T${time}${zone}`);
-  if (Number.isNaN(date.getTime())) return null;
+  if (!withinFourDigitYears(date)) return null;
   // Date rolls 2024-02-30 over to March; a calendar day that does not exist is an error.
   const calendarDay = new Date(`${day}T00:00:00Z`);
   return calendarDay.toISOString().startsWith(day!) ? date : null;
