@@ -160,7 +160,7 @@ export function answerFrameworkError(
   const answer = ROUTER_ERRORS[error.code] ?? {
     status: 500,
     type: 'internal',
-    message: `Internal error; quote request id ${request.id} when reporting it`,
+    message: internalMessage(request),
   };
   if (answer.status === 500) request.log.error({ err: error }, 'unhandled router error');
   reply.header('x-request-id', request.id);
@@ -175,6 +175,10 @@ const ROUTER_ERRORS: Record<string, { status: number; type: ErrorType; message: 
   },
   FST_ERR_MAX_PARAM_LENGTH: { status: 414, type: 'invalid_request', message: 'A path parameter is too long' },
 };
+
+/** A 500 says only where to look: the details are in the log under the request id. */
+const internalMessage = (request: FastifyRequest) =>
+  `Internal error; quote request id ${request.id} when reporting it`;
 
 function sendError(reply: FastifyReply, body: ErrorBody, headers: Record<string, string> = {}): FastifyReply {
   // A handler that failed after choosing its own answer's type (a CSV export, say) still
@@ -227,10 +231,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
       return sendError(reply, errorBody(request, status, 'invalid_request', error.message));
     }
     request.log.error({ err: error }, 'unhandled error');
-    return sendError(
-      reply,
-      errorBody(request, 500, 'internal', `Internal error; quote request id ${request.id} when reporting it`),
-    );
+    return sendError(reply, errorBody(request, 500, 'internal', internalMessage(request)));
   });
 
   app.setNotFoundHandler((request, reply) =>

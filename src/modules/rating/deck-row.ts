@@ -1,4 +1,11 @@
-import { amountProblem, canonicalAmount, incrementProblem, parseTimestamp, prefixProblem } from './values.js';
+import {
+  amountProblem,
+  canonicalAmount,
+  incrementProblem,
+  MAX_DESTINATION_LENGTH,
+  parseTimestamp,
+  prefixProblem,
+} from './values.js';
 
 /**
  * One line of a rate deck, checked without touching the database: which file column holds which
@@ -114,8 +121,6 @@ function add(problems: DeckProblem[] | null, line: number, column: string, reaso
   list.push({ line, column, reason });
   return list;
 }
-
-const MAX_DESTINATION_LENGTH = 200;
 
 const cell = (cells: string[], position: number): string | undefined =>
   position < 0 ? undefined : cells[position]!.trim();

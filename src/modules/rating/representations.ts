@@ -21,6 +21,7 @@ import type { Ratecard } from './ratecards.js';
 import type { Rate } from './rates.js';
 import type { LoadedCard } from './rating-index.js';
 import { unitsDifference } from './units.js';
+import { MAX_DESTINATION_LENGTH } from './values.js';
 
 /** How rating looks on the wire: schemas (validation and OpenAPI) and presenters. */
 
@@ -91,7 +92,7 @@ export const RateSchema = Type.Object({
 });
 
 const rateWritable = {
-  destination: Type.Optional(Type.String({ maxLength: 200 })),
+  destination: Type.Optional(Type.String({ maxLength: MAX_DESTINATION_LENGTH })),
   connection_fee: Type.Optional(DecimalString()),
   initial_increment: Type.Optional(Seconds('Minimum billed seconds')),
   increment: Type.Optional(Seconds('Pulse in seconds')),

@@ -6,6 +6,8 @@ import { MAX_RATE_TEXT, toUnits } from './units.js';
 
 export const MAX_PREFIX_DIGITS = 16;
 export const MAX_INCREMENT_SECONDS = 86_400;
+/** A rate's destination name, through the API or in a deck. */
+export const MAX_DESTINATION_LENGTH = 200;
 const PREFIX = /^\d{1,16}$/;
 
 /** Reasons are sentences without the field name, so the API and the import report can both use them. */
