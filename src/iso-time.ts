@@ -14,6 +14,102 @@ export function withinFourDigitYears(date: Date): boolean {
   return ms >= START_OF_YEAR_1_MS && ms < END_OF_YEAR_9999_MS;
 }
 
+/** 400 Gregorian years are exactly 146,097 days: shifting by them keeps the calendar. */
+const FOUR_CENTURIES_MS = 146_097 * 86_400_000;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+
+export interface ParsedInstant {
+  at: Date;
+  /** The text was a date alone: `at` is the start of that UTC day. */
+  dateOnly: boolean;
+}
+
+/** The value of the digits text[from, to), or -1 when one of them is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const at = (text: string, index: number) => text.charCodeAt(index);
+const [HYPHEN, DOT, COLON, PLUS, SPACE] = [45, 46, 58, 43, 32];
+const [UPPER_T, LOWER_T, UPPER_Z, LOWER_Z] = [84, 116, 90, 122];
+
+/**
+ * Reads the one grammar of every time the API takes (decision 0051), or answers null:
+ * `YYYY-MM-DD`, or that date with `T` or a space and `HH:MM[:SS[.fraction]]`, then `Z` or an
+ * offset `±HH[[:]MM]`; UTC when no zone is given (seed 003 writes `YYYY-MM-DD HH:MM:SS`).
+ * RFC 3339's lower-case `t` and `z` are accepted; the fraction may have up to 9 digits and is
+ * cut to the milliseconds a Date holds. Refused: a calendar day that does not exist
+ * (`2024-02-30`, which `new Date()` silently rolls into March), hour 24 or over, minute or
+ * second 60 or over, an offset of 24 hours or more, and an instant outside the years 0001–9999
+ * once the offset is applied. Read by hand rather than by a capturing regex: CDR batches read
+ * three times per record, and this is about twice as fast.
+ */
+export function parseIsoInstant(text: string): ParsedInstant | null {
+  const length = text.length;
+  if (length < 10 || at(text, 4) !== HYPHEN || at(text, 7) !== HYPHEN) return null;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
+  if (year < 0 || month < 1 || month > 12 || day < 1) return null;
+  if (day > DAYS_IN_MONTH[month - 1]! && !(month === 2 && day === 29 && isLeapYear(year))) return null;
+  let hours = 0;
+  let minutes = 0;
+  let seconds = 0;
+  let millis = 0;
+  let offsetMinutes = 0;
+  if (length > 10) {
+    const separator = at(text, 10);
+    if ((separator !== UPPER_T && separator !== LOWER_T && separator !== SPACE) || length < 16) return null;
+    if (at(text, 13) !== COLON) return null;
+    hours = digits(text, 11, 13);
+    minutes = digits(text, 14, 16);
+    let index = 16;
+    if (index < length && at(text, index) === COLON) {
+      if (length < 19) return null;
+      seconds = digits(text, 17, 19);
+      index = 19;
+      if (index < length && at(text, index) === DOT) {
+        let end = index + 1;
+        while (end < length && end - index <= 10 && at(text, end) >= 48 && at(text, end) <= 57) end++;
+        const count = end - index - 1;
+        if (count < 1 || count > 9) return null;
+        const taken = Math.min(count, 3);
+        millis = digits(text, index + 1, index + 1 + taken) * 10 ** (3 - taken);
+        index = end;
+      }
+    }
+    if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59) return null;
+    if (index < length) {
+      const zone = at(text, index);
+      if (zone === UPPER_Z || zone === LOWER_Z) {
+        if (index + 1 !== length) return null;
+      } else if (zone === PLUS || zone === HYPHEN) {
+        const rest = length - index - 1;
+        const offsetHours = digits(text, index + 1, index + 3);
+        let offsetRest = 0;
+        if (rest === 4) offsetRest = digits(text, index + 3, index + 5);
+        else if (rest === 5 && at(text, index + 3) === COLON) offsetRest = digits(text, index + 4, index + 6);
+        else if (rest !== 2) return null;
+        if (offsetHours < 0 || offsetHours > 23 || offsetRest < 0 || offsetRest > 59) return null;
+        offsetMinutes = (zone === HYPHEN ? -1 : 1) * (offsetHours * 60 + offsetRest);
+      } else return null;
+    }
+  }
+  // Date.UTC reads years 0–99 as 1900–1999: compute four centuries later and step back.
+  const early = year < 100;
+  const utc = Date.UTC(early ? year + 400 : year, month - 1, day, hours, minutes, seconds, millis);
+  const instant = new Date((early ? utc - FOUR_CENTURIES_MS : utc) - offsetMinutes * 60_000);
+  return withinFourDigitYears(instant) ? { at: instant, dateOnly: length === 10 } : null;
+}
+
 let cachedSecond = Number.NaN;
 /** `YYYY-MM-DDTHH:MM:SS.` of cachedSecond. */
 let cachedPrefix = '';

@@ -329,9 +329,10 @@ describe('CDR ingestion', () => {
     assert.match(lines[1]!, /,c4,/);
   });
 
-  test('times outside the years 0001–9999 are a 400 (or a rejected record) wherever a time is read', async () => {
+  test('times outside the years 0001–9999 or on days that do not exist are a 400 (or a rejected record) wherever a time is read', async () => {
     // Year 0000, and year 10000 once the offset is applied: PostgreSQL refused both with a 500.
-    for (const time of ['0000-01-01T00:00:00Z', '9999-12-31T23:30:00-05:00']) {
+    // 30 February: a CDR took it as 1 March (new Date() rolls days over), other routes refused it.
+    for (const time of ['0000-01-01T00:00:00Z', '9999-12-31T23:30:00-05:00', '2026-02-30T10:00:00Z']) {
       const at = encodeURIComponent(time);
       const batch = await t.request('POST', '/api/v1/cdrs', {
         body: [

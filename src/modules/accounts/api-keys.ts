@@ -4,7 +4,7 @@ import { type Selectable, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
-import { withinFourDigitYears } from '../../iso-time.js';
+import { parseIsoInstant } from '../../iso-time.js';
 import type { Principal, Role } from '../../tenancy.js';
 import { getCustomer } from './customers.js';
 import { normaliseAllowList } from './ip-allow-list.js';
@@ -87,9 +87,8 @@ export async function listApiKeys(
 
 function parseExpiry(value: string | null | undefined): Date | null | undefined {
   if (value === undefined || value === null) return value;
-  const date = new Date(value.includes('T') || value.length === 10 ? value : `${value.replace(' ', 'T')}Z`);
-  if (!withinFourDigitYears(date))
-    throw invalid(`expires_at '${value}' is not a timestamp in the years 0001–9999`, 'expires_at');
+  const date = parseIsoInstant(value)?.at;
+  if (!date) throw invalid(`expires_at '${value}' is not a timestamp in the years 0001–9999`, 'expires_at');
   if (date.getTime() <= Date.now()) throw invalid('expires_at must be in the future', 'expires_at');
   return date;
 }

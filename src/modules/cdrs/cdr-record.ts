@@ -1,4 +1,4 @@
-import { withinFourDigitYears } from '../../iso-time.js';
+import { parseIsoInstant } from '../../iso-time.js';
 import { normaliseNumber } from '../rating/values.js';
 import { DISPOSITIONS, type Disposition } from './schema.js';
 
@@ -55,9 +55,7 @@ const MAX_TAGS = 20;
 const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 /** A day: a longer single call is a broken switch clock, not a call. */
 const MAX_DURATION_SECONDS = 86_400;
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:?\d{2})?$/;
 
-const ZONE = /[+-]\d{2}:?\d{2}$/;
 const NUL = '\u0000';
 
 class Rejected extends Error {
@@ -100,12 +98,11 @@ function token(record: Record<string, unknown>, name: string): string | null {
 function timestamp(record: Record<string, unknown>, name: string): Date | null {
   const value = text(record, name);
   if (value === null) return null;
-  if (!TIMESTAMP.test(value)) throw new Rejected(`${name} '${value}' is not an ISO 8601 timestamp`, name);
-  const iso = value.charCodeAt(10) === 32 ? value.replace(' ', 'T') : value;
-  const date = new Date(iso.endsWith('Z') || ZONE.test(iso) ? iso : `${iso}Z`);
-  if (!withinFourDigitYears(date))
-    throw new Rejected(`${name} '${value}' is not a valid time in the years 0001–9999`, name);
-  return date;
+  const parsed = parseIsoInstant(value);
+  // A date alone says nothing of when in the day a call happened.
+  if (!parsed || parsed.dateOnly)
+    throw new Rejected(`${name} '${value}' is not an ISO 8601 timestamp in the years 0001–9999`, name);
+  return parsed.at;
 }
 
 function wholeNumber(record: Record<string, unknown>, name: string, max: number): number | null {

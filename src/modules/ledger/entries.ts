@@ -1,6 +1,6 @@
 import type { Db } from '../../db/index.js';
+import type { Period } from '../../period.js';
 import { findOwnerAccount } from './accounts.js';
-import type { Period } from './statements.js';
 
 /**
  * The ledger entries of one balance (its postings, with their transaction's description and

@@ -3,9 +3,10 @@ import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
 import { CurrencyCode, DecimalString, Links, Nullable, PageQuery, Timestamp } from '../../http/schemas.js';
 import { type Decimal, formatAmount } from '../../money/index.js';
+import type { Period } from '../../period.js';
 import type { LedgerEntry } from './entries.js';
 import type { PostedTransaction } from './posting.js';
-import type { Period, Statement } from './statements.js';
+import type { Statement } from './statements.js';
 
 /** How the ledger looks on the wire: request and response schemas, and presenters. */
 

@@ -14,6 +14,7 @@ import { getCustomer } from '../accounts/customers.js';
 import { getPartner } from '../accounts/partners.js';
 import { type EntryFilter, exportEntries, type LedgerEntry, listEntries } from './entries.js';
 import './guards.js';
+import { parsePeriod } from '../../period.js';
 import {
   adjustCustomer,
   adjustPartner,
@@ -36,7 +37,7 @@ import {
   StatementSchema,
   TransactionSchema,
 } from './representations.js';
-import { customerStatement, parsePeriod, partnerStatement } from './statements.js';
+import { customerStatement, partnerStatement } from './statements.js';
 
 export interface LedgerRoutesOptions {
   db: Db;

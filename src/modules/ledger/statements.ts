@@ -1,8 +1,8 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid } from '../../errors.js';
-import { withinFourDigitYears } from '../../iso-time.js';
 import { Decimal } from '../../money/index.js';
+import { type Period, parsePeriod } from '../../period.js';
 import type { Principal } from '../../tenancy.js';
 import { type Customer, findCustomerByAccountNumber, getCustomer } from '../accounts/customers.js';
 import { findPartnerByAccountNumber, getPartner, type Partner } from '../accounts/partners.js';
@@ -15,52 +15,6 @@ import { findOwnerAccount } from './accounts.js';
  * Every posting falls in exactly one bucket, so the identity holds by construction and the
  * closing balance is also the sum of all postings effective before the end of the period.
  */
-
-/** [from, to): `from` null means since the beginning. */
-export interface Period {
-  from: Date | null;
-  to: Date;
-}
-
-const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/;
-const DAY_MS = 86_400_000;
-
-function validDay(year: string, month: string, day: string): boolean {
-  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
-  return (
-    date.getUTCFullYear() === Number(year) &&
-    date.getUTCMonth() === Number(month) - 1 &&
-    date.getUTCDate() === Number(day)
-  );
-}
-
-/** A date (`YYYY-MM-DD`, the whole UTC day) or an ISO 8601 timestamp (UTC when it has no zone). */
-export function parseInstant(text: string, param: string): { at: Date; wholeDay: boolean } {
-  const day = DATE_ONLY.exec(text);
-  if (day && validDay(day[1]!, day[2]!, day[3]!)) {
-    return { at: new Date(Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3]))), wholeDay: true };
-  }
-  const time = DATE_TIME.exec(text);
-  if (time && validDay(time[1]!, time[2]!, time[3]!) && Number(time[4]) < 24 && Number(time[5]) < 60) {
-    const iso = text.replace(' ', 'T') + (time[8] ? '' : 'Z');
-    const at = new Date(iso);
-    if (withinFourDigitYears(at)) return { at, wholeDay: false };
-  }
-  throw invalid(`${param} '${text}' is not a date (YYYY-MM-DD) or an ISO 8601 timestamp`, param);
-}
-
-/**
- * The period a request names: `to` as a date includes that whole UTC day; as a timestamp it is
- * the exclusive end. Without `to` the period ends now; without `from` it starts at the beginning.
- */
-export function parsePeriod(from: string | undefined, to: string | undefined, now = new Date()): Period {
-  const start = from === undefined ? null : parseInstant(from, 'from').at;
-  const end = to === undefined ? null : parseInstant(to, 'to');
-  if (start && end && start.getTime() > end.at.getTime()) throw invalid("'from' is after 'to'", 'from');
-  const endAt = end ? new Date(end.at.getTime() + (end.wholeDay ? DAY_MS : 0)) : now;
-  return { from: start, to: endAt };
-}
 
 /** Which statement line each category counts on; any other category is an other charge. */
 export const PAYMENT_CATEGORIES = ['payment', 'refund', 'transfer'] as const;

@@ -1,4 +1,4 @@
-import { withinFourDigitYears } from '../../iso-time.js';
+import { parseIsoInstant } from '../../iso-time.js';
 import type { RecurringInterval } from './schema.js';
 
 /**
@@ -11,10 +11,7 @@ export const INTERVALS: readonly RecurringInterval[] = ['daily', 'weekly', 'mont
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 export function isCalendarDate(text: string): boolean {
-  const match = DATE.exec(text);
-  if (!match) return false;
-  const date = new Date(`${text}T00:00:00Z`);
-  return withinFourDigitYears(date) && date.toISOString().slice(0, 10) === text;
+  return parseIsoInstant(text)?.dateOnly === true;
 }
 
 export const utcDate = (now: Date) => now.toISOString().slice(0, 10);

@@ -1,5 +1,5 @@
 import { invalid } from '../../errors.js';
-import { withinFourDigitYears } from '../../iso-time.js';
+import { parseIsoInstant } from '../../iso-time.js';
 import { MAX_RATE_TEXT, toUnits } from './units.js';
 
 /** Validation of the values a rate card and its rates are made of, shared by the API and deck import. */
@@ -39,9 +39,7 @@ export function incrementProblem(value: number): string | null {
     : `must be a whole number of seconds from 1 to ${MAX_INCREMENT_SECONDS}`;
 }
 
-const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/;
-
-/** ISO 8601 or `YYYY-MM-DD[ HH:MM:SS]` (seed 003), UTC unless an offset is given. Null when invalid. */
+/** A time as the API takes it (src/iso-time.ts), UTC unless an offset is given. Null when invalid. */
 export function parseTimestamp(text: string): Date | null {
   // A deck repeats one effective_from on most of its lines: remember the last answer.
   if (text === lastTimestamp.text) return lastTimestamp.date;
@@ -53,14 +51,7 @@ export function parseTimestamp(text: string): Date | null {
 let lastTimestamp: { text: string; date: Date | null } = { text: '', date: null };
 
 function parseTimestampText(text: string): Date | null {
-  const match = TIMESTAMP.exec(text.trim());
-  if (!match) return null;
-  const [, day, time = '00:00:00', zone = 'Z'] = match;
-  const date = new Date(`${day}T${time}${zone}`);
-  if (!withinFourDigitYears(date)) return null;
-  // Date rolls 2024-02-30 over to March; a calendar day that does not exist is an error.
-  const calendarDay = new Date(`${day}T00:00:00Z`);
-  return calendarDay.toISOString().startsWith(day!) ? date : null;
+  return parseIsoInstant(text.trim())?.at ?? null;
 }
 
 export function requireTimestamp(text: string, param: string): Date {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DomainError } from '../../errors.js';
-import { parsePeriod } from './statements.js';
+import { DomainError } from './errors.js';
+import { parsePeriod } from './period.js';
 
 const NOW = new Date('2025-06-15T12:00:00Z');
 const period = (from?: string, to?: string) => {
