@@ -97,6 +97,30 @@ test('register keeps only brand, last 4, expiry and holder: never the number or 
   assert.equal(profilePage.body.data.default_profile_id, ctx.profile);
 });
 
+test('register without a currency gives the customer its partner’s; with no partner it is a 400', async () => {
+  const euro = await created('/api/v1/partners', { name: 'Euro reseller', currency: 'EUR' });
+  const euroKey = (await created('/api/v1/api-keys', { role: 'partner', partner_id: euro.id })).key;
+  const card = { name: 'Émile', ...CARD };
+  const byPartner = await created('/api/v1/customer/register', card, euroKey);
+  assert.equal(byPartner.profile.currency, 'EUR');
+  const byAdmin = await created('/api/v1/customer/register', { ...card, partner_id: euro.id });
+  const customer = await t.request('GET', `/api/v1/customers/${byAdmin.customer_id}`);
+  assert.equal(customer.body.data.currency, 'EUR');
+  assert.equal(customer.body.data.partner_id, euro.id);
+  const count = async () => (await t.handle.db.selectFrom('customers').select('id').execute()).length;
+  const before = await count();
+  for (const [body, param] of [
+    [card, 'currency'],
+    [{ ...card, currency: 'ZZZ' }, 'currency'],
+    [{ ...card, partner_id: 'par_01m8y14bga0s8md9d9cg42sr10' }, 'partner_id'],
+  ] as const) {
+    const res = await post('/api/v1/customer/register', body);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.error.param, param);
+  }
+  assert.equal(await count(), before, 'a refused registration creates no customer');
+});
+
 test('charge tops up the balance and the statement’s payments; a refund moves them back', async () => {
   const before = await balance(ctx.account);
   const charge = await created('/api/v1/profiles/charge', {

@@ -12,6 +12,7 @@ import {
   checkStatusChange,
   claimAccountNumber,
   normaliseAccountFields,
+  normaliseCurrency,
   releaseAccountNumber,
 } from './account-fields.js';
 import { getPartner } from './partners.js';
@@ -89,14 +90,29 @@ async function owningPartnerId(db: Db, principal: Principal, requested: string |
   return partner.id;
 }
 
+/**
+ * Who will own a new customer, and its account's currency: the one asked for, else its
+ * partner's. A customer of no partner must name one.
+ */
+export async function newCustomerOwnership(
+  db: Db,
+  principal: Principal,
+  input: Pick<CustomerInput, 'currency' | 'partner_id'>,
+): Promise<{ partnerId: string | null; currency: string }> {
+  const partnerId = await owningPartnerId(db, principal, input.partner_id);
+  if (input.currency) return { partnerId, currency: normaliseCurrency(input.currency) };
+  if (!partnerId) throw invalid("Missing required parameter 'currency'", 'currency');
+  return { partnerId, currency: (await getPartner(db, principal, partnerId)).currency };
+}
+
 export async function createCustomer(db: Db, principal: Principal, input: CustomerInput & { name: string }) {
   if (principal.role === 'customer') throw forbidden('A customer key cannot create customers');
   const fields = normaliseAccountFields(input);
   if (!fields.name) throw invalid("Missing required parameter 'name'", 'name');
-  const partnerId = await owningPartnerId(db, principal, input.partner_id);
-  const currency =
-    fields.currency ?? (partnerId ? (await getPartner(db, principal, partnerId)).currency : undefined);
-  if (!currency) throw invalid("Missing required parameter 'currency'", 'currency');
+  const { partnerId, currency } = await newCustomerOwnership(db, principal, {
+    currency: fields.currency,
+    partner_id: input.partner_id,
+  });
   if (input.ratecard_id) await assertSellRatecard(db, input.ratecard_id, currency);
   const id = newId('customer');
   return db.transaction().execute(async (trx) => {

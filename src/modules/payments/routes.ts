@@ -6,7 +6,7 @@ import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
-import { createCustomer } from '../accounts/customers.js';
+import { createCustomer, newCustomerOwnership } from '../accounts/customers.js';
 import { CustomerSchema, presentCustomer } from '../accounts/representations.js';
 import { moneyView } from '../ledger/accounts.js';
 import { resolveCustomer } from './customer-ref.js';
@@ -174,7 +174,10 @@ export const customerPaymentRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptio
       const { name, currency, partner_id, account_number, phone, email, ...rest } = request.body;
       const input = { ...rest, email, card: cardOf(rest), bank: bankOf(rest) };
       // The card is checked and tokenised before the customer exists: a bad card creates nothing.
-      const currencyOfCustomer = (currency ?? 'USD').toUpperCase();
+      const { currency: currencyOfCustomer } = await newCustomerOwnership(db, principal, {
+        currency,
+        partner_id,
+      });
       const tokenised = await tokenise(ctx, input, currencyOfCustomer, 'new');
       const customer = await createCustomer(db, principal, {
         name,
