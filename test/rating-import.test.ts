@@ -308,6 +308,34 @@ test('decks imported at once into cards without rates all land (loads take turns
   for (const [n, id] of ids.entries()) assert.equal((await rateOf(id, `${n + 1}1500`)).rate, `0.0${n + 1}`);
 });
 
+test('decks imported at once into one card with rates take turns: every one lands, the card is one whole deck', async () => {
+  const id = await sellCard();
+  const deck = (rate: string, count: number) =>
+    [HEADER, ...Array.from({ length: count }, (_, i) => `49${1000 + i},DE,${rate},0,60,6,2024-01-01`)].join(
+      '\n',
+    );
+  assert.equal((await upload(id, deck('0.01', 3_000))).status, 200);
+  // Merges and replaces of overlapping rows, all at once: on PostgreSQL two of them used to
+  // deadlock (500) as each updated rows the other had already locked.
+  const decks = [deck('0.02', 2_500), deck('0.03', 3_000)];
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, (_, n) =>
+      upload(id, decks[n % 2]!, n % 3 === 0 ? '?mode=merge' : '?mode=replace'),
+    ),
+  );
+  for (const answer of answers) assert.equal(answer.status, 200, answer.text);
+  const replaced = await Promise.all(
+    Array.from({ length: 4 }, (_, n) => upload(id, decks[n % 2]!, '?mode=replace')),
+  );
+  for (const answer of replaced) assert.equal(answer.status, 200, answer.text);
+  const exported = await t.request('GET', `/api/v1/ratecards/${id}/export.csv`);
+  const rows = exported.text.trim().split('\n').slice(1);
+  const rates = new Set(rows.map((row) => row.split(',')[2]));
+  // Whichever replace came last, the card is that deck alone: never rows of two decks.
+  assert.equal(rates.size, 1, [...rates].join(' '));
+  assert.equal(rows.length, rates.has('0.02') ? 2_500 : 3_000);
+});
+
 /** A deck big enough that a request sent with its upload arrives while it is still loading. */
 const SLOW_DECK = [
   HEADER,

@@ -21,6 +21,7 @@ import {
   withDedicatedConnection,
 } from './rate-rows.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
+import { lockCardForImport } from './rates-lock.js';
 
 /**
  * Rate deck import: CSV streamed through DeckCsv, each row checked, good rows written into a bare
@@ -379,6 +380,7 @@ async function importInTransaction(
   options: ImportOptions,
   sinkFor: (trx: Db, target: RowsTarget) => RowSink,
 ): Promise<ImportResult> {
+  await lockCardForImport(trx, card.id);
   // A card without rates takes the deck into a bare table that becomes its partition once the
   // rows are in and indexed (decision 0032); null: the card has rates, the deck is merged.
   const load = await sql<{ load: string | null }>`select rates_begin_load(${card.id}) as load`.execute(trx);
