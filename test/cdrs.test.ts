@@ -241,6 +241,31 @@ describe('CDR ingestion', () => {
     assert.equal(notArray.status, 400);
   });
 
+  test('a call that ends more than an hour past the server clock is rejected, not charged', async () => {
+    const inMinutes = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
+    const before = await balance();
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body: [
+        // Local time sent as UTC by a switch two hours east of UTC.
+        cdr('future-1', {
+          start_time: inMinutes(119),
+          answer_time: inMinutes(119),
+          end_time: inMinutes(120),
+        }),
+        // A clock a few minutes fast is skew, not a wrong zone.
+        cdr('future-2', { start_time: inMinutes(4), answer_time: inMinutes(4), end_time: inMinutes(5) }),
+      ],
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(
+      res.body.data.rejected.map((r: { index: number; param: string }) => [r.index, r.param]),
+      [[0, 'end_time']],
+    );
+    assert.equal(res.body.data.accepted, 1);
+    // Only the skewed call was charged: 60 s at 0.0123/min.
+    assert.equal(new Decimal(before).minus(await balance()).toFixed(), '0.0123');
+  });
+
   test('NDJSON is streamed; a truncated last line is one rejected record', async () => {
     const lines = [
       JSON.stringify(cdr('nd-1')),

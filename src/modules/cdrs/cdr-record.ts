@@ -55,6 +55,12 @@ const MAX_TAGS = 20;
 const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 /** A day: a longer single call is a broken switch clock, not a call. */
 const MAX_DURATION_SECONDS = 86_400;
+/**
+ * How far past the server's clock a CDR's end_time may be. A switch sends a CDR after the call;
+ * one that ends later than this is a clock that is wrong, or local time sent as UTC, and
+ * charging it would charge a call that has not happened.
+ */
+const MAX_CLOCK_SKEW_MS = 3_600_000;
 
 const NUL = '\u0000';
 
@@ -156,12 +162,14 @@ function disposition(record: Record<string, unknown>): Disposition {
 /** Whole seconds between two times, rounded up: a switch's 10.2 s call lasted into the 11th second. */
 const secondsBetween = (from: Date, to: Date) => Math.ceil((to.getTime() - from.getTime()) / 1000);
 
-function checkTimes(record: Record<string, unknown>) {
+function checkTimes(record: Record<string, unknown>, nowMs: number) {
   const startTime = timestamp(record, 'start_time');
   const endTime = timestamp(record, 'end_time');
   if (!startTime) throw new Rejected("Missing required parameter 'start_time'", 'start_time');
   if (!endTime) throw new Rejected("Missing required parameter 'end_time'", 'end_time');
   if (endTime < startTime) throw new Rejected('end_time is before start_time', 'end_time');
+  if (endTime.getTime() > nowMs + MAX_CLOCK_SKEW_MS)
+    throw new Rejected('end_time is in the future: the call has not ended yet', 'end_time');
   const answerTime = timestamp(record, 'answer_time');
   if (answerTime && (answerTime < startTime || answerTime > endTime)) {
     throw new Rejected('answer_time is outside the call (start_time … end_time)', 'answer_time');
@@ -177,7 +185,7 @@ function checkTimes(record: Record<string, unknown>) {
   return { startTime, endTime, answerTime, durationSeconds, billsec };
 }
 
-function checkRecord(record: Record<string, unknown>): CdrInput {
+function checkRecord(record: Record<string, unknown>, nowMs: number): CdrInput {
   const unknown = Object.keys(record).find((key) => !KNOWN_FIELDS.has(key));
   if (unknown) throw new Rejected(`Unknown parameter '${unknown}'`, unknown);
   const callId = token(record, 'call_id');
@@ -191,7 +199,7 @@ function checkRecord(record: Record<string, unknown>): CdrInput {
   if (!callee) throw new Rejected(`callee '${rawCallee}' is not a phone number`, 'callee');
   const caller = required(record, 'caller', freeText);
   if (caller.length > 64) throw new Rejected('caller is longer than 64 characters', 'caller');
-  const times = checkTimes(record);
+  const times = checkTimes(record, nowMs);
   const state = disposition(record);
   if (state === 'answered' && !times.answerTime && times.billsec === 0 && record.billsec === undefined) {
     throw new Rejected('an answered call needs answer_time or billsec', 'answer_time');
@@ -217,12 +225,13 @@ function checkRecord(record: Record<string, unknown>): CdrInput {
   };
 }
 
-export function checkCdr(record: unknown): CdrCheck {
+/** `nowMs`: the server's clock when the batch arrived (end times may not be far past it). */
+export function checkCdr(record: unknown, nowMs: number): CdrCheck {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return { ok: false, reason: 'a CDR must be an object' };
   }
   try {
-    return { ok: true, cdr: checkRecord(record as Record<string, unknown>) };
+    return { ok: true, cdr: checkRecord(record as Record<string, unknown>, nowMs) };
   } catch (error) {
     if (error instanceof Rejected)
       return { ok: false, reason: error.message, ...(error.param ? { param: error.param } : {}) };

@@ -51,6 +51,7 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
   const accepted: { index: number; cdr: CdrInput }[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
+  const nowMs = Date.now();
   let received = 0;
   for await (const record of records) {
     received++;
@@ -62,7 +63,7 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
       rejected.push({ index: record.index, reason: record.error });
       continue;
     }
-    const check = checkCdr(record.value);
+    const check = checkCdr(record.value, nowMs);
     if (!check.ok) {
       rejected.push({
         index: record.index,
