@@ -1,5 +1,7 @@
 /** Last year whose ISO 8601 form has four digits (later ones are written "+010000-…"). */
 const END_OF_YEAR_9999_MS = 253_402_300_800_000;
+/** The last millisecond a Date can have and still be written for the database. */
+export const LAST_INSTANT_MS = END_OF_YEAR_9999_MS - 1;
 /** 0001-01-01T00:00:00Z: PostgreSQL reads no year 0000 (it writes 1 BC), and the API takes none. */
 const START_OF_YEAR_1_MS = -62_135_596_800_000;
 

@@ -24,6 +24,13 @@ test('a date as `to` includes that whole UTC day; a timestamp is the exclusive e
   ]);
 });
 
+test('to=9999-12-31 ends at the last millisecond of year 9999, which the database can store', () => {
+  assert.deepEqual(period('0001-01-01', '9999-12-31'), [
+    '0001-01-01T00:00:00.000Z',
+    '9999-12-31T23:59:59.999Z',
+  ]);
+});
+
 test('without bounds the period runs from the beginning to now', () => {
   assert.deepEqual(period(), [null, NOW.toISOString()]);
   assert.deepEqual(period('2025-01-01'), ['2025-01-01T00:00:00.000Z', NOW.toISOString()]);

@@ -1,5 +1,5 @@
 import { invalid } from './errors.js';
-import { parseIsoInstant } from './iso-time.js';
+import { LAST_INSTANT_MS, parseIsoInstant } from './iso-time.js';
 
 /**
  * Periods as the API names them (`from`, `to`) for statements, CDR lists, exports, statistics
@@ -29,6 +29,10 @@ export function parsePeriod(from: string | undefined, to: string | undefined, no
   const start = from === undefined ? null : parseInstant(from, 'from').at;
   const end = to === undefined ? null : parseInstant(to, 'to');
   if (start && end && start.getTime() > end.at.getTime()) throw invalid("'from' is after 'to'", 'from');
-  const endAt = end ? new Date(end.at.getTime() + (end.wholeDay ? DAY_MS : 0)) : now;
+  // The day after 9999-12-31 is in year 10000, which no driver writes: that period ends at the
+  // last millisecond of 9999 instead (only a time of exactly 23:59:59.999 falls outside it).
+  const endAt = end
+    ? new Date(Math.min(end.at.getTime() + (end.wholeDay ? DAY_MS : 0), LAST_INSTANT_MS))
+    : now;
   return { from: start, to: endAt };
 }

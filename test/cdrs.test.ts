@@ -241,6 +241,38 @@ describe('CDR ingestion', () => {
     assert.equal(notArray.status, 400);
   });
 
+  test('a body in any other format is a 415, not an empty batch answered 200', async () => {
+    for (const [type, payload] of [
+      ['application/xml', '<cdrs><cdr><call_id>x1</call_id></cdr></cdrs>'],
+      ['application/x-www-form-urlencoded', 'call_id=x1'],
+      ['text/plain', 'hello'],
+    ]) {
+      const res = await t.request('POST', '/api/v1/cdrs', {
+        body: payload,
+        headers: { 'content-type': type! },
+      });
+      assert.equal(res.status, 415, `${type}: ${res.text}`);
+      assert.equal(res.body.error.type, 'unsupported_media_type');
+    }
+  });
+
+  test('periods up to 9999-12-31 are read and re-rated, not a 500', async () => {
+    const everything = 'from=0001-01-01&to=9999-12-31';
+    for (const url of [
+      `/api/v1/cdrs?customer_id=${customer.id}&${everything}`,
+      `/api/v1/cdrs/export.csv?customer_id=${customer.id}&${everything}`,
+      `/api/v1/customers/${customer.id}/transactions?${everything}`,
+    ]) {
+      const res = await t.request('GET', url);
+      assert.equal(res.status, 200, `${url}: ${res.text}`);
+    }
+    const rerate = await t.request('POST', '/api/v1/cdrs/rerate', {
+      body: { customer_id: customer.id, from: '0001-01-01', to: '9999-12-31' },
+    });
+    assert.equal(rerate.status, 200, rerate.text);
+    assert.equal(rerate.body.data.difference, '0', 'nothing changed, so nothing is posted');
+  });
+
   test('a call that ends more than an hour past the server clock is rejected, not charged', async () => {
     const inMinutes = (minutes: number) => new Date(Date.now() + minutes * 60_000).toISOString();
     const before = await balance();
@@ -302,6 +334,25 @@ describe('CDR ingestion', () => {
       headers: { 'content-type': 'text/csv' },
     });
     assert.equal(unknown.status, 400);
+  });
+
+  test('a CSV row with more or fewer fields than the header is that record’s rejection', async () => {
+    const header = 'call_id,customer_id,caller,callee,start_time,answer_time,end_time,disposition';
+    const row = (id: string) =>
+      `${id},${customer.id},15550001111,447700900123,2026-10-20 10:00:00,2026-10-20 10:00:05,2026-10-20 10:01:06,answered`;
+    // (A day the re-rating and statistics tests below leave alone.) An unquoted comma in a field shifts every later field: the row must not be half read.
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body: `${header}\n${row('ragged-1')},extra\n${row('ragged-2')}\nragged-3,${customer.id}\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.accepted, 1);
+    assert.deepEqual(
+      res.body.data.rejected.map((r: { index: number }) => r.index),
+      [0, 2],
+    );
+    for (const rejection of res.body.data.rejected)
+      assert.match(rejection.reason, /^CSV: .*(length|columns)/i);
   });
 
   test('a multipart upload of a CSV file is accepted', async () => {

@@ -64,7 +64,10 @@ export async function* fromCsv(input: Readable): AsyncIterable<RawRecord> {
     parseCsv({
       bom: true,
       columns: checkHeader,
+      // A row with more or fewer fields than the header is that record's problem, not the
+      // file's: relaxed, the parser goes on and says so in the record's info.
       relax_column_count: true,
+      info: true,
       skip_empty_lines: true,
       trim: true,
       max_record_size: MAX_LINE_BYTES,
@@ -75,7 +78,14 @@ export async function* fromCsv(input: Readable): AsyncIterable<RawRecord> {
   input.once('error', (error) => parser.destroy(error));
   let index = 0;
   try {
-    for await (const record of parser) yield { index: index++, value: record };
+    for await (const { record, info } of parser as AsyncIterable<{
+      record: unknown;
+      info: { error?: Error };
+    }>) {
+      yield info.error
+        ? { index: index++, error: `CSV: ${info.error.message}` }
+        : { index: index++, value: record };
+    }
   } catch (error) {
     if (error instanceof Error && 'code' in error && String(error.code).startsWith('CSV_')) {
       // The rest of the file cannot be read reliably after a syntax error: report it at this record.

@@ -8,6 +8,7 @@ import type { Db } from '../../db/index.js';
 import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
+import { ApiError } from '../../http/errors.js';
 import { Envelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { parseInstant, parsePeriod } from '../../period.js';
 import type { CustomerCache } from '../accounts/customer-cache.js';
@@ -86,6 +87,23 @@ function toFilter(query: FilterQuery): CdrFilter {
 
 const STREAM_TYPES = ['application/x-ndjson', 'application/ndjson', 'text/csv'];
 
+/**
+ * The records of a batch in whichever of the four formats it came. Any other body (XML, a form,
+ * plain text: parsed by the app's general parsers, which this route's schema does not check) is
+ * a 415, not an empty batch answered 200.
+ */
+function recordsOf(type: string, body: unknown) {
+  if (type.startsWith('text/csv')) return fromCsv(body as Readable);
+  if (STREAM_TYPES.some((streamed) => type.startsWith(streamed))) return fromNdjson(body as Readable);
+  if (type.startsWith('multipart/')) return fromUpload(uploadedFile(body));
+  if (type.startsWith('application/json') && Array.isArray(body)) return fromJsonArray(body);
+  throw new ApiError(
+    415,
+    'unsupported_media_type',
+    'Send CDRs as a JSON array (application/json), NDJSON (application/x-ndjson), text/csv or a multipart/form-data file',
+  );
+}
+
 export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
   app,
   { db, rating, customers, config },
@@ -126,15 +144,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       response: { 200: Envelope(IngestResultSchema) },
     },
     handler: async (request) => {
-      const type = request.headers['content-type'] ?? '';
-      const body = request.body as unknown;
-      const records = type.startsWith('text/csv')
-        ? fromCsv(body as Readable)
-        : STREAM_TYPES.some((streamed) => type.startsWith(streamed))
-          ? fromNdjson(body as Readable)
-          : type.startsWith('multipart/')
-            ? fromUpload(uploadedFile(body))
-            : fromJsonArray(body as unknown[]);
+      const records = recordsOf(request.headers['content-type'] ?? '', request.body);
       const result = await ingestCdrs(db, rating, principalOf(request), records, {
         atomic: request.query.atomic ?? false,
         maxRecords: config.cdrBatchMax,
