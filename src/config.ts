@@ -1,3 +1,5 @@
+import ipaddr from 'ipaddr.js';
+
 /**
  * Every setting in one typed place. Read from environment variables and validated once at
  * start: a bad value stops the process with a message naming the variable, instead of
@@ -43,6 +45,11 @@ export interface Config {
   paymentsJobIntervalSeconds: number;
   /** How often `serve` sends due webhook deliveries (WEBHOOK_INTERVAL_SECONDS, default 5; 0: never). */
   webhookIntervalSeconds: number;
+  /**
+   * Addresses or CIDR ranges webhook deliveries may reach although they are not public
+   * (loopback, private, link-local, …); by default none (decision 0052).
+   */
+  webhookAllowedNetworks: string[];
 }
 
 export class ConfigError extends Error {}
@@ -60,6 +67,19 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   }
   return value;
+}
+
+/** Comma-separated addresses or CIDR ranges; every entry must parse. */
+function networks(env: Env, name: string): string[] {
+  const entries = (env[name] ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  const bad = entries.find(
+    (entry) => !(entry.includes('/') ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry)),
+  );
+  if (bad !== undefined) throw new ConfigError(`${name}: '${bad}' is not an IP address or CIDR range`);
+  return entries;
 }
 
 function trustProxy(raw: string | undefined): Config['trustProxy'] {
@@ -131,5 +151,6 @@ export function loadConfig(env: Env = process.env): Config {
     secretsKeyIsDefault: !env.TOLLGATE_SECRETS_KEY,
     paymentsJobIntervalSeconds: integer(env, 'PAYMENTS_JOB_INTERVAL_SECONDS', 60, 0, 86_400),
     webhookIntervalSeconds: integer(env, 'WEBHOOK_INTERVAL_SECONDS', 5, 0, 3_600),
+    webhookAllowedNetworks: networks(env, 'WEBHOOK_ALLOWED_NETWORKS'),
   };
 }

@@ -22,6 +22,14 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 
+/**
+ * The grammar parseIsoInstant reads, as a regular expression: the request schemas' pattern for
+ * input times (so the OpenAPI document states it) and the oracle the reader is tested against.
+ * The calendar and range checks are the reader's alone.
+ */
+export const INSTANT_PATTERN =
+  '^\\d{4}-\\d{2}-\\d{2}([Tt ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?([Zz]|[+-]\\d{2}(:?\\d{2})?)?)?$';
+
 export interface ParsedInstant {
   at: Date;
   /** The text was a date alone: `at` is the start of that UTC day. */

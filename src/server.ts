@@ -9,6 +9,7 @@ import { purgeExpiredIdempotencyKeys } from './http/idempotency.js';
 import { ensureAdminKey } from './modules/accounts/api-keys.js';
 import { startPaymentJobs } from './modules/payments/jobs.js';
 import { contextOf } from './modules/payments/routes.js';
+import { EgressPolicy } from './modules/webhooks/egress.js';
 import { startWebhookWorker } from './modules/webhooks/worker.js';
 import { OPERATOR } from './tenancy.js';
 
@@ -69,7 +70,7 @@ export async function serve(config: Config): Promise<void> {
   );
   const webhookWorker = startWebhookWorker(
     handle.db,
-    config.secretsKey,
+    { secretsKey: config.secretsKey, egress: new EgressPolicy(config.webhookAllowedNetworks) },
     config.webhookIntervalSeconds,
     app.log,
   );

@@ -249,6 +249,23 @@ describe('API keys', () => {
       body: { role: 'admin', expires_at: 'tomorrow' },
     });
     assert.equal(junk.status, 400);
+    const impossible = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'admin', expires_at: '2031-02-29T00:00:00Z' },
+    });
+    assert.equal(impossible.status, 400);
+    assert.equal(impossible.body.error.param, 'expires_at');
+  });
+
+  test('expires_at takes the API’s one time grammar: a date, or a time without a zone, is UTC', async () => {
+    for (const [input, stored] of [
+      ['2031-03-01', '2031-03-01T00:00:00.000Z'],
+      ['2031-03-01 12:30:00', '2031-03-01T12:30:00.000Z'],
+      ['2031-03-01T12:30:00+02:00', '2031-03-01T10:30:00.000Z'],
+    ]) {
+      const key = await t.request('POST', '/api/v1/api-keys', { body: { role: 'admin', expires_at: input } });
+      assert.equal(key.status, 201, `${input}: ${key.text}`);
+      assert.equal(key.body.data.expires_at, stored, input);
+    }
   });
 
   test('the IP allow-list admits listed addresses and ranges only', async () => {

@@ -277,6 +277,32 @@ describe('pagination', () => {
     assert.equal((await t.request('GET', '/api/v1/customers?limit=101')).status, 400);
     assert.equal((await t.request('GET', '/api/v1/customers?limit=abc')).status, 400);
   });
+
+  test('a cursor that is not an id of the listed kind is a 400 naming it, not an empty page', async () => {
+    const lists = [
+      '/api/v1/partners',
+      '/api/v1/customers',
+      '/api/v1/api-keys',
+      '/api/v1/ratecards',
+      '/api/v1/carriers',
+      '/api/v1/cdrs',
+      '/api/v1/transactions',
+      '/api/v1/gateways',
+      '/api/v1/webhook-endpoints',
+    ];
+    for (const list of lists) {
+      const otherKind =
+        list === '/api/v1/partners' ? 'cus_01m8y14bga0s8md9d9cg42sr10' : 'par_01m8y14bga0s8md9d9cg42sr10';
+      for (const cursor of ['zzz', 'cus_', otherKind]) {
+        const res = await t.request('GET', `${list}?starting_after=${cursor}`);
+        assert.equal(res.status, 400, `${list} ${cursor}: ${res.text}`);
+        assert.equal(res.body.error.param, 'starting_after', list);
+      }
+    }
+    // A well-formed id of the right kind is a cursor even when nothing has it (deleted, say).
+    const page = await t.request('GET', '/api/v1/customers?starting_after=cus_01m8y14bga0s8md9d9cg42sr10');
+    assert.equal(page.status, 200, page.text);
+  });
 });
 
 describe('idempotency', () => {

@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import { openDatabase } from '../src/db/index.js';
 import { postTransaction } from '../src/modules/ledger/posting.js';
 import { deliverDueEvents, MAX_ATTEMPTS, RETRY_DELAYS_SECONDS } from '../src/modules/webhooks/delivery.js';
+import { EgressPolicy } from '../src/modules/webhooks/egress.js';
 import { enqueueEvents } from '../src/modules/webhooks/events.js';
 import { verifySignature } from '../src/modules/webhooks/signing.js';
 import { Decimal } from '../src/money/index.js';
@@ -53,9 +54,14 @@ after(async () => {
   await t.close();
 });
 
+const deliveryOptions = () => ({
+  secretsKey: t.config.secretsKey,
+  egress: new EgressPolicy(t.config.webhookAllowedNetworks),
+});
+
 /** The worker on a fake clock `secondsAhead` from now. */
 const deliverAt = (secondsAhead: number, start = Date.now()) =>
-  deliverDueEvents(t.handle.db, new Date(start + secondsAhead * 1000), { secretsKey: t.config.secretsKey });
+  deliverDueEvents(t.handle.db, new Date(start + secondsAhead * 1000), deliveryOptions());
 
 async function endpoint(url: string, body: Record<string, unknown> = {}, key?: string) {
   return created(t, '/api/v1/webhook-endpoints', { url, events: ['*'], ...body }, key);
@@ -131,17 +137,17 @@ test('a failing receiver is retried after 30 s, 2 min, 10 min, 1 h, 6 h and 24 h
   await adjust(tenant.customer.id, '1');
   const start = Date.now() + 1000;
   let elapsed = 0;
-  await deliverDueEvents(t.handle.db, new Date(start), { secretsKey: t.config.secretsKey });
+  await deliverDueEvents(t.handle.db, new Date(start), deliveryOptions());
   assert.equal(hook.received.length, 1);
   for (const [index, delay] of RETRY_DELAYS_SECONDS.entries()) {
     // One second early: not due yet.
     await deliverDueEvents(t.handle.db, new Date(start + (elapsed + delay - 1) * 1000), {
-      secretsKey: t.config.secretsKey,
+      ...deliveryOptions(),
     });
     assert.equal(hook.received.length, index + 1, `not retried before ${delay} s`);
     elapsed += delay;
     await deliverDueEvents(t.handle.db, new Date(start + elapsed * 1000), {
-      secretsKey: t.config.secretsKey,
+      ...deliveryOptions(),
     });
     assert.equal(hook.received.length, index + 2, `retried after ${delay} s`);
   }
@@ -151,7 +157,7 @@ test('a failing receiver is retried after 30 s, 2 min, 10 min, 1 h, 6 h and 24 h
   assert.equal(new Set(hook.received.map((r) => r.body)).size, 1, 'byte for byte');
   // Failed for good: a week later nothing more is sent.
   await deliverDueEvents(t.handle.db, new Date(start + (elapsed + 7 * 86_400) * 1000), {
-    secretsKey: t.config.secretsKey,
+    ...deliveryOptions(),
   });
   assert.equal(hook.received.length, MAX_ATTEMPTS);
   const list = await t.request('GET', `/api/v1/webhook-endpoints/${ep.id}/deliveries?status=failed`);
@@ -456,7 +462,7 @@ test('two concurrent workers deliver each event exactly once', async () => {
     let claimed = 0;
     for (;;) {
       const summary = await deliverDueEvents(dbs[index]!, now, {
-        secretsKey: t.config.secretsKey,
+        ...deliveryOptions(),
         batchSize: 3,
       });
       if (summary.claimed === 0) return claimed;

@@ -1,4 +1,5 @@
 import { type Static, type TSchema, type TUnsafe, Type } from 'typebox';
+import { INSTANT_PATTERN } from '../iso-time.js';
 
 /**
  * Reusable schema pieces. Every route composes its params, query, body and response from these,
@@ -39,28 +40,30 @@ export const CurrencyCode = Type.String({
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
 
-/** Input timestamp: ISO 8601, or `YYYY-MM-DD HH:MM:SS` (seed 003's form), taken as UTC. */
+/** Input timestamp: ISO 8601, or `YYYY-MM-DD HH:MM:SS` (seed 003's form), taken as UTC (decision 0051). */
 export const TimestampInput = Type.String({
-  pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$',
-  description: 'ISO 8601 timestamp or YYYY-MM-DD HH:MM:SS (UTC)',
+  pattern: INSTANT_PATTERN,
+  maxLength: 40,
+  description: 'ISO 8601 timestamp or YYYY-MM-DD HH:MM:SS (UTC when no offset is given)',
 });
 
 export const Links = Type.Record(Type.String(), Type.String({ format: 'uri' }));
 
-export const IdParams = (prefix: string) =>
-  Type.Object(
-    {
-      id: Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$`, description: `Id starting with ${prefix}_` }),
-    },
-    { additionalProperties: false },
-  );
+/** An id of one kind (src/ids.ts): its prefix, an underscore, then lower-case letters and digits. */
+export const IdOf = (prefix: string, description = `Id starting with ${prefix}_`) =>
+  Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$`, description });
 
-export const PageQuery = {
+export const IdParams = (prefix: string) =>
+  Type.Object({ id: IdOf(prefix) }, { additionalProperties: false });
+
+/**
+ * A list's paging parameters. The cursor is an id of the kind listed, so a cursor of another
+ * kind (a client's mix-up) is a 400 naming it, not a silently empty page.
+ */
+export const PageQuery = (prefix: string) => ({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
-  starting_after: Type.Optional(
-    Type.String({ maxLength: 64, description: 'Cursor: the id of the last item of the previous page' }),
-  ),
-};
+  starting_after: Type.Optional(IdOf(prefix, 'Cursor: the id of the last item of the previous page')),
+});
 
 export function Envelope<T extends TSchema>(data: T) {
   return Type.Object({

@@ -71,6 +71,8 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     LOG_LEVEL: 'silent',
     TOLLGATE_DATA_DIR: 'memory://',
     TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+    // The tests' webhook receivers listen on loopback, which deliveries may not reach by default.
+    WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8,::1',
     ...(database ? { DATABASE_URL: database.url } : {}),
     ...env,
   });

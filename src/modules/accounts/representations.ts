@@ -1,7 +1,14 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, Links, Nullable, Timestamp } from '../../http/schemas.js';
+import {
+  CurrencyCode,
+  DecimalString,
+  Links,
+  Nullable,
+  Timestamp,
+  TimestampInput,
+} from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
 import type { ApiKey } from './api-keys.js';
 import type { Customer } from './customers.js';
@@ -119,7 +126,7 @@ export const ApiKeyCreateBody = Type.Object(
     partner_id: Type.Optional(Type.String({ maxLength: 64 })),
     customer_id: Type.Optional(Type.String({ maxLength: 64 })),
     allowed_ips: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
-    expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+    expires_at: Type.Optional(Nullable(TimestampInput)),
   },
   { additionalProperties: false },
 );
@@ -128,7 +135,7 @@ export const ApiKeyUpdateBody = Type.Object(
   {
     description: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
     allowed_ips: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 100 })),
-    expires_at: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+    expires_at: Type.Optional(Nullable(TimestampInput)),
   },
   { additionalProperties: false, minProperties: 1 },
 );

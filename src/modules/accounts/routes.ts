@@ -58,7 +58,10 @@ export const partnerRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = a
     schema: {
       tags,
       summary: 'List partners (a partner key sees itself)',
-      querystring: Type.Object({ ...PageQuery, status: StatusFilter }, { additionalProperties: false }),
+      querystring: Type.Object(
+        { ...PageQuery('par'), status: StatusFilter },
+        { additionalProperties: false },
+      ),
       response: { 200: ListEnvelope(PartnerSchema) },
     },
     handler: async (request) => {
@@ -153,7 +156,11 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
       tags,
       summary: 'List customers visible to the caller',
       querystring: Type.Object(
-        { ...PageQuery, status: StatusFilter, partner_id: Type.Optional(Type.String({ maxLength: 64 })) },
+        {
+          ...PageQuery('cus'),
+          status: StatusFilter,
+          partner_id: Type.Optional(Type.String({ maxLength: 64 })),
+        },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(CustomerSchema) },
@@ -248,7 +255,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
       summary: 'List API keys visible to the caller (never their secrets)',
       querystring: Type.Object(
         {
-          ...PageQuery,
+          ...PageQuery('key'),
           partner_id: Type.Optional(Type.String({ maxLength: 64 })),
           customer_id: Type.Optional(Type.String({ maxLength: 64 })),
         },

@@ -159,7 +159,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       tags,
       summary: 'List CDRs (admin: all; partner: its customers; customer: its own)',
       querystring: Type.Object(
-        { ...PageQuery, ...CdrFilterQuery, call_id: Type.Optional(Id) },
+        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(Id) },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(CdrSchema) },

@@ -48,7 +48,7 @@ export const BalanceQuery = Type.Object(
 
 export const EntriesQuery = Type.Object(
   {
-    ...PageQuery,
+    ...PageQuery('lpo'),
     category: Type.Optional(Type.String({ pattern: '^[a-z][a-z_]{0,39}$' })),
     from: Type.Optional(PeriodBound('Start of the period (inclusive)')),
     to: Type.Optional(PeriodBound('End of the period: a date is inclusive, a timestamp exclusive')),

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
-import { CurrencyCode, Envelope, ErrorEnvelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { CurrencyCode, Envelope, ErrorEnvelope, IdOf, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { recordThirdParty } from './external-payments.js';
 import { changeRecurring, listRecurring, registerRecurring } from './recurring.js';
 import {
@@ -21,14 +21,13 @@ import { contextOf, type PaymentRoutesOptions } from './routes.js';
 import type { TransactionRow } from './settle.js';
 import { followUp, listTransactions, type OpeningKind, startPayment } from './transactions.js';
 
-const Id = (prefix: string) => Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$` });
 const Description = Type.Optional(Type.String({ maxLength: 500 }));
 const OpenBody = Type.Object(
   {
     ...CustomerRefFields,
     amount: Amount,
     currency: CurrencyCode,
-    profile_id: Type.Optional(Id('pp')),
+    profile_id: Type.Optional(IdOf('pp')),
     ...CardFields,
     description: Description,
   },
@@ -39,7 +38,7 @@ const ProfileOpenBody = Type.Object(
     ...CustomerRefFields,
     amount: Amount,
     currency: CurrencyCode,
-    profile_id: Id('pp'),
+    profile_id: IdOf('pp'),
     description: Description,
   },
   { additionalProperties: false },
@@ -49,7 +48,7 @@ const BankBody = Type.Object(
     ...CustomerRefFields,
     amount: Amount,
     currency: CurrencyCode,
-    profile_id: Type.Optional(Id('pp')),
+    profile_id: Type.Optional(IdOf('pp')),
     ...BankFields,
     description: Description,
   },
@@ -64,10 +63,10 @@ type StartBody = {
 } & Parameters<typeof cardOf>[0] &
   Parameters<typeof bankOf>[0];
 const FollowUpBody = Type.Object(
-  { transaction_id: Id('ptx'), amount: Type.Optional(Amount) },
+  { transaction_id: IdOf('ptx'), amount: Type.Optional(Amount) },
   { additionalProperties: false },
 );
-const VoidBody = Type.Object({ transaction_id: Id('ptx') }, { additionalProperties: false });
+const VoidBody = Type.Object({ transaction_id: IdOf('ptx') }, { additionalProperties: false });
 
 /**
  * 402: a declined or failed transaction (the error envelope plus the transaction it recorded),
@@ -233,9 +232,9 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
 
   const TransactionFilter = {
     ...CustomerRefFields,
-    ...PageQuery,
+    ...PageQuery('ptx'),
     status: Type.Optional(Type.Enum(['success', 'pending', 'failed', 'error', 'unknown'] as const)),
-    payment_id: Type.Optional(Id('pay')),
+    payment_id: Type.Optional(IdOf('pay')),
   };
   const listTransactionsHandler = async (request: FastifyRequest) => {
     const filter = ((request.method === 'GET' ? request.query : request.body) ?? {}) as {
@@ -283,7 +282,7 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
       body: Type.Object(
         {
           ...CustomerRefFields,
-          profile_id: Id('pp'),
+          profile_id: IdOf('pp'),
           amount: Amount,
           currency: Type.Optional(CurrencyCode),
           interval: Type.String({ maxLength: 20, description: 'daily, weekly, monthly or yearly' }),
@@ -307,7 +306,7 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
       schema: {
         tags: rec,
         summary: `${action[0]!.toUpperCase()}${action.slice(1)} a recurring payment`,
-        body: Type.Object({ recurring_payment_id: Id('rp') }, { additionalProperties: false }),
+        body: Type.Object({ recurring_payment_id: IdOf('rp') }, { additionalProperties: false }),
         response: { 200: Envelope(RecurringSchema) },
       },
       handler: async (request) =>

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, Links, Nullable, Timestamp } from '../../http/schemas.js';
+import { CurrencyCode, DecimalString, IdOf, Links, Nullable, Timestamp } from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
 import type { GatewayRow } from './gateway-configs.js';
 import type { Profile } from './profiles.js';
@@ -11,11 +11,8 @@ import { TRANSACTION_KINDS, TRANSACTION_STATUSES } from './state-machine.js';
 
 /** How payments look on the wire: request bodies, response schemas and presenters. */
 
-const Id = (prefix: string) =>
-  Type.String({ pattern: `^${prefix}_[0-9a-z]{1,40}$`, description: `Id starting with ${prefix}_` });
-
 export const CustomerRefFields = {
-  customer_id: Type.Optional(Id('cus')),
+  customer_id: Type.Optional(IdOf('cus')),
   account_number: Type.Optional(
     Type.String({ maxLength: 32, description: 'The customer’s account number, instead of customer_id' }),
   ),

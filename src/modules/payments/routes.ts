@@ -57,7 +57,7 @@ export const gatewayRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
     schema: {
       tags,
       summary: 'List gateway configurations (credentials never shown)',
-      querystring: Type.Object({ ...PageQuery }, { additionalProperties: false }),
+      querystring: Type.Object({ ...PageQuery('gw') }, { additionalProperties: false }),
       response: { 200: ListEnvelope(GatewaySchema) },
     },
     handler: async (request) => {

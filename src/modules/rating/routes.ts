@@ -77,7 +77,10 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
       tags,
       summary: 'List rate cards',
       querystring: Type.Object(
-        { ...PageQuery, direction: Type.Optional(Type.Union([Type.Literal('sell'), Type.Literal('buy')])) },
+        {
+          ...PageQuery('rc'),
+          direction: Type.Optional(Type.Union([Type.Literal('sell'), Type.Literal('buy')])),
+        },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(RatecardSchema) },
@@ -182,7 +185,7 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
       params: IdParams('rc'),
       querystring: Type.Object(
         {
-          ...PageQuery,
+          ...PageQuery('rt'),
           prefix: Type.Optional(Type.String({ maxLength: 32 })),
           destination: Type.Optional(Type.String({ maxLength: 200 })),
           at: Type.Optional(TimestampInput),
@@ -435,7 +438,7 @@ export const carrierRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = asy
       summary: 'List carriers',
       querystring: Type.Object(
         {
-          ...PageQuery,
+          ...PageQuery('car'),
           status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('inactive')])),
         },
         { additionalProperties: false },

@@ -1,6 +1,9 @@
+import http from 'node:http';
+import https from 'node:https';
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { unseal } from '../payments/secrets.js';
+import type { EgressPolicy } from './egress.js';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signatureHeader } from './signing.js';
 
 /**
@@ -57,12 +60,50 @@ interface AttemptResult {
   error: string | null;
 }
 
+/**
+ * POSTs the body and answers the status. node:http rather than fetch, for its `lookup` option:
+ * the policy resolves the host and the socket connects to the address it checked. It never
+ * follows a redirect: the signed body must reach the registered URL.
+ */
+function post(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  egress: EgressPolicy,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const client = url.protocol === 'https:' ? https : http;
+    const request = client.request(
+      url,
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        lookup: egress.lookup,
+        signal: AbortSignal.timeout(timeoutMs),
+      },
+      (response) => {
+        // Only the status matters; leave the body unread rather than buffer whatever came back.
+        resolve(response.statusCode ?? 0);
+        response.destroy();
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 async function send(
   delivery: ClaimedDelivery,
   secretsKey: Buffer,
   now: Date,
   timeoutMs: number,
+  egress: EgressPolicy,
 ): Promise<AttemptResult> {
+  const url = new URL(delivery.url);
+  // An address is connected to without a lookup, so it is checked here; names on lookup.
+  const refused = egress.literalRefusal(url.hostname);
+  if (refused) return { ok: false, statusCode: null, error: `${refused}: not delivered` };
   let secret: string;
   try {
     secret = unseal(secretsKey, delivery.secret_sealed);
@@ -74,28 +115,19 @@ async function send(
     };
   }
   const timestamp = Math.floor(now.getTime() / 1000);
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'Tollgate-Webhooks/1',
+    [SIGNATURE_HEADER]: signatureHeader(secret, delivery.payload, timestamp),
+    [EVENT_ID_HEADER]: delivery.event_id,
+  };
   try {
-    const response = await fetch(delivery.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': 'Tollgate-Webhooks/1',
-        [SIGNATURE_HEADER]: signatureHeader(secret, delivery.payload, timestamp),
-        [EVENT_ID_HEADER]: delivery.event_id,
-      },
-      body: delivery.payload,
-      // A redirect is not a delivery: the signed body must reach the registered URL.
-      redirect: 'manual',
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    // Only the status matters; leave the body unread rather than buffer whatever came back.
-    await response.body?.cancel();
-    const ok = response.status >= 200 && response.status < 300;
-    return { ok, statusCode: response.status, error: ok ? null : `HTTP ${response.status}` };
+    const status = await post(url, headers, delivery.payload, timeoutMs, egress);
+    const ok = status >= 200 && status < 300;
+    return { ok, statusCode: status, error: ok ? null : `HTTP ${status}` };
   } catch (error) {
-    const timedOut = (error as Error).name === 'TimeoutError';
-    const cause = (error as { cause?: Error }).cause?.message;
-    const message = timedOut ? `no answer within ${timeoutMs} ms` : (cause ?? (error as Error).message);
+    const timedOut = (error as Error).name === 'AbortError';
+    const message = timedOut ? `no answer within ${timeoutMs} ms` : (error as Error).message;
     return { ok: false, statusCode: null, error: message.slice(0, MAX_ERROR_LENGTH) };
   }
 }
@@ -128,6 +160,8 @@ async function record(db: Db, delivery: ClaimedDelivery, result: AttemptResult, 
 
 export interface DeliveryOptions {
   secretsKey: Buffer;
+  /** Which addresses deliveries may reach (egress.ts). */
+  egress: EgressPolicy;
   batchSize?: number;
   timeoutMs?: number;
 }
@@ -151,7 +185,13 @@ export async function deliverDueEvents(
   const claimed = await claimDue(db, now, options.batchSize ?? DELIVERY_BATCH_SIZE);
   const outcomes = await Promise.all(
     claimed.map(async (delivery) => {
-      const result = await send(delivery, options.secretsKey, now, options.timeoutMs ?? DELIVERY_TIMEOUT_MS);
+      const result = await send(
+        delivery,
+        options.secretsKey,
+        now,
+        options.timeoutMs ?? DELIVERY_TIMEOUT_MS,
+        options.egress,
+      );
       return record(db, delivery, result, now);
     }),
   );

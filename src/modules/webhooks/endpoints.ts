@@ -6,6 +6,7 @@ import type { Principal } from '../../tenancy.js';
 import { getCustomer } from '../accounts/customers.js';
 import { getPartner } from '../accounts/partners.js';
 import { seal } from '../payments/secrets.js';
+import type { EgressPolicy } from './egress.js';
 import { EVENT_TYPES, endpointsChanged } from './events.js';
 import type { EndpointOwnerKind, EndpointStatus, WebhookEndpointsTable } from './schema.js';
 import { newSigningSecret } from './signing.js';
@@ -35,8 +36,11 @@ export interface EndpointCreateInput extends EndpointFields {
   customer_id?: string;
 }
 
-/** http or https, absolute, no credentials in it (they would show in every listing). */
-export function checkUrl(text: string): string {
+/**
+ * http or https, absolute, no credentials in it (they would show in every listing), and not an
+ * address deliveries may not reach (egress.ts: a loopback or private address, localhost).
+ */
+export function checkUrl(text: string, egress: EgressPolicy): string {
   let url: URL;
   try {
     url = new URL(text);
@@ -47,6 +51,13 @@ export function checkUrl(text: string): string {
     throw invalid('url must be http or https', 'url');
   if (url.username || url.password) throw invalid('url must not carry a user name or password', 'url');
   if (text.length > MAX_URL_LENGTH) throw invalid(`url is longer than ${MAX_URL_LENGTH} characters`, 'url');
+  const refused = egress.hostRefusal(url.hostname);
+  if (refused) {
+    throw invalid(
+      `url points to ${refused}; deliveries go to public addresses only (the operator may allow networks with WEBHOOK_ALLOWED_NETWORKS)`,
+      'url',
+    );
+  }
   return url.toString();
 }
 
@@ -139,11 +150,12 @@ export interface EndpointWithSecret {
 
 export async function createEndpoint(
   db: Db,
-  secretsKey: Buffer,
+  options: { secretsKey: Buffer; egress: EgressPolicy },
   principal: Principal,
   input: EndpointCreateInput,
 ): Promise<EndpointWithSecret> {
-  const url = checkUrl(input.url);
+  const { secretsKey, egress } = options;
+  const url = checkUrl(input.url, egress);
   const events = checkEvents(input.events);
   checkDescription(input.description);
   const owner = await resolveOwner(db, principal, input);
@@ -188,6 +200,7 @@ export async function listEndpoints(db: Db, principal: Principal, filter: Endpoi
 
 export async function updateEndpoint(
   db: Db,
+  egress: EgressPolicy,
   principal: Principal,
   id: string,
   input: EndpointFields,
@@ -197,7 +210,7 @@ export async function updateEndpoint(
   const endpoint = await db
     .updateTable('webhook_endpoints')
     .set({
-      ...(input.url !== undefined ? { url: checkUrl(input.url) } : {}),
+      ...(input.url !== undefined ? { url: checkUrl(input.url, egress) } : {}),
       ...(input.events !== undefined ? { events: checkEvents(input.events) } : {}),
       ...(input.description !== undefined ? { description: input.description } : {}),
       ...(input.status !== undefined ? { status: input.status } : {}),

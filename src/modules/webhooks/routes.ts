@@ -8,6 +8,7 @@ import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.
 import { registerVisibility } from '../../http/visibility.js';
 import { visible } from '../accounts/routes.js';
 import { listDeliveries } from './delivery-log.js';
+import { EgressPolicy } from './egress.js';
 import {
   createEndpoint,
   deleteEndpoint,
@@ -41,6 +42,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
   { db, config },
 ) => {
   const tags = ['Webhook endpoints'];
+  const egress = new EgressPolicy(config.webhookAllowedNetworks);
   registerVisibility(app, 'whe', (principal, id) => visible(getEndpoint(db, principal, id)));
   const withSecret = (request: Parameters<typeof presentEndpoint>[0], created: EndpointWithSecret) => ({
     ...presentEndpoint(request, created.endpoint),
@@ -53,7 +55,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       summary: 'List the webhook endpoints visible to the caller (never their secrets)',
       querystring: Type.Object(
         {
-          ...PageQuery,
+          ...PageQuery('whe'),
           partner_id: Type.Optional(Type.String({ maxLength: 64 })),
           customer_id: Type.Optional(Type.String({ maxLength: 64 })),
         },
@@ -81,7 +83,12 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       response: { 201: Envelope(EndpointWithSecretSchema) },
     },
     handler: async (request, reply) => {
-      const created = await createEndpoint(db, config.secretsKey, principalOf(request), request.body);
+      const created = await createEndpoint(
+        db,
+        { secretsKey: config.secretsKey, egress },
+        principalOf(request),
+        request.body,
+      );
       reply.code(201);
       return ok(request, withSecret(request, created), {}, 201);
     },
@@ -107,7 +114,13 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       response: { 200: Envelope(EndpointSchema) },
     },
     handler: async (request) => {
-      const endpoint = await updateEndpoint(db, principalOf(request), request.params.id, request.body);
+      const endpoint = await updateEndpoint(
+        db,
+        egress,
+        principalOf(request),
+        request.params.id,
+        request.body,
+      );
       return ok(request, presentEndpoint(request, endpoint));
     },
   });
@@ -145,7 +158,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       params: Params,
       querystring: Type.Object(
         {
-          ...PageQuery,
+          ...PageQuery('evt'),
           status: Type.Optional(
             Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')]),
           ),

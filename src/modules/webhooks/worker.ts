@@ -1,7 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Db } from '../../db/index.js';
 import { type PeriodicJob, startPeriodicJob } from '../../jobs/periodic.js';
-import { DELIVERY_BATCH_SIZE, type DeliverySummary, deliverDueEvents } from './delivery.js';
+import {
+  DELIVERY_BATCH_SIZE,
+  type DeliveryOptions,
+  type DeliverySummary,
+  deliverDueEvents,
+} from './delivery.js';
 
 /**
  * The background delivery loop `serve` starts: every WEBHOOK_INTERVAL_SECONDS (0 disables) it
@@ -10,10 +15,10 @@ import { DELIVERY_BATCH_SIZE, type DeliverySummary, deliverDueEvents } from './d
  */
 const MAX_BATCHES_PER_RUN = 50;
 
-export async function drainDueEvents(db: Db, secretsKey: Buffer): Promise<DeliverySummary> {
+export async function drainDueEvents(db: Db, options: DeliveryOptions): Promise<DeliverySummary> {
   const total: DeliverySummary = { claimed: 0, delivered: 0, retrying: 0, failed: 0 };
   for (let batch = 0; batch < MAX_BATCHES_PER_RUN; batch++) {
-    const summary = await deliverDueEvents(db, new Date(), { secretsKey });
+    const summary = await deliverDueEvents(db, new Date(), options);
     total.claimed += summary.claimed;
     total.delivered += summary.delivered;
     total.retrying += summary.retrying;
@@ -25,14 +30,14 @@ export async function drainDueEvents(db: Db, secretsKey: Buffer): Promise<Delive
 
 export function startWebhookWorker(
   db: Db,
-  secretsKey: Buffer,
+  options: DeliveryOptions,
   intervalSeconds: number,
   log: FastifyBaseLogger,
 ): PeriodicJob {
   return startPeriodicJob(
     'webhook deliveries',
     intervalSeconds,
-    () => drainDueEvents(db, secretsKey),
+    () => drainDueEvents(db, options),
     log,
     (summary) => summary.claimed > 0,
   );
