@@ -152,6 +152,18 @@ describe('request bodies', () => {
     assert.equal(query.body.error.param, 'stauts');
   });
 
+  test('a value outside a list of choices, or of the wrong form, says what is expected', async () => {
+    const strategy = await t.request(
+      'GET',
+      '/api/v1/routes/lcr?number=44&ratecard_id=rc_x&strategy=cheapest',
+    );
+    assert.equal(strategy.status, 400);
+    assert.equal(strategy.body.message, "Invalid parameter 'strategy': must be one of: lcr, priority");
+    const at = await t.request('GET', '/api/v1/rates/lookup?number=44&ratecard_id=rc_x&at=yesterday');
+    assert.equal(at.status, 400);
+    assert.match(at.body.message, /^Invalid parameter 'at': must be a date or an ISO 8601 timestamp/);
+  });
+
   test('wrong types are 400 naming the field', async () => {
     const res = await t.request('POST', '/api/v1/partners', {
       body: { name: 'x', currency: 'USD', credit_limit: 'lots' },
@@ -299,6 +311,14 @@ describe('pagination', () => {
         assert.equal(res.body.error.param, 'starting_after', list);
       }
     }
+    const wrongKind = await t.request(
+      'GET',
+      '/api/v1/partners?starting_after=cus_01m8y14bga0s8md9d9cg42sr10',
+    );
+    assert.equal(
+      wrongKind.body.message,
+      "Invalid parameter 'starting_after': must be an id starting with par_",
+    );
     // A well-formed id of the right kind is a cursor even when nothing has it (deleted, say).
     const page = await t.request('GET', '/api/v1/customers?starting_after=cus_01m8y14bga0s8md9d9cg42sr10');
     assert.equal(page.status, 200, page.text);

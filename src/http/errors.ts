@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorKind } from '../errors.js';
+import { INSTANT_PATTERN } from '../iso-time.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -97,9 +98,37 @@ function paramFromPath(instancePath: string): string | undefined {
   return parts.length ? parts.join('.') : undefined;
 }
 
+const ID_PATTERN = /^\^([a-z]+)_\[0-9a-z\]/;
+
+/**
+ * What a value that failed `first` should look like. Ajv's own words name the keyword, not the
+ * field's rule: a union of constants fails as "must be equal to constant" once per member, an id
+ * or a time as "must match pattern" followed by the regular expression.
+ */
+function expectation(first: AjvError, all: AjvError[]): string {
+  if (first.keyword === 'const') {
+    const allowed = all
+      .filter((error) => error.keyword === 'const' && error.instancePath === first.instancePath)
+      .map((error) => String(error.params.allowedValue));
+    return `must be one of: ${allowed.join(', ')}`;
+  }
+  if (first.keyword === 'enum')
+    return `must be one of: ${(first.params.allowedValues as unknown[]).join(', ')}`;
+  if (first.keyword === 'pattern') {
+    const pattern = String(first.params.pattern);
+    const id = ID_PATTERN.exec(pattern);
+    if (id) return `must be an id starting with ${id[1]}_`;
+    if (pattern === INSTANT_PATTERN)
+      return 'must be a date or an ISO 8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])';
+    return 'has an invalid format';
+  }
+  return first.message ?? 'is invalid';
+}
+
 /** Turns the first schema violation into the sentence a client developer needs to read. */
 function validationAnswer(error: FastifyError): { message: string; param?: string } {
-  const first = (error.validation as AjvError[] | undefined)?.[0];
+  const all = (error.validation as AjvError[] | undefined) ?? [];
+  const first = all[0];
   if (!first) return { message: error.message };
   const prefix = paramFromPath(first.instancePath);
   const join = (name: string) => (prefix ? `${prefix}.${name}` : name);
@@ -114,8 +143,7 @@ function validationAnswer(error: FastifyError): { message: string; param?: strin
     }
     default: {
       const param = prefix ?? (error.validationContext === 'body' ? 'body' : undefined);
-      const detail = first.keyword === 'pattern' ? 'has an invalid format' : (first.message ?? 'is invalid');
-      return { message: `Invalid parameter '${param ?? 'request'}': ${detail}`, param };
+      return { message: `Invalid parameter '${param ?? 'request'}': ${expectation(first, all)}`, param };
     }
   }
 }
