@@ -162,6 +162,11 @@ describe('request bodies', () => {
     const at = await t.request('GET', '/api/v1/rates/lookup?number=44&ratecard_id=rc_x&at=yesterday');
     assert.equal(at.status, 400);
     assert.match(at.body.message, /^Invalid parameter 'at': must be a date or an ISO 8601 timestamp/);
+    const amount = await t.request('POST', '/api/v1/customers', {
+      body: { name: 'Exponent', currency: 'EURO', credit_limit: '1e3' },
+    });
+    assert.equal(amount.status, 400);
+    assert.match(amount.body.message, /must be (a decimal number such as 12\.50|a three-letter ISO 4217 currency code)/);
   });
 
   test('wrong types are 400 naming the field', async () => {

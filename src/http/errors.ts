@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type DomainErrorKind } from '../errors.js';
-import { INSTANT_PATTERN } from '../iso-time.js';
+import { patternExpectation } from './schemas.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -98,8 +98,6 @@ function paramFromPath(instancePath: string): string | undefined {
   return parts.length ? parts.join('.') : undefined;
 }
 
-const ID_PATTERN = /^\^([a-z]+)_\[0-9a-z\]/;
-
 /**
  * What a value that failed `first` should look like. Ajv's own words name the keyword, not the
  * field's rule: a union of constants fails as "must be equal to constant" once per member, an id
@@ -114,14 +112,8 @@ function expectation(first: AjvError, all: AjvError[]): string {
   }
   if (first.keyword === 'enum')
     return `must be one of: ${(first.params.allowedValues as unknown[]).join(', ')}`;
-  if (first.keyword === 'pattern') {
-    const pattern = String(first.params.pattern);
-    const id = ID_PATTERN.exec(pattern);
-    if (id) return `must be an id starting with ${id[1]}_`;
-    if (pattern === INSTANT_PATTERN)
-      return 'must be a date or an ISO 8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])';
-    return 'has an invalid format';
-  }
+  if (first.keyword === 'pattern')
+    return patternExpectation(String(first.params.pattern)) ?? 'has an invalid format';
   return first.message ?? 'is invalid';
 }
 

@@ -24,16 +24,34 @@ export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null
   return Type.Unsafe<Static<T> | null>(Type.Union([schema, Type.Null()]));
 }
 
+const DECIMAL_PATTERN = '^-?\\d{1,20}(\\.\\d{1,8})?$';
+const CURRENCY_PATTERN = '^[A-Za-z]{3}$';
+const ID_PATTERN_PREFIX = /^\^([a-z]+)_\[0-9a-z\]/;
+
+/**
+ * What a value failing one of these schemas' patterns should look like, for the 400's message
+ * (Ajv's own is "must match pattern" and the regular expression). Null for other patterns.
+ */
+export function patternExpectation(pattern: string): string | null {
+  if (pattern === DECIMAL_PATTERN)
+    return 'must be a decimal number such as 12.50 (up to 20 digits, 8 decimals)';
+  if (pattern === CURRENCY_PATTERN) return 'must be a three-letter ISO 4217 currency code';
+  if (pattern === INSTANT_PATTERN)
+    return 'must be a date or an ISO 8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])';
+  const id = ID_PATTERN_PREFIX.exec(pattern);
+  return id ? `must be an id starting with ${id[1]}_` : null;
+}
+
 /** An exact decimal. Requests may send a JSON number (coerced to text before it is checked). */
 export const DecimalString = (description?: string) =>
   Type.String({
-    pattern: '^-?\\d{1,20}(\\.\\d{1,8})?$',
+    pattern: DECIMAL_PATTERN,
     description: description ?? 'Exact decimal, as a string (e.g. "245.71293")',
     examples: ['245.71293'],
   });
 
 export const CurrencyCode = Type.String({
-  pattern: '^[A-Za-z]{3}$',
+  pattern: CURRENCY_PATTERN,
   description: 'ISO 4217 currency code',
   examples: ['USD'],
 });
