@@ -166,7 +166,10 @@ describe('request bodies', () => {
       body: { name: 'Exponent', currency: 'EURO', credit_limit: '1e3' },
     });
     assert.equal(amount.status, 400);
-    assert.match(amount.body.message, /must be (a decimal number such as 12\.50|a three-letter ISO 4217 currency code)/);
+    assert.match(
+      amount.body.message,
+      /must be (a decimal number such as 12\.50|a three-letter ISO 4217 currency code)/,
+    );
   });
 
   test('wrong types are 400 naming the field', async () => {
