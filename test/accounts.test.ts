@@ -111,6 +111,38 @@ describe('partners and customers', () => {
     assert.equal((await t.request('GET', '/api/v1/customers?limit=100')).body.data.length, before);
   });
 
+  test('a name of only spaces is refused on create and on change, for customers and partners', async () => {
+    const created = await t.data('POST', '/api/v1/customers', { name: 'Named', currency: 'USD' });
+    const partner = await t.data('POST', '/api/v1/partners', { name: 'Named partner', currency: 'USD' });
+    for (const [method, url] of [
+      ['POST', '/api/v1/customers'],
+      ['POST', '/api/v1/partners'],
+      ['PATCH', `/api/v1/customers/${created.id}`],
+      ['PATCH', `/api/v1/partners/${partner.id}`],
+    ] as const) {
+      const res = await t.request(method, url, {
+        body: { name: '   ', ...(method === 'POST' ? { currency: 'USD' } : {}) },
+      });
+      assert.equal(res.status, 400, `${method} ${url}: ${res.text}`);
+      assert.equal(res.body.error.param, 'name');
+    }
+    assert.equal((await t.data('GET', `/api/v1/customers/${created.id}`)).name, 'Named');
+    assert.equal((await t.data('GET', `/api/v1/partners/${partner.id}`)).name, 'Named partner');
+  });
+
+  test('list filters that name an account must be an id of its kind', async () => {
+    for (const url of [
+      '/api/v1/customers?partner_id=zzz',
+      '/api/v1/customers?partner_id=cus_01m8y14bga0s8md9d9cg42sr10',
+      '/api/v1/api-keys?customer_id=par_01m8y14bga0s8md9d9cg42sr10',
+      '/api/v1/webhook-endpoints?partner_id=zzz',
+    ]) {
+      const res = await t.request('GET', url);
+      assert.equal(res.status, 400, `${url}: ${res.text}`);
+      assert.match(res.body.error.reason, /must be an id starting with (par|cus)_/);
+    }
+  });
+
   test('bad ids are 400, unknown ids 404', async () => {
     assert.equal((await t.request('GET', '/api/v1/customers/123')).status, 400);
     assert.equal((await t.request('GET', '/api/v1/customers/par_01aaaaaaaaaaaaaaaaaaaaaaaa')).status, 400);

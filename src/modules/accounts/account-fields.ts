@@ -51,8 +51,11 @@ export function checkStatusChange(from: AccountStatus, to: AccountStatus | undef
 
 /** Normalises the optional fields of a create or update; undefined stays "not given". */
 export function normaliseAccountFields(input: AccountFieldsInput) {
+  const name = input.name?.trim();
+  // The schema refuses "", but "   " passes it: an account must keep a name a person can read.
+  if (name === '') throw invalid('name must not be blank', 'name');
   return {
-    ...(input.name !== undefined ? { name: input.name.trim() } : {}),
+    ...(name !== undefined ? { name } : {}),
     ...(input.currency !== undefined ? { currency: normaliseCurrency(input.currency) } : {}),
     ...(input.credit_limit !== undefined ? { credit_limit: normaliseCreditLimit(input.credit_limit) } : {}),
     ...(input.email !== undefined ? { email: input.email } : {}),

@@ -4,7 +4,7 @@ import type { Db } from '../../db/index.js';
 import { DomainError, notFound } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
-import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { answerFromVersion } from '../../http/serialized-answer.js';
 import { registerVisibility } from '../../http/visibility.js';
 import { moneyView, moneyViews } from '../ledger/accounts.js';
@@ -159,7 +159,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
         {
           ...PageQuery('cus'),
           status: StatusFilter,
-          partner_id: Type.Optional(Type.String({ maxLength: 64 })),
+          partner_id: Type.Optional(IdOf('par')),
         },
         { additionalProperties: false },
       ),
@@ -256,8 +256,8 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
       querystring: Type.Object(
         {
           ...PageQuery('key'),
-          partner_id: Type.Optional(Type.String({ maxLength: 64 })),
-          customer_id: Type.Optional(Type.String({ maxLength: 64 })),
+          partner_id: Type.Optional(IdOf('par')),
+          customer_id: Type.Optional(IdOf('cus')),
         },
         { additionalProperties: false },
       ),

@@ -4,7 +4,7 @@ import type { Config } from '../../config.js';
 import type { Db } from '../../db/index.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
-import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { registerVisibility } from '../../http/visibility.js';
 import { visible } from '../accounts/routes.js';
 import { listDeliveries } from './delivery-log.js';
@@ -56,8 +56,8 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       querystring: Type.Object(
         {
           ...PageQuery('whe'),
-          partner_id: Type.Optional(Type.String({ maxLength: 64 })),
-          customer_id: Type.Optional(Type.String({ maxLength: 64 })),
+          partner_id: Type.Optional(IdOf('par')),
+          customer_id: Type.Optional(IdOf('cus')),
         },
         { additionalProperties: false },
       ),
