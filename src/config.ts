@@ -1,4 +1,4 @@
-import ipaddr from 'ipaddr.js';
+import { isAddressOrRange } from './networks.js';
 
 /**
  * Every setting in one typed place. Read from environment variables and validated once at
@@ -75,9 +75,7 @@ function networks(env: Env, name: string): string[] {
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
-  const bad = entries.find(
-    (entry) => !(entry.includes('/') ? ipaddr.isValidCIDR(entry) : ipaddr.isValid(entry)),
-  );
+  const bad = entries.find((entry) => !isAddressOrRange(entry));
   if (bad !== undefined) throw new ConfigError(`${name}: '${bad}' is not an IP address or CIDR range`);
   return entries;
 }

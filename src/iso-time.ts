@@ -52,6 +52,26 @@ const [HYPHEN, DOT, COLON, PLUS, SPACE] = [45, 46, 58, 43, 32];
 const [UPPER_T, LOWER_T, UPPER_Z, LOWER_Z] = [84, 116, 90, 122];
 
 /**
+ * Minutes east of UTC of the zone that text[index…] ends with: nothing (UTC), `Z`, `±HH`,
+ * `±HHMM` or `±HH:MM`, under 24 hours; NaN for anything else.
+ */
+function zoneOffsetMinutes(text: string, index: number): number {
+  const length = text.length;
+  if (index === length) return 0;
+  const sign = at(text, index);
+  if (sign === UPPER_Z || sign === LOWER_Z) return index + 1 === length ? 0 : Number.NaN;
+  if (sign !== PLUS && sign !== HYPHEN) return Number.NaN;
+  const rest = length - index - 1;
+  const hours = digits(text, index + 1, index + 3);
+  let minutes = 0;
+  if (rest === 4) minutes = digits(text, index + 3, index + 5);
+  else if (rest === 5 && at(text, index + 3) === COLON) minutes = digits(text, index + 4, index + 6);
+  else if (rest !== 2) return Number.NaN;
+  if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59) return Number.NaN;
+  return (sign === HYPHEN ? -1 : 1) * (hours * 60 + minutes);
+}
+
+/**
  * Reads the one grammar of every time the API takes (decision 0051), or answers null:
  * `YYYY-MM-DD`, or that date with `T` or a space and `HH:MM[:SS[.fraction]]`, then `Z` or an
  * offset `±HH[[:]MM]`; UTC when no zone is given (seed 003 writes `YYYY-MM-DD HH:MM:SS`).
@@ -97,21 +117,8 @@ export function parseIsoInstant(text: string): ParsedInstant | null {
       }
     }
     if (hours < 0 || hours > 23 || minutes < 0 || minutes > 59 || seconds < 0 || seconds > 59) return null;
-    if (index < length) {
-      const zone = at(text, index);
-      if (zone === UPPER_Z || zone === LOWER_Z) {
-        if (index + 1 !== length) return null;
-      } else if (zone === PLUS || zone === HYPHEN) {
-        const rest = length - index - 1;
-        const offsetHours = digits(text, index + 1, index + 3);
-        let offsetRest = 0;
-        if (rest === 4) offsetRest = digits(text, index + 3, index + 5);
-        else if (rest === 5 && at(text, index + 3) === COLON) offsetRest = digits(text, index + 4, index + 6);
-        else if (rest !== 2) return null;
-        if (offsetHours < 0 || offsetHours > 23 || offsetRest < 0 || offsetRest > 59) return null;
-        offsetMinutes = (zone === HYPHEN ? -1 : 1) * (offsetHours * 60 + offsetRest);
-      } else return null;
-    }
+    offsetMinutes = zoneOffsetMinutes(text, index);
+    if (Number.isNaN(offsetMinutes)) return null;
   }
   // Date.UTC reads years 0–99 as 1900–1999: compute four centuries later and step back.
   const early = year < 100;

@@ -1,6 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
-import ipaddr from 'ipaddr.js';
+import { type Address, networksMatcher, readAddress } from '../../networks.js';
 
 /**
  * Where webhook deliveries may go (decision 0052). Customers and partners register endpoint
@@ -9,7 +9,6 @@ import ipaddr from 'ipaddr.js';
  * and learn from the delivery log what answered there. Deliveries reach public unicast
  * addresses only, plus the networks the operator lists in WEBHOOK_ALLOWED_NETWORKS.
  */
-type Network = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
 /** What ipaddr.js calls each special range, said for an error message. */
 const RANGE_NAMES: Record<string, string> = {
@@ -25,26 +24,18 @@ const RANGE_NAMES: Record<string, string> = {
 };
 
 export class EgressPolicy {
-  private readonly allowed: Network[];
+  private readonly allowed: (address: Address) => boolean;
 
   /** `allowedNetworks`: addresses or CIDR ranges reachable even though not public (checked at start). */
   constructor(allowedNetworks: readonly string[]) {
-    this.allowed = allowedNetworks.map((entry) => {
-      if (entry.includes('/')) {
-        const [address, bits] = ipaddr.parseCIDR(entry);
-        return [address, bits];
-      }
-      const address = ipaddr.process(entry);
-      return [address, address.kind() === 'ipv4' ? 32 : 128];
-    });
+    this.allowed = networksMatcher(allowedNetworks);
   }
 
   /** Null when a delivery may connect to this address; otherwise why not. */
   refusal(address: string): string | null {
-    // process() reads ::ffff:10.0.0.1 as the IPv4 address it carries.
-    const parsed = ipaddr.process(address);
-    if (this.allowed.some(([base, bits]) => base.kind() === parsed.kind() && parsed.match(base, bits)))
-      return null;
+    // ::ffff:10.0.0.1 is read as the IPv4 address it carries.
+    const parsed = readAddress(address);
+    if (this.allowed(parsed)) return null;
     const range = parsed.range();
     if (range === 'unicast') return null;
     return `${parsed.toString()}, a ${RANGE_NAMES[range] ?? `special-purpose (${range})`} address`;
