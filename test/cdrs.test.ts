@@ -220,6 +220,8 @@ describe('CDR ingestion', () => {
       [{ answer_time: '2026-11-02T09:59:00Z' }, 'answer_time'],
       [{ start_time: 'yesterday' }, 'start_time'],
       [{ disposition: 'hung' }, 'disposition'],
+      [{ disposition: 'constructor' }, 'disposition'],
+      [{ disposition: 'no__answer!' }, 'disposition'],
       [{ disposition: 'busy' }, 'billsec'],
       [{ colour: 'red' }, 'colour'],
       [{ customer_id: undefined }, 'customer_id'],
@@ -239,6 +241,34 @@ describe('CDR ingestion', () => {
     );
     const notArray = await t.request('POST', '/api/v1/cdrs', { body: { call_id: 'x' } });
     assert.equal(notArray.status, 400);
+  });
+
+  test('a switch’s own spelling of a disposition is read (Asterisk’s ANSWERED, NO ANSWER, CONGESTION…)', async () => {
+    const spellings: Array<[string, Record<string, unknown>, string]> = [
+      ['ANSWERED', {}, 'answered'],
+      ['NO ANSWER', { answer_time: null }, 'no_answer'],
+      ['no-answer', { answer_time: null }, 'no_answer'],
+      [' Busy ', { answer_time: null }, 'busy'],
+      ['CONGESTION', { answer_time: null }, 'failed'],
+      ['canceled', { answer_time: null }, 'cancelled'],
+    ];
+    // A customer of its own, so the other tests' counts and sums do not change.
+    const switchUser = await created('POST', '/api/v1/customers', {
+      name: 'Asterisk user',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body: spellings.map(([spelled, extra], i) =>
+        cdr(`spelled-${i}`, { ...extra, customer_id: switchUser.id, disposition: spelled }),
+      ),
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.data.rejected, []);
+    for (const [i, [spelled, , stored]] of spellings.entries()) {
+      const row = (await t.request('GET', `/api/v1/cdrs?call_id=spelled-${i}`)).body.data[0];
+      assert.equal(row.disposition, stored, spelled);
+    }
   });
 
   test('a body in any other format is a 415, not an empty batch answered 200', async () => {
@@ -393,6 +423,45 @@ describe('CDR ingestion', () => {
       ['other-1'],
     );
     assert.equal(list.body.data[0].buy_cost, undefined, 'carrier costs are not shown to customers');
+  });
+
+  test('one CDR is read by its id, and only by a key that may read it', async () => {
+    const mine = (await t.request('GET', '/api/v1/cdrs?call_id=c9')).body.data[0];
+    assert.match(mine.links.self, new RegExp(`^http://[^/]+/api/v1/cdrs/${mine.id}$`));
+    const read = await t.request('GET', `/api/v1/cdrs/${mine.id}`);
+    assert.equal(read.status, 200, read.text);
+    assert.deepEqual(read.body.data, mine);
+    const ownKey = (await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: customer.id }))
+      .key;
+    const own = await t.request('GET', `/api/v1/cdrs/${mine.id}`, { key: ownKey });
+    assert.equal(own.status, 200, own.text);
+    assert.equal(own.body.data.buy_cost, undefined, 'carrier costs are not shown to customers');
+    const other = await created('POST', '/api/v1/customers', { name: 'Nosy', currency: 'USD' });
+    const otherKey = (await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: other.id }))
+      .key;
+    const nosy = await t.request('GET', `/api/v1/cdrs/${mine.id}`, { key: otherKey });
+    assert.equal(nosy.status, 404, nosy.text);
+    assert.equal((await t.request('GET', '/api/v1/cdrs/cdr_01aaaaaaaaaaaaaaaaaaaaaaaa')).status, 404);
+    const malformed = await t.request('GET', '/api/v1/cdrs/cus_01aaaaaaaaaaaaaaaaaaaaaaaa');
+    assert.equal(malformed.status, 400, malformed.text);
+    assert.equal(malformed.body.error.param, 'id');
+  });
+
+  test('a filter naming an account must be an id of its kind, and call_id must not be empty', async () => {
+    // These answered an empty list (or, for call_id=, every CDR), which reads as "no calls".
+    for (const [query, param] of [
+      ['customer_id=zzz', 'customer_id'],
+      [`customer_id=${carrier}`, 'customer_id'],
+      [`carrier_id=${customer.id}`, 'carrier_id'],
+      ['call_id=', 'call_id'],
+    ]) {
+      for (const path of ['/api/v1/cdrs', '/api/v1/cdrs/export.csv']) {
+        if (param === 'call_id' && path.endsWith('.csv')) continue;
+        const res = await t.request('GET', `${path}?${query}`);
+        assert.equal(res.status, 400, `${path}?${query}: ${res.text}`);
+        assert.equal(res.body.error.param, param, query);
+      }
+    }
   });
 
   test('export.csv streams the filtered CDRs', async () => {

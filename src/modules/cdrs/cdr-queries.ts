@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/index.js';
-import { invalid } from '../../errors.js';
+import { invalid, notFound } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
 import type { CdrsTable, Disposition, RatingState } from './schema.js';
 
@@ -68,10 +68,19 @@ export async function listCdrs(
     .execute();
 }
 
+/** One CDR by its id; one the principal may not read is as absent as one that does not exist. */
+export async function getCdr(db: Db, principal: Principal, id: string): Promise<Cdr> {
+  const row = await visibleCdrs(db, principal).where('id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('CDR');
+  return row;
+}
+
 export const EXPORT_BATCH_ROWS = 2_000;
 
-/** Keyset-paged reads for a streamed export: memory stays bounded whatever the filter matches. */
-/** Checks the filter now, so a bad one is a 400 before the CSV answer starts; reads lazily. */
+/**
+ * Keyset-paged reads for a streamed export: memory stays bounded whatever the filter matches.
+ * Checks the filter now, so a bad one is a 400 before the CSV answer starts; reads lazily.
+ */
 export function exportCdrs(db: Db, principal: Principal, filter: CdrFilter): AsyncGenerator<Cdr[]> {
   checkFilter(filter);
   return exportBatches(db, principal, filter);

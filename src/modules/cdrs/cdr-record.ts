@@ -151,12 +151,26 @@ function parseJsonTags(value: string): unknown {
   }
 }
 
+/**
+ * Switches' own spellings of a disposition. Asterisk's CDRs say `ANSWERED`, `NO ANSWER`, `BUSY`,
+ * `FAILED` and `CONGESTION` (a call the network could not complete: a failure, as NER counts it);
+ * others write `no-answer` or `canceled`. Case, spaces and hyphens do not matter.
+ */
+const DISPOSITION_SPELLINGS: Record<string, Disposition> = {
+  ...Object.fromEntries(DISPOSITIONS.map((name) => [name, name])),
+  congestion: 'failed',
+  canceled: 'cancelled',
+};
+
 function disposition(record: Record<string, unknown>): Disposition {
   const value = required(record, 'disposition');
-  if (!(DISPOSITIONS as readonly string[]).includes(value)) {
-    throw new Rejected(`disposition must be one of ${DISPOSITIONS.join(', ')}`, 'disposition');
-  }
-  return value as Disposition;
+  if ((DISPOSITIONS as readonly string[]).includes(value)) return value as Disposition;
+  const spelling = value
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
+  if (Object.hasOwn(DISPOSITION_SPELLINGS, spelling)) return DISPOSITION_SPELLINGS[spelling]!;
+  throw new Rejected(`disposition must be one of ${DISPOSITIONS.join(', ')}`, 'disposition');
 }
 
 /** Whole seconds between two times, rounded up: a switch's 10.2 s call lasted into the 11th second. */

@@ -92,7 +92,7 @@ export function presentCdr(request: FastifyRequest, principal: Principal, cdr: C
     charged: formatAmount(cdr.charged_amount),
     ...operatorView,
     links: {
-      self: absoluteUrl(request, `/api/v1/cdrs?call_id=${encodeURIComponent(cdr.call_id)}`),
+      self: absoluteUrl(request, `/api/v1/cdrs/${cdr.id}`),
       ...(cdr.customer_id ? { customer: absoluteUrl(request, `/api/v1/customers/${cdr.customer_id}`) } : {}),
     },
   };

@@ -9,12 +9,12 @@ import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { ApiError } from '../../http/errors.js';
-import { Envelope, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { parseInstant, parsePeriod } from '../../period.js';
 import type { CustomerCache } from '../accounts/customer-cache.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { authorizeCall } from './call-authorization.js';
-import { type CdrFilter, exportCdrs, listCdrs } from './cdr-queries.js';
+import { type CdrFilter, exportCdrs, getCdr, listCdrs } from './cdr-queries.js';
 import { fromCsv, fromJsonArray, fromNdjson, fromUpload } from './cdr-sources.js';
 import { CdrCopyConnections } from './copy-ingest.js';
 import './guards.js';
@@ -45,13 +45,14 @@ export interface CdrRoutesOptions {
 }
 
 const Id = Type.String({ maxLength: 64 });
+const CallId = Type.String({ minLength: 1, maxLength: 128, description: 'The switch’s call id' });
 const Instant = Type.String({
   maxLength: 40,
   description: 'YYYY-MM-DD (whole UTC day) or ISO 8601 timestamp',
 });
 const CdrFilterQuery = {
-  customer_id: Type.Optional(Id),
-  carrier_id: Type.Optional(Id),
+  customer_id: Type.Optional(IdOf('cus')),
+  carrier_id: Type.Optional(IdOf('car')),
   from: Type.Optional(Instant),
   to: Type.Optional(Instant),
   caller_prefix: Type.Optional(Type.String({ maxLength: 20 })),
@@ -159,7 +160,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       tags,
       summary: 'List CDRs (admin: all; partner: its customers; customer: its own)',
       querystring: Type.Object(
-        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(Id) },
+        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(CallId) },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(CdrSchema) },
@@ -174,6 +175,19 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
         { limit, startingAfter: starting_after },
       );
       return okList(request, toPage(rows, limit), (row) => presentCdr(request, principal, row));
+    },
+  });
+
+  app.get('/cdrs/:id', {
+    schema: {
+      tags,
+      summary: 'One CDR (admin: any; partner: its customers’; customer: its own)',
+      params: IdParams('cdr'),
+      response: { 200: Envelope(CdrSchema) },
+    },
+    handler: async (request) => {
+      const principal = principalOf(request);
+      return ok(request, presentCdr(request, principal, await getCdr(db, principal, request.params.id)));
     },
   });
 
