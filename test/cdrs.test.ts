@@ -608,6 +608,34 @@ describe('call authorization', () => {
   });
 });
 
+describe('naming the caller and the call', () => {
+  test('customer_id and account_number together are a 400 (which account was meant is a guess)', async () => {
+    const other = await created('POST', '/api/v1/customers', { name: 'Namesake', currency: 'USD' });
+    const both = { customer_id: customer.id, account_number: other.account_number, callee: '15550001234' };
+    const answers = [
+      await t.request('POST', '/api/v1/calls/authorize', { body: { ...both, caller: '15550001111' } }),
+      await t.request('POST', '/api/v1/calls/both-1/start', { body: both }),
+    ];
+    for (const res of answers) {
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.body.error.param, 'account_number');
+    }
+    assert.equal((await t.request('POST', '/api/v1/calls/both-1/end')).status, 404, 'no call was started');
+  });
+
+  test('a malformed call id says what a call id is', async () => {
+    const spaced = await t.request('POST', '/api/v1/calls/a%20b/start', {
+      body: { customer_id: customer.id, callee: '15550001234' },
+    });
+    assert.equal(spaced.status, 400, spaced.text);
+    assert.equal(spaced.body.error.param, 'call_id');
+    assert.match(spaced.body.error.reason, /1 to 128 printable ASCII characters/);
+    const listed = await t.request('GET', '/api/v1/cdrs?call_id=a%20b');
+    assert.equal(listed.status, 400, listed.text);
+    assert.match(listed.body.error.reason, /1 to 128 printable ASCII characters/);
+  });
+});
+
 describe('statistics', () => {
   test('ASR, NER, ACD and money per customer', async () => {
     const res = await t.request('GET', '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=customer');

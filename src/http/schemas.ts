@@ -27,6 +27,7 @@ export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null
 const DECIMAL_PATTERN = '^-?\\d{1,20}(\\.\\d{1,8})?$';
 const CURRENCY_PATTERN = '^[A-Za-z]{3}$';
 const ID_PATTERN_PREFIX = /^\^([a-z]+)_\[0-9a-z\]/;
+const CALL_ID_PATTERN = '^[\\x21-\\x7e]{1,128}$';
 
 /**
  * What a value failing one of these schemas' patterns should look like, for the 400's message
@@ -38,6 +39,7 @@ export function patternExpectation(pattern: string): string | null {
   if (pattern === CURRENCY_PATTERN) return 'must be a three-letter ISO 4217 currency code';
   if (pattern === INSTANT_PATTERN)
     return 'must be a date or an ISO 8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])';
+  if (pattern === CALL_ID_PATTERN) return 'must be 1 to 128 printable ASCII characters, without spaces';
   const id = ID_PATTERN_PREFIX.exec(pattern);
   return id ? `must be an id starting with ${id[1]}_` : null;
 }
@@ -49,6 +51,9 @@ export const DecimalString = (description?: string) =>
     description: description ?? 'Exact decimal, as a string (e.g. "245.71293")',
     examples: ['245.71293'],
   });
+
+/** A switch's call id (SIP Call-ID, a UUID…) as CDRs and live calls carry it. */
+export const CallIdString = Type.String({ pattern: CALL_ID_PATTERN, description: 'The switch’s call id' });
 
 export const CurrencyCode = Type.String({
   pattern: CURRENCY_PATTERN,

@@ -105,6 +105,15 @@ function refuse(
 }
 
 /**
+ * A request names its customer one way. With both, which one was meant is a guess, and a wrong
+ * guess authorizes (or starts) a call on another account: a 400, as for a rate lookup.
+ */
+export function checkCustomerSelector(selector: { customer_id?: string; account_number?: string }): void {
+  if (selector.customer_id && selector.account_number)
+    throw invalid('Give customer_id or account_number, not both', 'account_number');
+}
+
+/**
  * The calling customer and its balance from the in-memory customer cache (exact invalidation on
  * customer changes and ledger postings, also across processes): no database round trip on a hit.
  * Tenancy as everywhere: a customer the caller may not see is not found.
@@ -115,6 +124,7 @@ async function callingCustomer(
   principal: Principal,
   request: CallAuthorizationRequest,
 ): Promise<CustomerSnapshot> {
+  checkCustomerSelector(request);
   let id = request.customer_id ?? null;
   if (!id && request.account_number) {
     id = (await findCustomerByAccountNumber(db, principal, request.account_number)).id;

@@ -9,6 +9,7 @@ import {
   visibleCustomers,
 } from '../accounts/customers.js';
 import { normaliseNumber } from '../rating/values.js';
+import { checkCustomerSelector } from './call-authorization.js';
 
 /**
  * Calls in progress, for per-customer concurrent-call limits. A switch reports start and end;
@@ -20,6 +21,7 @@ export async function findCallingCustomer(
   principal: Principal,
   selector: { customer_id?: string; account_number?: string },
 ): Promise<Customer> {
+  checkCustomerSelector(selector);
   if (selector.customer_id) return getCustomer(db, principal, selector.customer_id);
   if (selector.account_number) return findCustomerByAccountNumber(db, principal, selector.account_number);
   if (principal.customerId) return getCustomer(db, principal, principal.customerId);

@@ -9,7 +9,7 @@ import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { ApiError } from '../../http/errors.js';
-import { Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { CallIdString, Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { parseInstant, parsePeriod } from '../../period.js';
 import type { CustomerCache } from '../accounts/customer-cache.js';
 import type { RatingIndex } from '../rating/rating-index.js';
@@ -45,7 +45,6 @@ export interface CdrRoutesOptions {
 }
 
 const Id = Type.String({ maxLength: 64 });
-const CallId = Type.String({ minLength: 1, maxLength: 128, description: 'The switch’s call id' });
 const Instant = Type.String({
   maxLength: 40,
   description: 'YYYY-MM-DD (whole UTC day) or ISO 8601 timestamp',
@@ -160,7 +159,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       tags,
       summary: 'List CDRs (admin: all; partner: its customers; customer: its own)',
       querystring: Type.Object(
-        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(CallId) },
+        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(CallIdString) },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(CdrSchema) },
@@ -307,10 +306,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
     },
   });
 
-  const CallParams = Type.Object(
-    { call_id: Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$' }) },
-    { additionalProperties: false },
-  );
+  const CallParams = Type.Object({ call_id: CallIdString }, { additionalProperties: false });
   const presentLiveCall = (call: {
     call_id: string;
     customer_id: string;
