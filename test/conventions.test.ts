@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { patternExpectation } from '../src/http/schemas.js';
 import { ADMIN_KEY, startTestApp, type TestApp, type TestResponse } from './helpers/app.js';
 
 /** The API conventions (api-conventions.md), exercised through real requests. */
@@ -170,6 +171,44 @@ describe('request bodies', () => {
       amount.body.message,
       /must be (a decimal number such as 12\.50|a three-letter ISO 4217 currency code)/,
     );
+  });
+
+  test('every pattern in the API has a sentence saying what a matching value looks like', async () => {
+    // A pattern without one answers "has an invalid format", which leaves the client guessing.
+    const document = (await t.request('GET', '/api/v1/openapi.json', { key: null })).body;
+    const patterns = new Set<string>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        for (const [key, value] of Object.entries(node)) {
+          if (key === 'pattern' && typeof value === 'string') patterns.add(value);
+          else walk(value);
+        }
+      }
+    };
+    walk(document);
+    assert.ok(patterns.size >= 10, `found ${patterns.size} patterns`);
+    const unexplained = [...patterns].filter((pattern) => patternExpectation(pattern) === null);
+    assert.deepEqual(unexplained, []);
+  });
+
+  test('a field inside a list is named with its index, as the domain’s own messages name it', async () => {
+    const card = await t.data('POST', '/api/v1/ratecards', {
+      name: 'Derived',
+      currency: 'USD',
+      direction: 'sell',
+    });
+    const res = await t.request('PUT', `/api/v1/ratecards/${card.id}/derivation`, {
+      body: { source_ids: ['rc_x'], overrides: [{ prefix: '44' }, { prefix: '4x', percentage: '5' }] },
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.error.param, 'overrides[1].prefix');
+    assert.equal(res.body.message, "Invalid parameter 'overrides[1].prefix': must be 1 to 16 digits");
+    const percentage = await t.request('PUT', `/api/v1/ratecards/${card.id}/derivation`, {
+      body: { source_ids: ['rc_x'], percentage: '-5' },
+    });
+    assert.equal(percentage.status, 400, percentage.text);
+    assert.match(percentage.body.message, /'percentage': must be a percentage of 0 or more/);
   });
 
   test('wrong types are 400 naming the field', async () => {

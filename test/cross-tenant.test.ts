@@ -38,6 +38,23 @@ before(async () => {
   });
   assert.equal(live.status, 201, live.text);
   namedFixtures.call_id = 'tenant-a-call';
+  // A CDR of tenant A's (unrated: the customer has no card; it is stored all the same).
+  const batch = await t.request('POST', '/api/v1/cdrs', {
+    body: [
+      {
+        call_id: 'tenant-a-cdr',
+        customer_id: customerA.id,
+        caller: '441234',
+        callee: '441235',
+        start_time: '2026-11-02T10:00:00Z',
+        end_time: '2026-11-02T10:01:00Z',
+        answer_time: '2026-11-02T10:00:01Z',
+        disposition: 'answered',
+      },
+    ],
+  });
+  assert.equal(batch.body.data?.accepted, 1, batch.text);
+  tenantA.cdr = (await t.request('GET', '/api/v1/cdrs?call_id=tenant-a-cdr')).body.data[0].id;
 
   const partnerB = await post('/api/v1/partners', { name: 'Partner B', currency: 'USD' });
   const customerB = await post('/api/v1/customers', { name: 'Customer B', partner_id: partnerB.id });

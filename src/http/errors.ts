@@ -93,9 +93,12 @@ interface AjvError {
   params: Record<string, unknown>;
 }
 
+/** `/overrides/0/prefix` → `overrides[0].prefix`, as the domain's own messages name items. */
 function paramFromPath(instancePath: string): string | undefined {
   const parts = instancePath.split('/').filter(Boolean);
-  return parts.length ? parts.join('.') : undefined;
+  return parts.length
+    ? parts.map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i ? `.${part}` : part)).join('')
+    : undefined;
 }
 
 /**

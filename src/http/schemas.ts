@@ -1,4 +1,4 @@
-import { type Static, type TSchema, type TUnsafe, Type } from 'typebox';
+import { type Static, type TSchema, type TStringOptions, type TUnsafe, Type } from 'typebox';
 import { INSTANT_PATTERN } from '../iso-time.js';
 
 /**
@@ -25,38 +25,47 @@ export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null
 }
 
 const DECIMAL_PATTERN = '^-?\\d{1,20}(\\.\\d{1,8})?$';
-const CURRENCY_PATTERN = '^[A-Za-z]{3}$';
 const ID_PATTERN_PREFIX = /^\^([a-z]+)_\[0-9a-z\]/;
-const CALL_ID_PATTERN = '^[\\x21-\\x7e]{1,128}$';
+
+/** Each pattern a schema uses, and what a value must look like to match it. */
+const PATTERN_EXPECTATIONS = new Map<string, string>();
 
 /**
- * What a value failing one of these schemas' patterns should look like, for the 400's message
- * (Ajv's own is "must match pattern" and the regular expression). Null for other patterns.
+ * A string schema with a pattern, and the sentence its 400 says when a value does not match
+ * (Ajv's own is "must match pattern" and the regular expression, which a client developer
+ * should not have to decode). Every patterned string in the API is made here.
  */
+export function PatternString(pattern: string, expectation: string, options: TStringOptions = {}) {
+  const known = PATTERN_EXPECTATIONS.get(pattern);
+  if (known !== undefined && known !== expectation)
+    throw new Error(`pattern ${pattern} is described twice: '${known}' and '${expectation}'`);
+  PATTERN_EXPECTATIONS.set(pattern, expectation);
+  return Type.String({ ...options, pattern });
+}
+
+/** What a value failing a schema's pattern should look like, for the 400's message. */
 export function patternExpectation(pattern: string): string | null {
-  if (pattern === DECIMAL_PATTERN)
-    return 'must be a decimal number such as 12.50 (up to 20 digits, 8 decimals)';
-  if (pattern === CURRENCY_PATTERN) return 'must be a three-letter ISO 4217 currency code';
-  if (pattern === INSTANT_PATTERN)
-    return 'must be a date or an ISO 8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])';
-  if (pattern === CALL_ID_PATTERN) return 'must be 1 to 128 printable ASCII characters, without spaces';
+  const known = PATTERN_EXPECTATIONS.get(pattern);
+  if (known !== undefined) return known;
   const id = ID_PATTERN_PREFIX.exec(pattern);
   return id ? `must be an id starting with ${id[1]}_` : null;
 }
 
 /** An exact decimal. Requests may send a JSON number (coerced to text before it is checked). */
 export const DecimalString = (description?: string) =>
-  Type.String({
-    pattern: DECIMAL_PATTERN,
+  PatternString(DECIMAL_PATTERN, 'must be a decimal number such as 12.50 (up to 20 digits, 8 decimals)', {
     description: description ?? 'Exact decimal, as a string (e.g. "245.71293")',
     examples: ['245.71293'],
   });
 
 /** A switch's call id (SIP Call-ID, a UUID…) as CDRs and live calls carry it. */
-export const CallIdString = Type.String({ pattern: CALL_ID_PATTERN, description: 'The switch’s call id' });
+export const CallIdString = PatternString(
+  '^[\\x21-\\x7e]{1,128}$',
+  'must be 1 to 128 printable ASCII characters, without spaces',
+  { description: 'The switch’s call id' },
+);
 
-export const CurrencyCode = Type.String({
-  pattern: CURRENCY_PATTERN,
+export const CurrencyCode = PatternString('^[A-Za-z]{3}$', 'must be a three-letter ISO 4217 currency code', {
   description: 'ISO 4217 currency code',
   examples: ['USD'],
 });
@@ -64,11 +73,11 @@ export const CurrencyCode = Type.String({
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
 
 /** Input timestamp: ISO 8601, or `YYYY-MM-DD HH:MM:SS` (seed 003's form), taken as UTC (decision 0051). */
-export const TimestampInput = Type.String({
-  pattern: INSTANT_PATTERN,
-  maxLength: 40,
-  description: 'ISO 8601 timestamp or YYYY-MM-DD HH:MM:SS (UTC when no offset is given)',
-});
+export const TimestampInput = PatternString(
+  INSTANT_PATTERN,
+  'must be a date or an ISO 8601 timestamp (YYYY-MM-DD[THH:MM[:SS]][Z|±HH:MM])',
+  { maxLength: 40, description: 'ISO 8601 timestamp or YYYY-MM-DD HH:MM:SS (UTC when no offset is given)' },
+);
 
 export const Links = Type.Record(Type.String(), Type.String({ format: 'uri' }));
 

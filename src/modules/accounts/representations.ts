@@ -6,6 +6,7 @@ import {
   DecimalString,
   Links,
   Nullable,
+  PatternString,
   Timestamp,
   TimestampInput,
 } from '../../http/schemas.js';
@@ -19,15 +20,17 @@ import type { Partner } from './partners.js';
 const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended'), Type.Literal('closed')]);
 
 const Email = Type.String({ format: 'email', maxLength: 254 });
-const Phone = Type.String({
-  pattern: '^\\+?[0-9 ().\\/-]{3,32}$',
-  description: 'Phone number, E.164 preferred',
-});
+const Phone = PatternString(
+  '^\\+?[0-9 ().\\/-]{3,32}$',
+  'must be a phone number: 3 to 32 digits, spaces and ( ) . / -, after an optional +',
+  { description: 'Phone number, E.164 preferred' },
+);
 const Address = Type.String({ maxLength: 500 });
-const AccountNumber = Type.String({
-  pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$',
-  description: 'Unique human account number; generated when absent',
-});
+const AccountNumber = PatternString(
+  '^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$',
+  'must be 1 to 32 letters, digits, _ or -, starting with a letter or digit',
+  { description: 'Unique human account number; generated when absent' },
+);
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 
 const accountFields = {

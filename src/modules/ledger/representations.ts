@@ -1,7 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, Links, Nullable, PageQuery, Timestamp } from '../../http/schemas.js';
+import {
+  CurrencyCode,
+  DecimalString,
+  Links,
+  Nullable,
+  PageQuery,
+  PatternString,
+  Timestamp,
+} from '../../http/schemas.js';
 import { type Decimal, formatAmount } from '../../money/index.js';
 import type { Period } from '../../period.js';
 import type { LedgerEntry } from './entries.js';
@@ -49,7 +57,12 @@ export const BalanceQuery = Type.Object(
 export const EntriesQuery = Type.Object(
   {
     ...PageQuery('lpo'),
-    category: Type.Optional(Type.String({ pattern: '^[a-z][a-z_]{0,39}$' })),
+    category: Type.Optional(
+      PatternString(
+        '^[a-z][a-z_]{0,39}$',
+        'must be a category: lower-case letters and _, such as call_charge',
+      ),
+    ),
     from: Type.Optional(PeriodBound('Start of the period (inclusive)')),
     to: Type.Optional(PeriodBound('End of the period: a date is inclusive, a timestamp exclusive')),
   },

@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { notFound } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok } from '../../http/envelope.js';
-import { Envelope } from '../../http/schemas.js';
+import { Envelope, IdOf, PatternString } from '../../http/schemas.js';
 import { type GatewayRow, getGateway, soleActiveGateway } from './gateway-configs.js';
 import { processIpnInbox, receiveIpn } from './ipn-inbox.js';
 import { capturePaypalOrder } from './paypal.js';
@@ -16,10 +16,7 @@ import { handleStripeEvent } from './stripe-events.js';
 const WEBHOOK_BODY_LIMIT_BYTES = 256 * 1024;
 const GatewayParams = Type.Object(
   {
-    gateway_id: Type.String({
-      pattern: '^gw_[0-9a-z]{1,40}$',
-      description: 'The gateway configuration the provider was given this URL for',
-    }),
+    gateway_id: IdOf('gw', 'The gateway configuration the provider was given this URL for'),
   },
   { additionalProperties: false },
 );
@@ -143,8 +140,14 @@ export const paypalRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = asy
       body: Type.Object(
         {
           ...CustomerRefFields,
-          gateway_id: Type.String({ pattern: '^gw_[0-9a-z]{1,40}$' }),
-          order_id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$', description: "PayPal's order id" }),
+          gateway_id: IdOf('gw'),
+          order_id: PatternString(
+            '^[A-Za-z0-9-]{1,64}$',
+            'must be a PayPal order id: 1 to 64 letters, digits or -',
+            {
+              description: "PayPal's order id",
+            },
+          ),
         },
         { additionalProperties: false },
       ),

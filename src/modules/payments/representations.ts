@@ -1,7 +1,15 @@
 import type { FastifyRequest } from 'fastify';
 import { type TSchema, Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
-import { CurrencyCode, DecimalString, IdOf, Links, Nullable, Timestamp } from '../../http/schemas.js';
+import {
+  CurrencyCode,
+  DecimalString,
+  IdOf,
+  Links,
+  Nullable,
+  PatternString,
+  Timestamp,
+} from '../../http/schemas.js';
 import { formatAmount } from '../../money/index.js';
 import type { GatewayRow } from './gateway-configs.js';
 import type { Profile } from './profiles.js';
@@ -41,7 +49,11 @@ export const BillingFields = {
   billing_city: Type.Optional(Type.String({ maxLength: 100 })),
   billing_state: Type.Optional(Type.String({ maxLength: 100 })),
   billing_postal_code: Type.Optional(Type.String({ maxLength: 20 })),
-  billing_country: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166 alpha-2' })),
+  billing_country: Type.Optional(
+    PatternString('^[A-Za-z]{2}$', 'must be a two-letter ISO 3166 country code', {
+      description: 'ISO 3166 alpha-2',
+    }),
+  ),
   email: Type.Optional(Type.String({ format: 'email', maxLength: 254 })),
 };
 

@@ -5,7 +5,7 @@ import type { Db } from '../../db/index.js';
 import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
-import { Envelope, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { CurrencyCode, Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
 import { createCustomer, newCustomerOwnership } from '../accounts/customers.js';
 import { CustomerSchema, presentCustomer } from '../accounts/representations.js';
 import { moneyView } from '../ledger/accounts.js';
@@ -121,7 +121,7 @@ const ProfileBody = Type.Object(
 const CustomerRegisterBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200 }),
-    currency: Type.Optional(Type.String({ pattern: '^[A-Za-z]{3}$' })),
+    currency: Type.Optional(CurrencyCode),
     partner_id: Type.Optional(Type.String({ maxLength: 64 })),
     account_number: Type.Optional(Type.String({ maxLength: 32 })),
     phone: Type.Optional(Type.String({ maxLength: 32 })),
@@ -132,7 +132,7 @@ const CustomerRegisterBody = Type.Object(
   },
   { additionalProperties: false },
 );
-const ProfileId = Type.String({ pattern: '^pp_[0-9a-z]{1,40}$' });
+const ProfileId = IdOf('pp');
 const ProfileIdBody = Type.Object(
   { ...CustomerRefFields, profile_id: ProfileId },
   { additionalProperties: false },

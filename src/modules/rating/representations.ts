@@ -7,6 +7,7 @@ import {
   ErrorEnvelope,
   Links,
   Nullable,
+  PatternString,
   Timestamp,
   TimestampInput,
 } from '../../http/schemas.js';
@@ -33,7 +34,9 @@ const RoundingMode = Type.Union([
   Type.Literal('down'),
 ]);
 const Seconds = (description: string) => Type.Integer({ minimum: 1, maximum: 86_400, description });
-const Prefix = Type.String({ pattern: '^[0-9]{1,16}$', description: 'Digits only, 1 to 16' });
+const Prefix = PatternString('^[0-9]{1,16}$', 'must be 1 to 16 digits', {
+  description: 'Digits only, 1 to 16',
+});
 const Name = Type.String({ minLength: 1, maxLength: 200 });
 
 export const RatecardSchema = Type.Object({
@@ -346,10 +349,11 @@ export function presentLcr(request: FastifyRequest, answer: LcrAnswer, strategy:
   };
 }
 
-const Percentage = Type.String({
-  pattern: '^\\d{1,5}(\\.\\d{1,4})?$',
-  description: 'Markup in percent of the cost, e.g. "12.5"',
-});
+const Percentage = PatternString(
+  '^\\d{1,5}(\\.\\d{1,4})?$',
+  'must be a percentage of 0 or more such as 12.5 (up to 5 digits, 4 decimals)',
+  { description: 'Markup in percent of the cost, e.g. "12.5"' },
+);
 const profitFields = {
   percentage: Type.Optional(Percentage),
   absolute: Type.Optional(DecimalString('Added to the marked-up cost, per minute')),

@@ -4,7 +4,14 @@ import type { Db } from '../../db/index.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { ApiError, errorBody } from '../../http/errors.js';
-import { Envelope, IdParams, ListEnvelope, PageQuery, TimestampInput } from '../../http/schemas.js';
+import {
+  CurrencyCode,
+  Envelope,
+  IdParams,
+  ListEnvelope,
+  PageQuery,
+  TimestampInput,
+} from '../../http/schemas.js';
 import { createCarrier, getCarrier, listCarriers, updateCarrier } from './carriers.js';
 import { exportDeck } from './deck-export.js';
 import { DeckRejectedError, importDeck } from './deck-import.js';
@@ -268,7 +275,7 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
             delimiter: Type.Optional(
               Type.Union([Type.Literal(','), Type.Literal(';'), Type.Literal('\t'), Type.Literal('|')]),
             ),
-            currency: Type.Optional(Type.String({ pattern: '^[A-Za-z]{3}$' })),
+            currency: Type.Optional(CurrencyCode),
           },
           { additionalProperties: false },
         ),
