@@ -397,6 +397,100 @@ describe('CDR ingestion', () => {
     assert.equal(res.body.data.accepted, 1);
   });
 
+  test('a switch’s own CSV is read with columns: Asterisk’s Master.csv, without a header', async () => {
+    const asterisk = await created('POST', '/api/v1/customers', {
+      name: 'Asterisk PBX',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    // On a day the statistics and re-rating tests leave alone.
+    // accountcode,src,dst,dcontext,clid,channel,dstchannel,lastapp,lastdata,start,answer,end,
+    // duration,billsec,disposition,amaflags,uniqueid,userfield
+    const line = (dst: string, times: string, seconds: string, disposition: string, uniqueid: string) =>
+      `"${asterisk.account_number}","15550001111","${dst}","default","""Alice"" <15550001111>","SIP/1001-01","SIP/trunk-02","Dial","SIP/trunk/${dst},30",${times},${seconds},"${disposition}","DOCUMENTATION","${uniqueid}",""`;
+    const master = [
+      line(
+        '442071234567',
+        '"2026-10-21 10:00:00","2026-10-21 10:00:05","2026-10-21 10:01:06"',
+        '66,61',
+        'ANSWERED',
+        '1762164000.1',
+      ),
+      line(
+        '442071234568',
+        '"2026-10-21 11:00:00","","2026-10-21 11:00:20"',
+        '20,0',
+        'NO ANSWER',
+        '1762167600.2',
+      ),
+      line('442071234569', '"2026-10-21 12:00:00","","2026-10-21 12:00:02"', '2,0', 'BUSY', '1762171200.3'),
+    ].join('\n');
+    const columns =
+      'account_number,caller,callee,-,-,-,-,-,-,start_time,answer_time,end_time,duration,billsec,disposition,-,call_id,-';
+    const res = await t.request('POST', `/api/v1/cdrs?header=false&columns=${columns}`, {
+      body: `${master}\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.body.data.rejected, []);
+    assert.equal(res.body.data.accepted, 3);
+    // 61 s at UK London's 0.02/min, 1/1 increments: 0.020333 (6 decimals, half up).
+    assert.deepEqual(
+      res.body.data.charged.map((c: { customer_id: string; amount: string }) => [c.customer_id, c.amount]),
+      [[asterisk.id, '0.020333']],
+    );
+    const stored = (await t.request('GET', `/api/v1/cdrs?customer_id=${asterisk.id}`)).body.data;
+    assert.deepEqual(
+      stored.map((c: { call_id: string; disposition: string; billsec: number }) => [
+        c.call_id,
+        c.disposition,
+        c.billsec,
+      ]),
+      [
+        ['1762164000.1', 'answered', 61],
+        ['1762167600.2', 'no_answer', 0],
+        ['1762171200.3', 'busy', 0],
+      ],
+    );
+    // The same way over a file that has a header row: the header is skipped (header defaults to true).
+    const withHeader = await t.request(
+      'POST',
+      '/api/v1/cdrs?columns=call_id,-,account_number,caller,callee,start_time,end_time,disposition&delimiter=;',
+      {
+        body: `uniqueid;x;acct;src;dst;start;end;disp\nhdr-1;?;${asterisk.account_number};1;15550001234;2026-10-21 13:00:00;2026-10-21 13:00:30;FAILED\n`,
+        headers: { 'content-type': 'text/csv' },
+      },
+    );
+    assert.equal(withHeader.status, 200, withHeader.text);
+    assert.equal(withHeader.body.data.accepted, 1, withHeader.text);
+  });
+
+  test('a bad CSV layout is a 400 for the request, and nothing is stored', async () => {
+    const all = 'call_id,customer_id,caller,callee,start_time,end_time';
+    const cases: Array<[string, string, string, string]> = [
+      ['columns=call_id,caller,callee,dst', 'text/csv', 'columns', "unknown column 'dst'"],
+      [`columns=call_id,${all},disposition`, 'text/csv', 'columns', "'call_id' twice"],
+      [`columns=${all}`, 'text/csv', 'columns', "missing the column 'disposition'"],
+      ['header=false', 'text/csv', 'header', 'needs columns'],
+      ['columns=call_id', 'application/json', 'columns', 'describe a CSV'],
+      ['delimiter=;', 'application/x-ndjson', 'columns', 'describe a CSV'],
+    ];
+    for (const [query, type, param, reason] of cases) {
+      const body =
+        type === 'application/json'
+          ? JSON.stringify([cdr('layout-x')])
+          : `${JSON.stringify(cdr('layout-x'))}\n`;
+      const res = await t.request('POST', `/api/v1/cdrs?${query}`, {
+        body,
+        headers: { 'content-type': type },
+      });
+      assert.equal(res.status, 400, `${query}: ${res.text}`);
+      assert.equal(res.body.error.param, param, query);
+      assert.ok(res.body.message.includes(reason), `${query}: ${res.body.message}`);
+    }
+    assert.equal((await t.request('GET', '/api/v1/cdrs?call_id=layout-x')).body.data.length, 0);
+  });
+
   test('a 200,000-record batch is refused with 413 without reading it all, and stores nothing', async () => {
     const line = JSON.stringify(cdr('big-0'));
     const body = Array.from({ length: 200_000 }, (_, i) => line.replace('big-0', `big-${i}`)).join('\n');

@@ -41,29 +41,88 @@ export async function* fromNdjson(input: Readable): AsyncIterable<RawRecord> {
 /** Columns a CSV must have: the record is unusable without them. */
 const REQUIRED_COLUMNS = ['call_id', 'caller', 'callee', 'start_time', 'end_time', 'disposition'];
 const KNOWN: ReadonlySet<string> = new Set(CDR_FIELDS);
+/** In a `columns` layout: a column of the file that is not read. */
+const SKIP = '-';
 
-function checkHeader(header: string[]): string[] {
-  const names = header.map((name) =>
-    name
-      .trim()
-      .replace(/^\uFEFF/, '')
-      .toLowerCase(),
-  );
-  const unknown = names.find((name) => !KNOWN.has(name));
-  if (unknown) throw invalid(`CSV header has an unknown column '${unknown}'`, unknown);
-  const missing = REQUIRED_COLUMNS.find((name) => !names.includes(name));
-  if (missing) throw invalid(`CSV is missing the column '${missing}'`, missing);
-  if (!names.includes('customer_id') && !names.includes('account_number')) {
-    throw invalid("CSV needs a 'customer_id' or 'account_number' column", 'customer_id');
+/**
+ * How a CSV's columns are read. By default its first row names them with CDR field names. A
+ * switch's own file (Asterisk's Master.csv has no header, and calls the callee `dst`) is read
+ * with `columns`: the file's columns in order as CDR field names, `-` for one that is not read.
+ */
+export interface CsvLayout {
+  columns?: string[];
+  /** Whether the first row is a header. With `columns` it is skipped; default true. */
+  header?: boolean;
+  delimiter?: string;
+}
+
+export const hasLayout = (layout: CsvLayout) =>
+  layout.columns !== undefined || layout.header !== undefined || layout.delimiter !== undefined;
+
+/** The field names of a layout, checked: known, each once, and the ones a CDR cannot do without. */
+function checkColumns(names: string[], param?: string): string[] {
+  const read = names.filter((name) => name !== SKIP);
+  const unknown = read.find((name) => !KNOWN.has(name));
+  if (unknown)
+    throw invalid(
+      `CSV ${param ? 'columns name' : 'header has'} an unknown column '${unknown}'`,
+      param ?? unknown,
+    );
+  const twice = read.find((name, i) => read.indexOf(name) !== i);
+  if (twice)
+    throw invalid(`CSV ${param ? 'columns name' : 'header has'} the column '${twice}' twice`, param ?? twice);
+  const missing = REQUIRED_COLUMNS.find((name) => !read.includes(name));
+  if (missing) throw invalid(`CSV is missing the column '${missing}'`, param ?? missing);
+  if (!read.includes('customer_id') && !read.includes('account_number')) {
+    throw invalid("CSV needs a 'customer_id' or 'account_number' column", param ?? 'customer_id');
   }
   return names;
 }
 
-export async function* fromCsv(input: Readable): AsyncIterable<RawRecord> {
+const headerNames = (header: string[]) =>
+  checkColumns(
+    header.map((name) =>
+      name
+        .trim()
+        .replace(/^\uFEFF/, '')
+        .toLowerCase(),
+    ),
+  );
+
+/**
+ * Checks a layout before any of the body is read, so a bad one is a 400 for the request. The
+ * parser skips a column named `false` (csv-parse's rule for an array of columns).
+ */
+function csvColumns(layout: CsvLayout): ((header: string[]) => string[]) | (string | false)[] {
+  if (!layout.columns) {
+    if (layout.header === false)
+      throw invalid('header=false needs columns (the file’s columns in order)', 'header');
+    return headerNames;
+  }
+  const names = checkColumns(
+    layout.columns.map((name) => name.trim().toLowerCase()),
+    'columns',
+  );
+  return names.map((name) => (name === SKIP ? false : name));
+}
+
+/** The layout is checked now: a bad one is the request's 400 before a byte of the body is read. */
+export function fromCsv(input: Readable, layout: CsvLayout = {}): AsyncIterable<RawRecord> {
+  return readCsv(input, csvColumns(layout), layout);
+}
+
+async function* readCsv(
+  input: Readable,
+  columns: ReturnType<typeof csvColumns>,
+  layout: CsvLayout,
+): AsyncIterable<RawRecord> {
   const parser = input.pipe(
     parseCsv({
       bom: true,
-      columns: checkHeader,
+      columns,
+      // With the columns given, a header row is not a record.
+      from_line: Array.isArray(columns) && layout.header !== false ? 2 : 1,
+      delimiter: layout.delimiter ?? ',',
       // A row with more or fewer fields than the header is that record's problem, not the
       // file's: relaxed, the parser goes on and says so in the record's info.
       relax_column_count: true,
@@ -97,9 +156,14 @@ export async function* fromCsv(input: Readable): AsyncIterable<RawRecord> {
 }
 
 /** A multipart upload arrives as a buffer: JSON array, NDJSON or CSV, told apart by its first character. */
-export function fromUpload(file: Buffer): Iterable<RawRecord> | AsyncIterable<RawRecord> {
+export function fromUpload(
+  file: Buffer,
+  layout: CsvLayout = {},
+): Iterable<RawRecord> | AsyncIterable<RawRecord> {
   const text = file.toString('utf8').replace(/^\uFEFF/, '');
   const first = text.trimStart()[0];
+  if ((first === '[' || first === '{') && hasLayout(layout))
+    throw invalid('columns, header and delimiter describe a CSV; this file is JSON', 'columns');
   if (first === '[') {
     let parsed: unknown;
     try {
@@ -110,5 +174,5 @@ export function fromUpload(file: Buffer): Iterable<RawRecord> | AsyncIterable<Ra
     if (!Array.isArray(parsed)) throw invalid('The uploaded JSON must be an array of CDRs', 'file');
     return fromJsonArray(parsed);
   }
-  return first === '{' ? fromNdjson(Readable.from([text])) : fromCsv(Readable.from([text]));
+  return first === '{' ? fromNdjson(Readable.from([text])) : fromCsv(Readable.from([text]), layout);
 }

@@ -15,7 +15,7 @@ import type { CustomerCache } from '../accounts/customer-cache.js';
 import type { RatingIndex } from '../rating/rating-index.js';
 import { authorizeCall } from './call-authorization.js';
 import { type CdrFilter, exportCdrs, getCdr, listCdrs } from './cdr-queries.js';
-import { fromCsv, fromJsonArray, fromNdjson, fromUpload } from './cdr-sources.js';
+import { type CsvLayout, fromCsv, fromJsonArray, fromNdjson, fromUpload, hasLayout } from './cdr-sources.js';
 import { CdrCopyConnections } from './copy-ingest.js';
 import './guards.js';
 import { ingestCdrs } from './ingest.js';
@@ -92,10 +92,12 @@ const STREAM_TYPES = ['application/x-ndjson', 'application/ndjson', 'text/csv'];
  * plain text: parsed by the app's general parsers, which this route's schema does not check) is
  * a 415, not an empty batch answered 200.
  */
-function recordsOf(type: string, body: unknown) {
-  if (type.startsWith('text/csv')) return fromCsv(body as Readable);
+function recordsOf(type: string, body: unknown, layout: CsvLayout) {
+  if (type.startsWith('text/csv')) return fromCsv(body as Readable, layout);
+  if (type.startsWith('multipart/')) return fromUpload(uploadedFile(body), layout);
+  if (hasLayout(layout))
+    throw invalid('columns, header and delimiter describe a CSV; send it as text/csv or a file', 'columns');
   if (STREAM_TYPES.some((streamed) => type.startsWith(streamed))) return fromNdjson(body as Readable);
-  if (type.startsWith('multipart/')) return fromUpload(uploadedFile(body));
   if (type.startsWith('application/json') && Array.isArray(body)) return fromJsonArray(body);
   throw new ApiError(
     415,
@@ -126,6 +128,19 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       querystring: Type.Object(
         {
           atomic: Type.Optional(Type.Boolean({ description: 'Reject the whole batch if any record is bad' })),
+          columns: Type.Optional(
+            Type.String({
+              maxLength: 1000,
+              description:
+                'CSV: the file’s columns in order as CDR field names, comma separated; - skips a column',
+            }),
+          ),
+          header: Type.Optional(
+            Type.Boolean({ description: 'CSV: whether the first row is a header (default true)' }),
+          ),
+          delimiter: Type.Optional(
+            Type.Union([Type.Literal(','), Type.Literal(';'), Type.Literal('\t'), Type.Literal('|')]),
+          ),
         },
         { additionalProperties: false },
       ),
@@ -144,9 +159,14 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       response: { 200: Envelope(IngestResultSchema) },
     },
     handler: async (request) => {
-      const records = recordsOf(request.headers['content-type'] ?? '', request.body);
+      const { atomic, columns, header, delimiter } = request.query;
+      const records = recordsOf(request.headers['content-type'] ?? '', request.body, {
+        ...(columns !== undefined ? { columns: columns.split(',') } : {}),
+        ...(header !== undefined ? { header } : {}),
+        ...(delimiter !== undefined ? { delimiter } : {}),
+      });
       const result = await ingestCdrs(db, rating, principalOf(request), records, {
-        atomic: request.query.atomic ?? false,
+        atomic: atomic ?? false,
         maxRecords: config.cdrBatchMax,
         copy: copyConnections,
       });
