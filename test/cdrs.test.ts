@@ -465,12 +465,77 @@ describe('CDR ingestion', () => {
     assert.equal(withHeader.body.data.accepted, 1, withHeader.text);
   });
 
+  test('without a disposition, the times and the hangup cause tell it: FreeSWITCH’s CSV as it stands', async () => {
+    const freeswitch = await created('POST', '/api/v1/customers', {
+      name: 'FreeSWITCH PBX',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    // mod_cdr_csv's default template: caller_id_name, caller_id_number, destination_number,
+    // context, start_stamp, answer_stamp, end_stamp, duration, billsec, hangup_cause, uuid,
+    // bleg_uuid, accountcode, read_codec, write_codec. On a day the other tests leave alone.
+    const line = (dst: string, answer: string, end: string, seconds: string, cause: string, uuid: string) =>
+      `"Alice","15550001111","${dst}","default","2026-10-22 10:00:00","${answer}","${end}",${seconds},"${cause}","${uuid}","","${freeswitch.account_number}","PCMA","PCMA"`;
+    const csv = [
+      line('442071234567', '2026-10-22 10:00:05', '2026-10-22 10:01:06', '66,61', 'NORMAL_CLEARING', 'fs-1'),
+      line('442071234568', '', '2026-10-22 10:00:20', '20,0', 'NO_ANSWER', 'fs-2'),
+      line('442071234569', '', '2026-10-22 10:00:02', '2,0', 'USER_BUSY', 'fs-3'),
+      line('442071234570', '', '2026-10-22 10:00:03', '3,0', 'ORIGINATOR_CANCEL', 'fs-4'),
+      line('442071234571', '', '2026-10-22 10:00:01', '1,0', 'NO_ROUTE_DESTINATION', 'fs-5'),
+      line('442071234572', '', '2026-10-22 10:00:01', '1,0', '', 'fs-6'),
+    ].join('\n');
+    const columns =
+      '-,caller,callee,-,start_time,answer_time,end_time,duration,billsec,hangup_cause,call_id,-,account_number,-,-';
+    const res = await t.request('POST', `/api/v1/cdrs?header=false&columns=${columns}`, {
+      body: `${csv}\n`,
+      headers: { 'content-type': 'text/csv' },
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.accepted, 5);
+    // Unanswered and without a cause, nothing tells what happened to the call.
+    assert.deepEqual(
+      res.body.data.rejected.map((r: { index: number; param: string }) => [r.index, r.param]),
+      [[5, 'disposition']],
+    );
+    const stored = (await t.request('GET', `/api/v1/cdrs?customer_id=${freeswitch.id}`)).body.data;
+    assert.deepEqual(
+      stored.map((c: { call_id: string; disposition: string; hangup_cause: string }) => [
+        c.call_id,
+        c.disposition,
+        c.hangup_cause,
+      ]),
+      [
+        ['fs-1', 'answered', 'NORMAL_CLEARING'],
+        ['fs-2', 'no_answer', 'NO_ANSWER'],
+        ['fs-3', 'busy', 'USER_BUSY'],
+        ['fs-4', 'cancelled', 'ORIGINATOR_CANCEL'],
+        ['fs-5', 'failed', 'NO_ROUTE_DESTINATION'],
+      ],
+    );
+    // A disposition given is what counts, whatever the cause says.
+    const given = await t.request('POST', '/api/v1/cdrs', {
+      body: [
+        cdr('given-1', {
+          customer_id: freeswitch.id,
+          start_time: '2026-10-22T11:00:00Z',
+          answer_time: null,
+          end_time: '2026-10-22T11:00:09Z',
+          disposition: 'no_answer',
+          hangup_cause: '486',
+        }),
+      ],
+    });
+    assert.equal(given.body.data.accepted, 1, given.text);
+    const row = (await t.request('GET', '/api/v1/cdrs?call_id=given-1')).body.data[0];
+    assert.equal(row.disposition, 'no_answer');
+  });
+
   test('a bad CSV layout is a 400 for the request, and nothing is stored', async () => {
     const all = 'call_id,customer_id,caller,callee,start_time,end_time';
     const cases: Array<[string, string, string, string]> = [
       ['columns=call_id,caller,callee,dst', 'text/csv', 'columns', "unknown column 'dst'"],
       [`columns=call_id,${all},disposition`, 'text/csv', 'columns', "'call_id' twice"],
-      [`columns=${all}`, 'text/csv', 'columns', "missing the column 'disposition'"],
+      [`columns=${all}`, 'text/csv', 'columns', "needs a 'disposition' column, or 'hangup_cause'"],
       ['header=false', 'text/csv', 'header', 'needs columns'],
       ['columns=call_id', 'application/json', 'columns', 'describe a CSV'],
       ['delimiter=;', 'application/x-ndjson', 'columns', 'describe a CSV'],

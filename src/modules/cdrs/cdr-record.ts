@@ -1,5 +1,6 @@
 import { parseIsoInstant } from '../../iso-time.js';
 import { normaliseNumber } from '../rating/values.js';
+import { dispositionOf, unansweredDisposition } from './dispositions.js';
 import { DISPOSITIONS, type Disposition } from './schema.js';
 
 /**
@@ -152,25 +153,26 @@ function parseJsonTags(value: string): unknown {
 }
 
 /**
- * Switches' own spellings of a disposition. Asterisk's CDRs say `ANSWERED`, `NO ANSWER`, `BUSY`,
- * `FAILED` and `CONGESTION` (a call the network could not complete: a failure, as NER counts it);
- * others write `no-answer` or `canceled`. Case, spaces and hyphens do not matter.
+ * The disposition the record gives, or else the one its times and hangup cause say: answered
+ * when it has an answer time or billed seconds, otherwise what the hangup cause names.
  */
-const DISPOSITION_SPELLINGS: Record<string, Disposition> = {
-  ...Object.fromEntries(DISPOSITIONS.map((name) => [name, name])),
-  congestion: 'failed',
-  canceled: 'cancelled',
-};
-
-function disposition(record: Record<string, unknown>): Disposition {
-  const value = required(record, 'disposition');
-  if ((DISPOSITIONS as readonly string[]).includes(value)) return value as Disposition;
-  const spelling = value
-    .trim()
-    .toLowerCase()
-    .replace(/[\s-]+/g, '_');
-  if (Object.hasOwn(DISPOSITION_SPELLINGS, spelling)) return DISPOSITION_SPELLINGS[spelling]!;
-  throw new Rejected(`disposition must be one of ${DISPOSITIONS.join(', ')}`, 'disposition');
+function disposition(
+  record: Record<string, unknown>,
+  times: { answerTime: Date | null; billsec: number },
+  hangupCause: string | null,
+): Disposition {
+  const value = text(record, 'disposition');
+  if (value === null) {
+    if (times.answerTime || times.billsec > 0) return 'answered';
+    if (hangupCause) return unansweredDisposition(hangupCause);
+    throw new Rejected(
+      "Missing required parameter 'disposition' (or a hangup_cause to tell it from)",
+      'disposition',
+    );
+  }
+  const named = dispositionOf(value);
+  if (!named) throw new Rejected(`disposition must be one of ${DISPOSITIONS.join(', ')}`, 'disposition');
+  return named;
 }
 
 /** Whole seconds between two times, rounded up: a switch's 10.2 s call lasted into the 11th second. */
@@ -214,15 +216,15 @@ function checkRecord(record: Record<string, unknown>, nowMs: number): CdrInput {
   const caller = required(record, 'caller', freeText);
   if (caller.length > 64) throw new Rejected('caller is longer than 64 characters', 'caller');
   const times = checkTimes(record, nowMs);
-  const state = disposition(record);
+  const hangupCause = freeText(record, 'hangup_cause');
+  if (hangupCause && hangupCause.length > 32)
+    throw new Rejected('hangup_cause is longer than 32 characters', 'hangup_cause');
+  const state = disposition(record, times, hangupCause);
   if (state === 'answered' && !times.answerTime && times.billsec === 0 && record.billsec === undefined) {
     throw new Rejected('an answered call needs answer_time or billsec', 'answer_time');
   }
   if (state !== 'answered' && times.billsec > 0)
     throw new Rejected(`a ${state} call cannot have billsec`, 'billsec');
-  const hangupCause = freeText(record, 'hangup_cause');
-  if (hangupCause && hangupCause.length > 32)
-    throw new Rejected('hangup_cause is longer than 32 characters', 'hangup_cause');
   return {
     switchId: token(record, 'switch_id') ?? DEFAULT_SWITCH,
     callId,

@@ -39,7 +39,7 @@ export async function* fromNdjson(input: Readable): AsyncIterable<RawRecord> {
 }
 
 /** Columns a CSV must have: the record is unusable without them. */
-const REQUIRED_COLUMNS = ['call_id', 'caller', 'callee', 'start_time', 'end_time', 'disposition'];
+const REQUIRED_COLUMNS = ['call_id', 'caller', 'callee', 'start_time', 'end_time'];
 const KNOWN: ReadonlySet<string> = new Set(CDR_FIELDS);
 /** In a `columns` layout: a column of the file that is not read. */
 const SKIP = '-';
@@ -75,6 +75,12 @@ function checkColumns(names: string[], param?: string): string[] {
   if (missing) throw invalid(`CSV is missing the column '${missing}'`, param ?? missing);
   if (!read.includes('customer_id') && !read.includes('account_number')) {
     throw invalid("CSV needs a 'customer_id' or 'account_number' column", param ?? 'customer_id');
+  }
+  if (!read.includes('disposition') && !read.includes('hangup_cause')) {
+    throw invalid(
+      "CSV needs a 'disposition' column, or 'hangup_cause' to tell it from",
+      param ?? 'disposition',
+    );
   }
   return names;
 }
