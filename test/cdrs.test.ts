@@ -528,6 +528,32 @@ describe('CDR ingestion', () => {
     assert.equal(given.body.data.accepted, 1, given.text);
     const row = (await t.request('GET', '/api/v1/cdrs?call_id=given-1')).body.data[0];
     assert.equal(row.disposition, 'no_answer');
+    // Call ids are unique per switch: the same one from another switch is another call.
+    const otherSwitch = await t.request('POST', '/api/v1/cdrs', {
+      body: [
+        {
+          ...cdr('given-1', {
+            customer_id: freeswitch.id,
+            start_time: '2026-10-22T12:00:00Z',
+            answer_time: null,
+            end_time: '2026-10-22T12:00:09Z',
+            disposition: 'busy',
+          }),
+          switch_id: 'fs-b',
+        },
+      ],
+    });
+    assert.equal(otherSwitch.body.data.accepted, 1, otherSwitch.text);
+    const byCallId = (await t.request('GET', '/api/v1/cdrs?call_id=given-1')).body.data;
+    assert.deepEqual(byCallId.map((c: { switch_id: string }) => c.switch_id).sort(), ['default', 'fs-b']);
+    const bySwitch = (await t.request('GET', '/api/v1/cdrs?call_id=given-1&switch_id=fs-b')).body.data;
+    assert.deepEqual(
+      bySwitch.map((c: { disposition: string }) => c.disposition),
+      ['busy'],
+    );
+    const exported = await t.request('GET', '/api/v1/cdrs/export.csv?switch_id=fs-b');
+    assert.equal(exported.text.trim().split('\n').length, 2, exported.text);
+    assert.equal((await t.request('GET', '/api/v1/cdrs?switch_id=a%20b')).status, 400);
   });
 
   test('a bad CSV layout is a 400 for the request, and nothing is stored', async () => {

@@ -58,12 +58,11 @@ export const DecimalString = (description?: string) =>
     examples: ['245.71293'],
   });
 
-/** A switch's call id (SIP Call-ID, a UUID…) as CDRs and live calls carry it. */
-export const CallIdString = PatternString(
-  '^[\\x21-\\x7e]{1,128}$',
-  'must be 1 to 128 printable ASCII characters, without spaces',
-  { description: 'The switch’s call id' },
-);
+/** A name a switch chooses: its call ids (a SIP Call-ID, a UUID…) and its own id. */
+export const SwitchToken = (description: string) =>
+  PatternString('^[\\x21-\\x7e]{1,128}$', 'must be 1 to 128 printable ASCII characters, without spaces', {
+    description,
+  });
 
 export const CurrencyCode = PatternString('^[A-Za-z]{3}$', 'must be a three-letter ISO 4217 currency code', {
   description: 'ISO 4217 currency code',

@@ -8,6 +8,7 @@ export type Cdr = Selectable<CdrsTable>;
 
 /** Filters shared by the list, the CSV export and re-rating. */
 export interface CdrFilter {
+  switchId?: string;
   callId?: string;
   customerId?: string;
   carrierId?: string;
@@ -42,6 +43,7 @@ function checkFilter(filter: CdrFilter): void {
 export function filteredCdrs(db: Db, principal: Principal, filter: CdrFilter) {
   checkFilter(filter);
   let query = visibleCdrs(db, principal);
+  if (filter.switchId) query = query.where('switch_id', '=', filter.switchId);
   if (filter.callId) query = query.where('call_id', '=', filter.callId);
   if (filter.customerId) query = query.where('customer_id', '=', filter.customerId);
   if (filter.carrierId) query = query.where('carrier_id', '=', filter.carrierId);

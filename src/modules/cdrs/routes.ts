@@ -9,7 +9,7 @@ import { invalid } from '../../errors.js';
 import { principalOf } from '../../http/auth.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { ApiError } from '../../http/errors.js';
-import { CallIdString, Envelope, IdOf, IdParams, ListEnvelope, PageQuery } from '../../http/schemas.js';
+import { Envelope, IdOf, IdParams, ListEnvelope, PageQuery, SwitchToken } from '../../http/schemas.js';
 import { parseInstant, parsePeriod } from '../../period.js';
 import type { CustomerCache } from '../accounts/customer-cache.js';
 import type { RatingIndex } from '../rating/rating-index.js';
@@ -45,6 +45,7 @@ export interface CdrRoutesOptions {
 }
 
 const Id = Type.String({ maxLength: 64 });
+const CallId = SwitchToken('The switch’s call id');
 const Instant = Type.String({
   maxLength: 40,
   description: 'YYYY-MM-DD (whole UTC day) or ISO 8601 timestamp',
@@ -58,6 +59,7 @@ const CdrFilterQuery = {
   callee_prefix: Type.Optional(Type.String({ maxLength: 20 })),
   disposition: Type.Optional(DispositionSchema),
   rated: Type.Optional(Type.Union([Type.Literal('rated'), Type.Literal('unrated')])),
+  switch_id: Type.Optional(SwitchToken('The switch that sent the CDR (switch_id)')),
 };
 
 type FilterQuery = {
@@ -69,6 +71,7 @@ type FilterQuery = {
   callee_prefix?: string;
   disposition?: CdrFilter['disposition'];
   rated?: 'rated' | 'unrated';
+  switch_id?: string;
 };
 
 function toFilter(query: FilterQuery): CdrFilter {
@@ -82,6 +85,7 @@ function toFilter(query: FilterQuery): CdrFilter {
     calleePrefix: query.callee_prefix,
     disposition: query.disposition,
     ratingState: query.rated,
+    switchId: query.switch_id,
   };
 }
 
@@ -179,7 +183,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       tags,
       summary: 'List CDRs (admin: all; partner: its customers; customer: its own)',
       querystring: Type.Object(
-        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(CallIdString) },
+        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(CallId) },
         { additionalProperties: false },
       ),
       response: { 200: ListEnvelope(CdrSchema) },
@@ -326,7 +330,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
     },
   });
 
-  const CallParams = Type.Object({ call_id: CallIdString }, { additionalProperties: false });
+  const CallParams = Type.Object({ call_id: CallId }, { additionalProperties: false });
   const presentLiveCall = (call: {
     call_id: string;
     customer_id: string;
