@@ -288,6 +288,51 @@ test('a card’s rates list pages in deck order (prefix, effective_from) with th
   assert.equal(wrongCursor.body.error.param, 'starting_after');
 });
 
+test('a card’s rates are found by the prefixes under one, or by part of the destination', async () => {
+  const sell = await card({ name: 'Searched', direction: 'sell' });
+  const csv = [
+    'prefix,destination,rate',
+    '4,Europe rest,0.05',
+    '44,United Kingdom,0.02',
+    '441,UK Geographic,0.02',
+    '447,UK Mobile,0.1',
+    '4479,UK Mobile 50%_off,0.09',
+    '4499999999999999,UK longest,0.5',
+    '45,Denmark,0.03',
+    '49,Germany,0.03',
+    '5,South America,0.04',
+  ].join('\n');
+  assert.equal((await csvImport(sell, csv)).status, 200);
+  const list = async (query: string) => {
+    const response = await t.request('GET', `/api/v1/ratecards/${sell}/rates?limit=100&${query}`);
+    assert.equal(response.status, 200, `${query}: ${response.text}`);
+    return response.body.data.map((rate: { prefix: string }) => rate.prefix);
+  };
+  assert.deepEqual(await list('prefix_starts_with=44'), ['44', '441', '447', '4479', '4499999999999999']);
+  assert.deepEqual(await list('prefix_starts_with=447'), ['447', '4479']);
+  assert.deepEqual(await list('prefix_starts_with=4'), [
+    '4',
+    '44',
+    '441',
+    '447',
+    '4479',
+    '4499999999999999',
+    '45',
+    '49',
+  ]);
+  assert.deepEqual(await list('prefix_starts_with=46'), []);
+  assert.deepEqual(await list('prefix=44'), ['44']);
+  assert.deepEqual(await list('destination_contains=uk%20mob'), ['447', '4479']);
+  // LIKE's wildcards are taken as the characters they are.
+  assert.deepEqual(await list('destination_contains=%25_'), ['4479']);
+  assert.deepEqual(await list('destination_contains=_'), ['4479']);
+  assert.deepEqual(await list('prefix_starts_with=44&destination_contains=geo'), ['441']);
+  const bad = await t.request('GET', `/api/v1/ratecards/${sell}/rates?prefix_starts_with=4x`);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.param, 'prefix_starts_with');
+  assert.match(bad.body.message, /^prefix_starts_with must be digits only/);
+});
+
 test('rates belong to an existing card: one partition per card, never moved, deleted with the card', async () => {
   const db = t.handle.db;
   const sell = await card({ name: 'Keyed', direction: 'sell' });

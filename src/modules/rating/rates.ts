@@ -6,7 +6,13 @@ import { assertNotDerived, recompileDerivedFrom } from './derivation.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
 import { lockRatesForWriting } from './rates-lock.js';
 import type { RatesTable } from './schema.js';
-import { prefixProblem, requireAmount, requireIncrement, requireTimestamp } from './values.js';
+import {
+  MAX_PREFIX_DIGITS,
+  prefixProblem,
+  requireAmount,
+  requireIncrement,
+  requireTimestamp,
+} from './values.js';
 
 export type Rate = Selectable<RatesTable>;
 
@@ -24,18 +30,25 @@ export interface RateInput {
 
 export interface RateListFilter {
   prefix?: string;
+  /** Every prefix under this one (44 → 44, 441, 4420…). */
+  prefix_starts_with?: string;
   /** Only versions in force at this time. */
   at?: string;
   destination?: string;
+  /** Destinations holding this text, whatever its case. */
+  destination_contains?: string;
   limit: number;
   startingAfter?: string;
 }
 
-function requirePrefix(text: string): string {
+function requirePrefix(text: string, param = 'prefix'): string {
   const problem = prefixProblem(text);
-  if (problem) throw invalid(problem, 'prefix');
+  if (problem) throw invalid(problem.replace(/^prefix/, param), param);
   return text;
 }
+
+/** LIKE's wildcards and its escape character, taken literally. */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, '\\$&');
 
 function normalise(input: RateInput) {
   return {
@@ -131,7 +144,18 @@ export async function listRates(db: Db, cardId: string, filter: RateListFilter):
   await getRatecard(db, cardId);
   let query = db.selectFrom('rates').selectAll().where('ratecard_id', '=', cardId);
   if (filter.prefix) query = query.where('prefix', '=', requirePrefix(filter.prefix));
+  if (filter.prefix_starts_with) {
+    const under = requirePrefix(filter.prefix_starts_with, 'prefix_starts_with');
+    // Every prefix under P lies between P and P padded with 9s to the longest a prefix can be:
+    // the range lets the (ratecard_id, prefix, …) index serve it; LIKE makes it exact.
+    query = query
+      .where('prefix', '>=', under)
+      .where('prefix', '<=', under.padEnd(MAX_PREFIX_DIGITS, '9'))
+      .where('prefix', 'like', `${under}%`);
+  }
   if (filter.destination) query = query.where('destination', '=', filter.destination);
+  if (filter.destination_contains)
+    query = query.where('destination', 'ilike', `%${likeLiteral(filter.destination_contains)}%`);
   if (filter.at) {
     const at = requireTimestamp(filter.at, 'at');
     query = query

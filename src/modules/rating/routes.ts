@@ -193,8 +193,20 @@ export const ratecardRoutes: FastifyPluginAsyncTypebox<RatingRoutesOptions> = as
       querystring: Type.Object(
         {
           ...PageQuery('rt'),
-          prefix: Type.Optional(Type.String({ maxLength: 32 })),
-          destination: Type.Optional(Type.String({ maxLength: 200 })),
+          prefix: Type.Optional(Type.String({ maxLength: 32, description: 'This prefix exactly' })),
+          prefix_starts_with: Type.Optional(
+            Type.String({ maxLength: 32, description: 'Every prefix under this one (44: 44, 441, 4420…)' }),
+          ),
+          destination: Type.Optional(
+            Type.String({ maxLength: 200, description: 'This destination exactly' }),
+          ),
+          destination_contains: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 200,
+              description: 'Destinations holding this text, any case',
+            }),
+          ),
           at: Type.Optional(TimestampInput),
         },
         { additionalProperties: false },
