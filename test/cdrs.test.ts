@@ -728,6 +728,78 @@ describe('re-rating', () => {
     assert.equal(second.body.data.difference, '0');
     assert.equal(second.body.data.transaction_id, null);
   });
+
+  test('a CDR one partner’s switch sent naming another tenant’s customer is never charged to it', async () => {
+    const day = {
+      start_time: '2026-10-23T10:00:00Z',
+      answer_time: '2026-10-23T10:00:05Z',
+      end_time: '2026-10-23T10:01:06Z',
+    };
+    const rerate = (customerId: string, key?: string) =>
+      t.request('POST', '/api/v1/cdrs/rerate', {
+        body: { customer_id: customerId, from: '2026-10-23', to: '2026-10-23' },
+        ...(key ? { key } : {}),
+      });
+    const partnerP = await created('POST', '/api/v1/partners', { name: 'Partner P', currency: 'USD' });
+    const partnerQ = await created('POST', '/api/v1/partners', { name: 'Partner Q', currency: 'USD' });
+    const keyP = (await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partnerP.id }))
+      .key;
+    const keyQ = (await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partnerQ.id }))
+      .key;
+    const ofQ = await created('POST', '/api/v1/customers', {
+      name: 'Q’s customer',
+      partner_id: partnerQ.id,
+      ratecard_id: sellCard,
+    });
+    const direct = await created('POST', '/api/v1/customers', {
+      name: 'Operator’s customer',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    // P's switch names Q's customer and the operator's: P cannot see them, so they are kept as
+    // P's unrated CDRs. It also names an account P opens only afterwards.
+    const posted = await t.request('POST', '/api/v1/cdrs', {
+      key: keyP,
+      body: [
+        cdr('p-names-q', { ...day, customer_id: ofQ.id }),
+        cdr('p-names-direct', { ...day, customer_id: undefined, account_number: direct.account_number }),
+        cdr('p-names-later', { ...day, customer_id: undefined, account_number: 'P-LATER-1' }),
+      ],
+    });
+    assert.equal(posted.status, 200, posted.text);
+    assert.equal(posted.body.data.unrated, 3, posted.text);
+    const later = await created('POST', '/api/v1/customers', {
+      name: 'Opened later',
+      partner_id: partnerP.id,
+      account_number: 'P-LATER-1',
+      ratecard_id: sellCard,
+    });
+    for (const [customerId, key] of [
+      [ofQ.id, undefined],
+      [ofQ.id, keyQ],
+      [direct.id, undefined],
+    ] as const) {
+      const res = await rerate(customerId, key);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body.data.examined, 0, `${customerId}: ${res.text}`);
+      assert.equal(res.body.data.transaction_id, null);
+      assert.equal(await balance(customerId), '0');
+    }
+    // The account P opened itself is P's to charge: its CDR is rated now.
+    const own = await rerate(later.id, keyP);
+    assert.equal(own.status, 200, own.text);
+    assert.equal(own.body.data.rated, 1, own.text);
+    const claimed = (await t.request('GET', '/api/v1/cdrs?call_id=p-names-later', { key: keyP })).body
+      .data[0];
+    assert.equal(claimed.customer_id, later.id);
+    assert.ok(new Decimal(claimed.charged).gt(0));
+    assert.equal(own.body.data.difference, claimed.charged);
+    const stillP = (await t.request('GET', '/api/v1/cdrs?call_id=p-names-q', { key: keyP })).body.data;
+    assert.deepEqual(
+      stillP.map((c: { rating_state: string }) => c.rating_state),
+      ['unrated'],
+    );
+  });
 });
 
 describe('call authorization', () => {

@@ -72,9 +72,16 @@ export async function rerateCdrs(db: Db, rating: RatingIndex, principal: Princip
       .where((eb) =>
         eb.or([
           eb('customer_id', '=', customer.id),
+          // A CDR that named this customer but could not be rated for it. One a partner's switch
+          // sent naming a customer of another tenant's (the partner could not see it, so it was
+          // kept as the partner's) is not this customer's to pay: only the operator's feed
+          // (no partner) or the customer's own partner may have named it.
           eb.and([
             eb('customer_id', 'is', null),
             eb('customer_ref', 'in', [customer.id, customer.account_number]),
+            customer.partner_id === null
+              ? eb('partner_id', 'is', null)
+              : eb.or([eb('partner_id', 'is', null), eb('partner_id', '=', customer.partner_id)]),
           ]),
         ]),
       )
