@@ -148,7 +148,7 @@ function psql(url: string, command: string): string {
 /**
  * The stored rows exported once and COPYed into two tables: the baseline (a plain table of the
  * same columns: no index, no check) and, for reference, a table with cdrs' own checks and
- * indexes (`like cdrs including all`: primary key, unique (switch_id, call_id), the per-customer,
+ * indexes (`like cdrs including all`: primary key, unique (sender_partner_id, switch_id, call_id), the per-customer,
  * partner and carrier period indexes, BRIN). The second is what storing alone costs PostgreSQL
  * with the indexes the CDR queries and deduplication need, so it bounds the first ratio.
  */

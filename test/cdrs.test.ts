@@ -188,6 +188,58 @@ describe('CDR ingestion', () => {
     assert.equal(await balance(), before);
   });
 
+  test('each sender’s switches are its own: another tenant’s call ids never make a CDR a duplicate', async () => {
+    // Asterisk's uniqueid is the epoch second and a counter, and every switch_id defaults to
+    // 'default': two PBXs send the same call id for different calls. Before, the second was a
+    // "duplicate", never stored nor charged, and a partner could suppress others' CDRs so.
+    const day = {
+      start_time: '2026-10-24T10:00:00Z',
+      answer_time: '2026-10-24T10:00:05Z',
+      end_time: '2026-10-24T10:01:06Z',
+    };
+    const tenants: { key: string | undefined; customer: { id: string; name: string } }[] = [];
+    for (const name of ['Sender P', 'Sender Q']) {
+      const partner = await created('POST', '/api/v1/partners', { name, currency: 'USD' });
+      const key = (await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partner.id }))
+        .key;
+      const own = await created('POST', '/api/v1/customers', {
+        name: `${name}’s customer`,
+        partner_id: partner.id,
+        ratecard_id: sellCard,
+      });
+      tenants.push({ key, customer: own });
+    }
+    const direct = await created('POST', '/api/v1/customers', {
+      name: 'Sender operator’s customer',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    tenants.push({ key: undefined, customer: direct });
+    const send = (tenant: (typeof tenants)[number]) =>
+      t.request('POST', '/api/v1/cdrs', {
+        body: [cdr('1761300000.1', { ...day, customer_id: tenant.customer.id })],
+        ...(tenant.key ? { key: tenant.key } : {}),
+      });
+    for (const tenant of tenants) {
+      const first = await send(tenant);
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.body.data.rated, 1, `${tenant.customer.name}: ${first.text}`);
+      assert.equal(first.body.data.duplicates, 0);
+      assert.notEqual(await balance(tenant.customer.id), '0');
+    }
+    // Each sender's own re-send is still a duplicate, charged once.
+    for (const tenant of tenants) {
+      const again = await send(tenant);
+      assert.equal(again.body.data.duplicates, 1, again.text);
+      assert.deepEqual(again.body.data.charged, []);
+    }
+    const stored = (await t.request('GET', '/api/v1/cdrs?call_id=1761300000.1&limit=10')).body.data;
+    assert.deepEqual(
+      stored.map((c: { customer_id: string }) => c.customer_id).sort(),
+      tenants.map((tenant) => tenant.customer.id).sort(),
+    );
+  });
+
   test('concurrent resubmissions of one batch store and charge it once', async () => {
     const before = new Decimal(await balance());
     const records = Array.from({ length: 20 }, (_, i) => cdr(`race-${i}`));

@@ -116,6 +116,7 @@ export function cdrRow(priced: PricedCdr, id: string, batchId: string) {
   const { cdr, sell, buy } = priced;
   return {
     id,
+    sender_partner_id: cdr.senderPartnerId,
     switch_id: cdr.switchId,
     call_id: cdr.callId,
     batch_id: batchId,

@@ -9,6 +9,11 @@ import { DISPOSITIONS, type Disposition } from './schema.js';
  * number and null is accepted in both forms.
  */
 export interface CdrInput {
+  /**
+   * The partner whose key sent the CDR, null for the operator's own feed. Each sender's switches
+   * are its own: a call id is unique per sender and switch (migrations/0029).
+   */
+  senderPartnerId: string | null;
   switchId: string;
   callId: string;
   customerId: string | null;
@@ -201,7 +206,11 @@ function checkTimes(record: Record<string, unknown>, nowMs: number) {
   return { startTime, endTime, answerTime, durationSeconds, billsec };
 }
 
-function checkRecord(record: Record<string, unknown>, nowMs: number): CdrInput {
+function checkRecord(
+  record: Record<string, unknown>,
+  nowMs: number,
+  senderPartnerId: string | null,
+): CdrInput {
   const unknown = Object.keys(record).find((key) => !KNOWN_FIELDS.has(key));
   if (unknown) throw new Rejected(`Unknown parameter '${unknown}'`, unknown);
   const callId = token(record, 'call_id');
@@ -226,6 +235,7 @@ function checkRecord(record: Record<string, unknown>, nowMs: number): CdrInput {
   if (state !== 'answered' && times.billsec > 0)
     throw new Rejected(`a ${state} call cannot have billsec`, 'billsec');
   return {
+    senderPartnerId,
     switchId: token(record, 'switch_id') ?? DEFAULT_SWITCH,
     callId,
     customerId,
@@ -241,13 +251,16 @@ function checkRecord(record: Record<string, unknown>, nowMs: number): CdrInput {
   };
 }
 
-/** `nowMs`: the server's clock when the batch arrived (end times may not be far past it). */
-export function checkCdr(record: unknown, nowMs: number): CdrCheck {
+/**
+ * `nowMs`: the server's clock when the batch arrived (end times may not be far past it);
+ * `senderPartnerId`: the partner whose key sent it, null for the operator.
+ */
+export function checkCdr(record: unknown, nowMs: number, senderPartnerId: string | null): CdrCheck {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) {
     return { ok: false, reason: 'a CDR must be an object' };
   }
   try {
-    return { ok: true, cdr: checkRecord(record as Record<string, unknown>, nowMs) };
+    return { ok: true, cdr: checkRecord(record as Record<string, unknown>, nowMs, senderPartnerId) };
   } catch (error) {
     if (error instanceof Rejected)
       return { ok: false, reason: error.message, ...(error.param ? { param: error.param } : {}) };

@@ -6,6 +6,7 @@ import { COPY_COLUMNS, copyLine, copyValue } from './copy-ingest.js';
 
 /** COPY lines carry exactly what cdrRow stores through unnest (PGlite), column by column. */
 const cdr = {
+  senderPartnerId: 'par_1' as string | null,
   switchId: 'sw\\1',
   callId: 'call\t1',
   customerId: null,
@@ -36,7 +37,15 @@ const cases: PricedCdr[] = [
     margin: null,
   },
   {
-    cdr: { ...cdr, customerId: 'cus_1', answerTime: cdr.startTime, billsec: 59, pddMs: 0, tags: {} },
+    cdr: {
+      ...cdr,
+      senderPartnerId: null,
+      customerId: 'cus_1',
+      answerTime: cdr.startTime,
+      billsec: 59,
+      pddMs: 0,
+      tags: {},
+    },
     customerId: 'cus_1',
     partnerId: null,
     unratedReason: null,

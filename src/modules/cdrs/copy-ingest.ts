@@ -124,6 +124,7 @@ export function copyValue(value: string | number | null): string {
 /** Every stored CDR column, in copyLine's order: both insert paths (COPY and unnest) list them so. */
 export const COPY_COLUMNS = [
   'id',
+  'sender_partner_id',
   'switch_id',
   'call_id',
   'batch_id',
@@ -171,7 +172,7 @@ const units = (value: bigint | null | undefined) =>
 export function copyLine(priced: PricedCdr, id: string, batchId: string): string {
   const { cdr, sell, buy } = priced;
   const tags = JSON.stringify(cdr.tags);
-  return `${id}\t${copyValue(cdr.switchId)}\t${copyValue(cdr.callId)}\t${batchId}\t${text(priced.customerId)}\t${copyValue(
+  return `${id}\t${text(cdr.senderPartnerId)}\t${copyValue(cdr.switchId)}\t${copyValue(cdr.callId)}\t${batchId}\t${text(priced.customerId)}\t${copyValue(
     cdr.customerId ?? cdr.accountNumber ?? '',
   )}\t${text(priced.partnerId)}\t${text(cdr.carrierId)}\t${copyValue(cdr.caller)}\t${copyValue(cdr.callee)}\t${cdr.startTime.toISOString()}\t${
     cdr.answerTime ? cdr.answerTime.toISOString() : NULL

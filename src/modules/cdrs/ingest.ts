@@ -47,7 +47,11 @@ export interface IngestResult {
   rejected: Rejection[];
 }
 
-async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>, maxRecords: number) {
+async function checkAll(
+  records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
+  maxRecords: number,
+  senderPartnerId: string | null,
+) {
   const accepted: { index: number; cdr: CdrInput }[] = [];
   const rejected: Rejection[] = [];
   const seen = new Set<string>();
@@ -63,7 +67,7 @@ async function checkAll(records: AsyncIterable<RawRecord> | Iterable<RawRecord>,
       rejected.push({ index: record.index, reason: record.error });
       continue;
     }
-    const check = checkCdr(record.value, nowMs);
+    const check = checkCdr(record.value, nowMs, senderPartnerId);
     if (!check.ok) {
       rejected.push({
         index: record.index,
@@ -100,6 +104,7 @@ type CdrRow = ReturnType<typeof cdrRow>;
 /** The SQL type of every stored column (their order is COPY_COLUMNS, shared by both insert paths). */
 const COLUMN_TYPES: Record<keyof CdrRow, string> = {
   id: 'text',
+  sender_partner_id: 'text',
   switch_id: 'text',
   call_id: 'text',
   batch_id: 'text',
@@ -155,7 +160,7 @@ function storedGroups(source: RawBuilder<unknown>) {
 
 /**
  * Stores the rows of `source` (a relation with the cdrs columns), skipping CDRs already stored
- * under the same switch and call id, and answers what was stored per customer: ONE statement
+ * under the same sender, switch and call id, and answers what was stored per customer: ONE statement
  * (a data-modifying CTE), whatever the batch size. The statistics rollup is added to after the
  * charges (see storeAndCharge).
  */
@@ -165,7 +170,7 @@ function storeFrom(source: RawBuilder<unknown>) {
     with stored as (
       insert into cdrs (${columns})
       select ${columns} from ${source}
-      on conflict (switch_id, call_id) do nothing
+      on conflict (sender_partner_id, switch_id, call_id) do nothing
       returning customer_id, charged_amount, currency, rating_state
     )
     ${storedGroups(sql`stored`)}`;
@@ -185,10 +190,10 @@ function batchGroupsStagingRollup(ids: readonly string[]) {
     ${storedGroups(sql`batch`)}`;
 }
 
-/** COPY's unique violation on (switch_id, call_id): some CDR of the batch was stored before. */
+/** COPY's unique violation on (sender, switch, call id): some CDR of the batch was stored before. */
 function isStoredBefore(error: unknown): boolean {
   const { code, constraint } = (error ?? {}) as { code?: string; constraint?: string };
-  return code === '23505' && constraint === 'cdrs_switch_id_call_id_key';
+  return code === '23505' && constraint === 'cdrs_sender_switch_call_key';
 }
 
 /**
@@ -327,7 +332,11 @@ export async function ingestCdrs(
   options: IngestOptions,
 ): Promise<IngestResult> {
   if (principal.role === 'customer') throw forbidden('A customer key cannot post CDRs');
-  const { accepted, rejected, received } = await checkAll(records, options.maxRecords);
+  const { accepted, rejected, received } = await checkAll(
+    records,
+    options.maxRecords,
+    principal.role === 'partner' ? principal.partnerId : null,
+  );
   if (options.atomic && rejected.length > 0) {
     throw new DomainError(
       'invalid',

@@ -42,6 +42,7 @@ const MAX_RERATE_CDRS = 200_000;
 
 function inputOf(row: Cdr, customerId: string): CdrInput {
   return {
+    senderPartnerId: row.sender_partner_id,
     switchId: row.switch_id,
     callId: row.call_id,
     customerId,

@@ -11,6 +11,8 @@ type CreatedAt = ColumnType<Date, Date | undefined, never>;
 
 export interface CdrsTable {
   id: string;
+  /** The partner whose key sent the CDR; null: the operator's feed (migrations/0029). */
+  sender_partner_id: string | null;
   switch_id: string;
   call_id: string;
   batch_id: string;
