@@ -915,6 +915,36 @@ describe('call authorization', () => {
     assert.equal((await authorize({ callee: '15550001234' })).body.data.authorized, true);
     assert.equal((await t.request('POST', '/api/v1/calls/live-1/end')).status, 404);
   });
+
+  test('a call id two customers’ calls share is ended for the customer named, never for both', async () => {
+    const first = await created('POST', '/api/v1/customers', { name: 'First PBX', currency: 'USD' });
+    const other = await created('POST', '/api/v1/customers', { name: 'Second PBX', currency: 'USD' });
+    for (const customerId of [first.id, other.id]) {
+      const started = await t.request('POST', '/api/v1/calls/1761300000.7/start', {
+        body: { customer_id: customerId, callee: '15550001234' },
+      });
+      assert.equal(started.status, 201, started.text);
+    }
+    const unnamed = await t.request('POST', '/api/v1/calls/1761300000.7/end');
+    assert.equal(unnamed.status, 409, unnamed.text);
+    assert.equal(unnamed.body.error.param, 'customer_id');
+    const named = await t.request('POST', '/api/v1/calls/1761300000.7/end', {
+      body: { account_number: other.account_number },
+    });
+    assert.equal(named.status, 200, named.text);
+    assert.equal(named.body.data.customer_id, other.id);
+    // The other customer's call is still live; now the only one, it ends without a name.
+    const last = await t.request('POST', '/api/v1/calls/1761300000.7/end');
+    assert.equal(last.status, 200, last.text);
+    assert.equal(last.body.data.customer_id, first.id);
+    const otherKey = (await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: other.id }))
+      .key;
+    const foreign = await t.request('POST', '/api/v1/calls/1761300000.7/end', {
+      key: otherKey,
+      body: { customer_id: first.id },
+    });
+    assert.equal(foreign.status, 404, foreign.text);
+  });
 });
 
 describe('naming the caller and the call', () => {

@@ -16,10 +16,15 @@ import { checkCustomerSelector } from './call-authorization.js';
  * a call whose end never arrives expires (its max duration, or CALL_TIMEOUT_SECONDS) so a lost
  * end cannot block the customer for ever.
  */
+export interface CustomerSelector {
+  customer_id?: string;
+  account_number?: string;
+}
+
 export async function findCallingCustomer(
   db: Db,
   principal: Principal,
-  selector: { customer_id?: string; account_number?: string },
+  selector: CustomerSelector,
 ): Promise<Customer> {
   checkCustomerSelector(selector);
   if (selector.customer_id) return getCustomer(db, principal, selector.customer_id);
@@ -28,9 +33,7 @@ export async function findCallingCustomer(
   throw invalid("Missing required parameter 'customer_id'", 'customer_id');
 }
 
-export interface StartCall {
-  customer_id?: string;
-  account_number?: string;
+export interface StartCall extends CustomerSelector {
   callee: string;
   max_duration_seconds?: number;
 }
@@ -77,14 +80,40 @@ export async function startCall(
   });
 }
 
-/** Ends the caller's live call(s) with this id; another tenant's call is not found. */
-export async function endCall(db: Db, principal: Principal, callId: string) {
-  const ended = await db
-    .deleteFrom('live_calls')
-    .where('call_id', '=', callId)
-    .where('customer_id', 'in', visibleCustomers(db, principal).clearSelect().select('customers.id'))
-    .returningAll()
-    .execute();
-  if (ended.length === 0) throw notFound('Live call');
-  return ended[0]!;
+/**
+ * Ends the caller's live call with this id; another tenant's call is not found. Call ids are the
+ * switches' own, so two customers' calls can share one (two PBXs' Asterisk uniqueids): a key that
+ * sees both must name the customer rather than end both, or one it did not mean.
+ */
+export async function endCall(db: Db, principal: Principal, callId: string, selector: CustomerSelector) {
+  const named =
+    selector.customer_id || selector.account_number
+      ? await findCallingCustomer(db, principal, selector)
+      : null;
+  return db.transaction().execute(async (trx) => {
+    const live = await trx
+      .selectFrom('live_calls')
+      .select('customer_id')
+      .where('call_id', '=', callId)
+      .where((eb) =>
+        named
+          ? eb('customer_id', '=', named.id)
+          : eb('customer_id', 'in', visibleCustomers(trx, principal).clearSelect().select('customers.id')),
+      )
+      .limit(2)
+      .forUpdate()
+      .execute();
+    if (live.length === 0) throw notFound('Live call');
+    if (live.length > 1)
+      throw conflict(
+        `call '${callId}' is live for more than one customer: name the customer (customer_id or account_number)`,
+        'customer_id',
+      );
+    return trx
+      .deleteFrom('live_calls')
+      .where('call_id', '=', callId)
+      .where('customer_id', '=', live[0]!.customer_id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  });
 }

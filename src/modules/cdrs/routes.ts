@@ -376,12 +376,21 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
   app.post('/calls/:call_id/end', {
     schema: {
       tags: ['Calls'],
-      summary: 'A call ended',
+      summary: 'A call ended (name the customer when two customers’ calls share the id)',
       params: CallParams,
+      body: Type.Object(CallSelector, { additionalProperties: false }),
       response: { 200: Envelope(LiveCallSchema) },
     },
+    // A switch ends most calls with no body at all: that is an empty selector.
+    preValidation: (request, _reply, done) => {
+      request.body ??= {};
+      done();
+    },
     handler: async (request) =>
-      ok(request, presentLiveCall(await endCall(db, principalOf(request), request.params.call_id))),
+      ok(
+        request,
+        presentLiveCall(await endCall(db, principalOf(request), request.params.call_id, request.body)),
+      ),
   });
 };
 
