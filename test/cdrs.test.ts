@@ -976,6 +976,25 @@ describe('naming the caller and the call', () => {
 });
 
 describe('statistics', () => {
+  test('calls by carrier are the operator’s alone, as carrier ids on CDRs are', async () => {
+    const url = '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=carrier';
+    const admin = await t.request('GET', url);
+    assert.equal(admin.status, 200, admin.text);
+    assert.ok(admin.body.data.some((row: { group: string }) => row.group === carrier));
+    const partner = await created('POST', '/api/v1/partners', { name: 'Curious reseller', currency: 'USD' });
+    const keys = [
+      (await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partner.id })).key,
+      (await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: customer.id })).key,
+    ];
+    for (const key of keys) {
+      const res = await t.request('GET', url, { key });
+      assert.equal(res.status, 403, res.text);
+      assert.ok(!res.text.includes(carrier));
+      // Other groupings still answer, for the key's own calls.
+      assert.equal((await t.request('GET', url.replace('carrier', 'destination'), { key })).status, 200);
+    }
+  });
+
   test('ASR, NER, ACD and money per customer', async () => {
     const res = await t.request('GET', '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=customer');
     assert.equal(res.status, 200, res.text);

@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
-import { invalid } from '../../errors.js';
+import { forbidden, invalid } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
 
 /**
@@ -100,6 +100,10 @@ export async function callStats(
   query: { from: Date; to: Date; groupBy: StatsGroup; interval?: StatsInterval; source?: StatsSource },
 ): Promise<StatsRow[]> {
   if (query.from >= query.to) throw invalid('from must be before to', 'from');
+  // Which carriers the operator routes over, and how each performs, is the operator's business,
+  // as carrier_id on a CDR is (representations.ts): customers and resellers never see them.
+  if (query.groupBy === 'carrier' && principal.role !== 'admin')
+    throw forbidden('Only the operator sees calls by carrier (group_by=carrier)');
   if (query.to.getTime() - query.from.getTime() > MAX_WINDOW_DAYS * 86_400_000) {
     throw invalid(`the period may span at most ${MAX_WINDOW_DAYS} days`, 'to');
   }
