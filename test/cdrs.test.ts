@@ -755,6 +755,21 @@ describe('CDR ingestion', () => {
     }
   });
 
+  test('the operator’s export carries the carrier leg and margin; other keys’ exports do not', async () => {
+    const admin = await t.request('GET', '/api/v1/cdrs/export.csv?call_id=c9');
+    assert.equal(admin.status, 200, admin.text);
+    const [header, row] = admin.text.trim().split('\n');
+    assert.match(header!, /,cost,carrier_id,buy_rate,buy_cost,buy_currency,margin$/);
+    const json = (await t.request('GET', '/api/v1/cdrs?call_id=c9')).body.data[0];
+    assert.ok(row!.endsWith(`,${carrier},${json.buy_rate},${json.buy_cost},USD,${json.margin}`), row);
+    const key = (await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: customer.id }))
+      .key;
+    const own = await t.request('GET', '/api/v1/cdrs/export.csv?disposition=answered', { key });
+    assert.equal(own.status, 200, own.text);
+    assert.match(own.text.split('\n')[0]!, /,cost$/);
+    assert.ok(!own.text.includes(carrier));
+  });
+
   test('export.csv answers a bad filter in the JSON envelope, not as a CSV', async () => {
     const res = await t.request('GET', '/api/v1/cdrs/export.csv?caller_prefix=abc');
     assert.equal(res.status, 400, res.text);

@@ -123,8 +123,15 @@ export const CSV_COLUMNS = [
   'cost',
 ] as const;
 
-export function csvRecord(cdr: Cdr): (string | number | null)[] {
-  return [
+/** The carrier leg, after the columns every key gets: for the operator's export only. */
+export const OPERATOR_CSV_COLUMNS = ['carrier_id', 'buy_rate', 'buy_cost', 'buy_currency', 'margin'] as const;
+
+/** The CSV columns a principal gets: carrier legs and margins are the operator's business. */
+export const csvColumnsFor = (principal: Principal): readonly string[] =>
+  principal.role === 'admin' ? [...CSV_COLUMNS, ...OPERATOR_CSV_COLUMNS] : CSV_COLUMNS;
+
+export function csvRecord(cdr: Cdr, principal: Principal): (string | number | null)[] {
+  const record: (string | number | null)[] = [
     cdr.id,
     cdr.switch_id,
     cdr.call_id,
@@ -148,6 +155,15 @@ export function csvRecord(cdr: Cdr): (string | number | null)[] {
     cdr.billed_seconds,
     money(cdr.sell_cost),
   ];
+  if (principal.role === 'admin')
+    record.push(
+      cdr.carrier_id,
+      money(cdr.buy_rate),
+      money(cdr.buy_cost),
+      cdr.buy_currency,
+      money(cdr.margin),
+    );
+  return record;
 }
 
 export const IngestResultSchema = Type.Object({

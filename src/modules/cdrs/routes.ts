@@ -23,7 +23,7 @@ import { endCall, startCall } from './live-calls.js';
 import {
   CallAuthorizationSchema,
   CdrSchema,
-  CSV_COLUMNS,
+  csvColumnsFor,
   csvRecord,
   DispositionSchema,
   IngestResultSchema,
@@ -225,11 +225,11 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
       const principal = principalOf(request);
       const filter = toFilter(request.query);
       const rows = exportCdrs(db, principal, filter);
-      const csv = stringify({ header: true, columns: [...CSV_COLUMNS] });
+      const csv = stringify({ header: true, columns: [...csvColumnsFor(principal)] });
       (async () => {
         try {
           for await (const batch of rows)
-            for (const row of batch) if (!csv.write(csvRecord(row))) await once(csv);
+            for (const row of batch) if (!csv.write(csvRecord(row, principal))) await once(csv);
           csv.end();
         } catch (error) {
           csv.destroy(error as Error);
