@@ -60,6 +60,7 @@ const CdrFilterQuery = {
   disposition: Type.Optional(DispositionSchema),
   rated: Type.Optional(Type.Union([Type.Literal('rated'), Type.Literal('unrated')])),
   switch_id: Type.Optional(SwitchToken('The switch that sent the CDR (switch_id)')),
+  call_id: Type.Optional(CallId),
 };
 
 type FilterQuery = {
@@ -72,6 +73,7 @@ type FilterQuery = {
   disposition?: CdrFilter['disposition'];
   rated?: 'rated' | 'unrated';
   switch_id?: string;
+  call_id?: string;
 };
 
 function toFilter(query: FilterQuery): CdrFilter {
@@ -86,6 +88,7 @@ function toFilter(query: FilterQuery): CdrFilter {
     disposition: query.disposition,
     ratingState: query.rated,
     switchId: query.switch_id,
+    callId: query.call_id,
   };
 }
 
@@ -182,21 +185,13 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
     schema: {
       tags,
       summary: 'List CDRs (admin: all; partner: its customers; customer: its own)',
-      querystring: Type.Object(
-        { ...PageQuery('cdr'), ...CdrFilterQuery, call_id: Type.Optional(CallId) },
-        { additionalProperties: false },
-      ),
+      querystring: Type.Object({ ...PageQuery('cdr'), ...CdrFilterQuery }, { additionalProperties: false }),
       response: { 200: ListEnvelope(CdrSchema) },
     },
     handler: async (request) => {
       const principal = principalOf(request);
-      const { limit = 20, starting_after, call_id, ...filter } = request.query;
-      const rows = await listCdrs(
-        db,
-        principal,
-        { ...toFilter(filter), callId: call_id },
-        { limit, startingAfter: starting_after },
-      );
+      const { limit = 20, starting_after, ...filter } = request.query;
+      const rows = await listCdrs(db, principal, toFilter(filter), { limit, startingAfter: starting_after });
       return okList(request, toPage(rows, limit), (row) => presentCdr(request, principal, row));
     },
   });
