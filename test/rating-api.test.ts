@@ -46,6 +46,17 @@ test('a customer with a sell card gets rates by longest prefix, in every format'
   assert.equal(lookup.body.data.rate, '0.1');
   assert.equal(lookup.body.data.destination, 'UK mobile');
   assert.equal(lookup.body.data.ratecard_id, sell);
+  // Written forms of the same number: spaces, dashes, brackets, and the UK's "(0)" trunk prefix,
+  // which is not dialled from abroad (it matched 44, the landline rate, before).
+  for (const written of ['+44 7911 123456', '+44 (0)7911 123-456', '+44(0)7911123456', '+44-7911-123.456']) {
+    const res = await t.request(
+      'GET',
+      `/api/v1/rates/lookup?number=${encodeURIComponent(written)}&customer_id=${id}`,
+    );
+    assert.equal(res.status, 200, `${written}: ${res.text}`);
+    assert.equal(res.body.data.number, '447911123456', written);
+    assert.equal(res.body.data.prefix, '447', written);
+  }
 
   const xml = await t.request('GET', `/api/v1/rates/lookup.xml?number=442071234567&ratecard_id=${sell}`);
   assert.equal(xml.status, 200);

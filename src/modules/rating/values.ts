@@ -73,9 +73,15 @@ export function requireIncrement(value: number, param: string): number {
   return value;
 }
 
-/** A dialled number as the index wants it: digits only, E.164 without '+'. Null when it is not a number. */
+/**
+ * A dialled number as the index wants it: digits only, E.164 without '+'. Null when it is not a
+ * number. The written form "+44 (0)20 7946 0000" puts the trunk prefix in brackets for callers
+ * inside the country; it is not dialled from abroad, so it is dropped (else the number would
+ * match 44's rate, not 4420's).
+ */
 export function normaliseNumber(text: string): string | null {
-  const digits = text
+  const written = text.includes('(0)') ? text.replace(/\(0\)/g, '') : text;
+  const digits = written
     .trim()
     .replace(/^\+/, '')
     .replace(/[\s().-]/g, '');
