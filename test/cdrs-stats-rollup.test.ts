@@ -163,7 +163,8 @@ async function statsAgree(query: QuerySpec) {
   const from = new Date(DAY + query.fromMinutes * 60_000);
   const to = new Date(from.getTime() + query.lengthMinutes * 60_000);
   const base = { from, to, groupBy: query.groupBy, interval: query.interval };
-  const principal = principalOf(query.principal);
+  // Calls by carrier are the operator's alone (other keys get a 403, tested in cdrs.test.ts).
+  const principal = query.groupBy === 'carrier' ? OPERATOR : principalOf(query.principal);
   const viaRollup = await callStats(t.handle.db, principal, { ...base, source: 'auto' });
   const viaCdrs = await callStats(t.handle.db, principal, { ...base, source: 'raw' });
   assert.deepEqual(viaRollup, viaCdrs);
