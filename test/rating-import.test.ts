@@ -171,6 +171,11 @@ test('BOM, CRLF, quoted commas, column mapping without a header', async () => {
   const mapped = await upload(id, '0.2,-,39\n', '?columns=rate,-,prefix&header=false');
   assert.equal(mapped.status, 200, mapped.text);
   assert.equal((await rateOf(id, '3906')).rate, '0.2');
+  // Without a header and without columns, nothing says which column is which.
+  const unnamed = await upload(id, '40,0.3\n', '?header=false');
+  assert.equal(unnamed.status, 400, unnamed.text);
+  assert.match(unnamed.body.errors[0].reason, /header=false needs the columns parameter/);
+  assert.equal(await rateOf(id, '40'), null);
 });
 
 test('multipart upload streams the file part; export.csv gives the card back', async () => {

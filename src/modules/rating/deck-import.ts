@@ -197,6 +197,15 @@ async function readDeck(
   input.on('error', (error) => limiter.destroy(error));
   input.pipe(limiter);
   let headerPending = options.header !== false;
+  // Without a header row, only the columns parameter can say which column is which.
+  if (!headerPending && !options.columns)
+    report(state, [
+      {
+        line: 0,
+        column: 'header',
+        reason: 'header=false needs the columns parameter (the file’s columns in order)',
+      },
+    ]);
   if (options.columns) {
     const resolved = resolveLayout(options.columns, 0);
     if ('problems' in resolved)
