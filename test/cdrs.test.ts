@@ -893,7 +893,11 @@ describe('call authorization', () => {
   });
 
   test('refuses with a reason: no rate, blocked, suspended, no funds', async () => {
-    assert.equal((await authorize({ callee: '999999' })).body.data.reason, 'no_rate');
+    const noRate = (await authorize({ callee: '999999' })).body.data;
+    assert.equal(noRate.reason, 'no_rate');
+    // The customer's funds are reported whatever the refusal ("0" read as "no funds").
+    assert.equal(noRate.available, (await authorize({ callee: '15550009999' })).body.data.available);
+    assert.ok(new Decimal(noRate.available).gt(0));
     assert.equal((await authorize({ callee: '8821234' })).body.data.reason, 'blocked_destination');
     const broke = await created('POST', '/api/v1/customers', {
       name: 'Broke',

@@ -96,7 +96,8 @@ function refuse(
     customer_id: customer.id,
     callee,
     max_duration_seconds: 0,
-    available: '0',
+    // What the customer has, whatever the refusal: "0" next to no_rate read as "no funds".
+    available: formatAmount(customer.available),
     currency: customer.currency,
     rate: null,
     carriers: [],
@@ -162,8 +163,7 @@ export async function authorizeCall(
   }
   const available = customer.available;
   const seconds = affordableSeconds(available, rate, card, maxCallSeconds);
-  if (seconds === 0)
-    return refuse(customer, callee, 'insufficient_funds', { rate, available: formatAmount(available) });
+  if (seconds === 0) return refuse(customer, callee, 'insufficient_funds', { rate });
   const routes = rankRoutes(callee, atMs, await rating.carrierRoutes(), { strategy: 'lcr' });
   return {
     authorized: true,
