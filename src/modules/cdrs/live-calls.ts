@@ -16,6 +16,8 @@ import { checkCustomerSelector } from './call-authorization.js';
  * a call whose end never arrives expires (its max duration, or CALL_TIMEOUT_SECONDS) so a lost
  * end cannot block the customer for ever.
  */
+
+/** How a request names its customer: one way, or not at all for a customer key (itself). */
 export interface CustomerSelector {
   customer_id?: string;
   account_number?: string;
