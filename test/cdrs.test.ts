@@ -240,6 +240,40 @@ describe('CDR ingestion', () => {
     );
   });
 
+  test('a partner’s CDR cannot name one of the operator’s carriers', async () => {
+    // It would put the partner's calls into the operator's carrier costs and per-carrier stats.
+    const partner = await created('POST', '/api/v1/partners', {
+      name: 'Carrier-naming reseller',
+      currency: 'USD',
+    });
+    const key = (await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partner.id })).key;
+    const own = await created('POST', '/api/v1/customers', {
+      name: 'Its customer',
+      partner_id: partner.id,
+      ratecard_id: sellCard,
+    });
+    const day = {
+      start_time: '2026-10-25T10:00:00Z',
+      answer_time: '2026-10-25T10:00:05Z',
+      end_time: '2026-10-25T10:01:06Z',
+    };
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      key,
+      body: [
+        cdr('pc-1', { ...day, customer_id: own.id, carrier_id: carrier }),
+        cdr('pc-2', { ...day, customer_id: own.id }),
+      ],
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(
+      res.body.data.rejected.map((r: { index: number; param: string }) => [r.index, r.param]),
+      [[0, 'carrier_id']],
+    );
+    assert.equal(res.body.data.rated, 1);
+    const byCarrier = await t.request('GET', `/api/v1/cdrs?carrier_id=${carrier}&call_id=pc-1`);
+    assert.deepEqual(byCarrier.body.data, []);
+  });
+
   test('concurrent resubmissions of one batch store and charge it once', async () => {
     const before = new Decimal(await balance());
     const records = Array.from({ length: 20 }, (_, i) => cdr(`race-${i}`));

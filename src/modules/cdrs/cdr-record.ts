@@ -224,6 +224,14 @@ function checkRecord(
   if (!callee) throw new Rejected(`callee '${rawCallee}' is not a phone number`, 'callee');
   const caller = required(record, 'caller', freeText);
   if (caller.length > 64) throw new Rejected('caller is longer than 64 characters', 'caller');
+  const carrierId = token(record, 'carrier_id');
+  // Carriers are the operator's: a partner's switch naming one would put its calls into the
+  // operator's carrier costs and quality statistics.
+  if (carrierId !== null && senderPartnerId !== null)
+    throw new Rejected(
+      "carrier_id names the operator's carriers; a partner's CDRs cannot name one",
+      'carrier_id',
+    );
   const times = checkTimes(record, nowMs);
   const hangupCause = freeText(record, 'hangup_cause');
   if (hangupCause && hangupCause.length > 32)
@@ -240,7 +248,7 @@ function checkRecord(
     callId,
     customerId,
     accountNumber,
-    carrierId: token(record, 'carrier_id'),
+    carrierId,
     caller: normaliseNumber(caller) ?? caller,
     callee,
     ...times,
