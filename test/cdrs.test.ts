@@ -1028,7 +1028,7 @@ describe('naming the caller and the call', () => {
 });
 
 describe('statistics', () => {
-  test('calls by carrier are the operator’s alone, as carrier ids on CDRs are', async () => {
+  test('calls by carrier (stats, CDR filters) are the operator’s alone, as carrier ids on CDRs are', async () => {
     const url = '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=carrier';
     const admin = await t.request('GET', url);
     assert.equal(admin.status, 200, admin.text);
@@ -1044,6 +1044,11 @@ describe('statistics', () => {
       assert.ok(!res.text.includes(carrier));
       // Other groupings still answer, for the key's own calls.
       assert.equal((await t.request('GET', url.replace('carrier', 'destination'), { key })).status, 200);
+      // Nor may those keys filter CDRs by carrier, in the list or the export.
+      for (const path of ['/api/v1/cdrs', '/api/v1/cdrs/export.csv']) {
+        const filtered = await t.request('GET', `${path}?carrier_id=${carrier}`, { key });
+        assert.equal(filtered.status, 403, `${path}: ${filtered.text}`);
+      }
     }
   });
 

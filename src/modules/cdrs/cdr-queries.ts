@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import type { Db } from '../../db/index.js';
-import { invalid, notFound } from '../../errors.js';
+import { forbidden, invalid, notFound } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
 import type { CdrsTable, Disposition, RatingState } from './schema.js';
 
@@ -30,7 +30,10 @@ export function visibleCdrs(db: Db, principal: Principal) {
 
 const DIGITS = /^\d{1,20}$/;
 
-function checkFilter(filter: CdrFilter): void {
+function checkFilter(principal: Principal, filter: CdrFilter): void {
+  // Which carrier took a call is the operator's business (CDRs show carrier_id to admin keys only).
+  if (filter.carrierId && principal.role !== 'admin')
+    throw forbidden('Only the operator filters CDRs by carrier (carrier_id)');
   if (filter.from && filter.to && filter.from > filter.to) throw invalid('from is after to', 'from');
   for (const [name, value] of [
     ['caller_prefix', filter.callerPrefix],
@@ -41,7 +44,7 @@ function checkFilter(filter: CdrFilter): void {
 }
 
 export function filteredCdrs(db: Db, principal: Principal, filter: CdrFilter) {
-  checkFilter(filter);
+  checkFilter(principal, filter);
   let query = visibleCdrs(db, principal);
   if (filter.switchId) query = query.where('switch_id', '=', filter.switchId);
   if (filter.callId) query = query.where('call_id', '=', filter.callId);
@@ -84,7 +87,7 @@ export const EXPORT_BATCH_ROWS = 2_000;
  * Checks the filter now, so a bad one is a 400 before the CSV answer starts; reads lazily.
  */
 export function exportCdrs(db: Db, principal: Principal, filter: CdrFilter): AsyncGenerator<Cdr[]> {
-  checkFilter(filter);
+  checkFilter(principal, filter);
   return exportBatches(db, principal, filter);
 }
 
