@@ -68,7 +68,9 @@ function unrated(
 
 export async function priceCdr(cdr: CdrInput, parties: Parties, cards: CardCache): Promise<PricedCdr> {
   const customer = parties.customer(cdr);
-  if (!customer) return unrated(cdr, 'unknown_customer', null, null);
+  // A customer the sender cannot see: kept as the sending partner's, where it can find it (the
+  // operator's feed keeps none).
+  if (!customer) return unrated(cdr, 'unknown_customer', null, cdr.senderPartnerId);
   const carrier = cdr.carrierId ? parties.carrier(cdr.carrierId) : undefined;
   if (cdr.carrierId && !carrier) return unrated(cdr, 'unknown_carrier', customer.id, customer.partnerId);
   if (!customer.ratecardId) return unrated(cdr, 'no_ratecard', customer.id, customer.partnerId);

@@ -354,10 +354,7 @@ export async function ingestCdrs(
   const priced: PricedCdr[] = [];
   for (const { cdr } of accepted) {
     if (priced.length % RECORDS_PER_TURN === RECORDS_PER_TURN - 1) await nextTurn();
-    const entry = await priceCdr(cdr, parties, cards);
-    // A partner's switch naming a customer it cannot see: kept where that partner can find it.
-    if (!entry.customerId && principal.role === 'partner') entry.partnerId = principal.partnerId;
-    priced.push(entry);
+    priced.push(await priceCdr(cdr, parties, cards));
   }
   const batchId = newId('cdrBatch');
   const ids = priced.map(() => newId('cdr'));
