@@ -42,6 +42,7 @@ const COLLECTIONS: Collection[] = [
   { rel: 'list_cdrs', path: '/api/v1/cdrs', roles: ['admin', 'partner', 'customer'] },
   { rel: 'call_stats', path: '/api/v1/stats/calls', roles: ['admin', 'partner', 'customer'] },
   { rel: 'authorize_call', path: '/api/v1/calls/authorize', roles: ['admin', 'partner', 'customer'] },
+  { rel: 'list_live_calls', path: '/api/v1/calls', roles: ['admin', 'partner', 'customer'] },
   {
     rel: 'list_webhook_endpoints',
     path: '/api/v1/webhook-endpoints',

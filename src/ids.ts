@@ -48,6 +48,7 @@ export const ID_PREFIXES = {
   cdrBatch: 'cdb',
   webhookEndpoint: 'whe',
   webhookEvent: 'evt',
+  liveCall: 'lcl',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

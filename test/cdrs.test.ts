@@ -997,6 +997,76 @@ describe('call authorization', () => {
     });
     assert.equal(foreign.status, 404, foreign.text);
   });
+
+  test('calls in progress are listed for whoever may see them, paged, until they end or expire', async () => {
+    const partner = await created('POST', '/api/v1/partners', { name: 'Live Reseller', currency: 'USD' });
+    const partnerKey = (
+      await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partner.id })
+    ).key;
+    const mine = await created(
+      'POST',
+      '/api/v1/customers',
+      { name: 'Live A', partner_id: partner.id },
+      partnerKey,
+    );
+    const direct = await created('POST', '/api/v1/customers', { name: 'Live B', currency: 'USD' });
+    const start = async (callId: string, customerId: string, extra: Record<string, unknown> = {}) => {
+      const res = await t.request('POST', `/api/v1/calls/${callId}/start`, {
+        body: { customer_id: customerId, callee: '+1 555 000 1234', ...extra },
+      });
+      assert.equal(res.status, 201, res.text);
+      return res.body.data;
+    };
+    const first = await start('list-1', mine.id);
+    const second = await start('list-2', mine.id);
+    const short = await start('list-3', mine.id, { max_duration_seconds: 1 });
+    const others = await start('list-1', direct.id);
+    assert.match(first.id, /^lcl_/);
+    assert.equal(first.callee, '15550001234');
+    assert.match(first.links.self, new RegExp(`^http://[^/]+/api/v1/calls/${first.id}$`));
+
+    const ids = async (url: string, key?: string) => {
+      const res = await t.request('GET', url, key ? { key } : {});
+      assert.equal(res.status, 200, res.text);
+      return res.body;
+    };
+    const byPartner = await ids('/api/v1/calls', partnerKey);
+    assert.deepEqual(
+      byPartner.data.map((call: { id: string }) => call.id),
+      [first.id, second.id, short.id],
+    );
+    const admin = await ids(`/api/v1/calls?customer_id=${direct.id}`);
+    assert.deepEqual(
+      admin.data.map((call: { id: string }) => call.id),
+      [others.id],
+    );
+    const firstPage = await ids('/api/v1/calls?limit=2', partnerKey);
+    assert.equal(firstPage.meta.has_more, true);
+    const secondPage = await ids(
+      `/api/v1/calls?limit=2&starting_after=${firstPage.meta.next_cursor}`,
+      partnerKey,
+    );
+    assert.deepEqual(
+      [...firstPage.data, ...secondPage.data].map((call: { id: string }) => call.id),
+      [first.id, second.id, short.id],
+    );
+    assert.equal((await t.request('GET', `/api/v1/calls/${others.id}`, { key: partnerKey })).status, 404);
+    assert.equal((await ids(`/api/v1/calls?customer_id=${direct.id}`, partnerKey)).data.length, 0);
+
+    await t.request('POST', '/api/v1/calls/list-2/end', { body: { customer_id: mine.id } });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.deepEqual(
+      (await ids('/api/v1/calls', partnerKey)).data.map((call: { id: string }) => call.id),
+      [first.id],
+      'an ended call and an expired one are no longer in progress',
+    );
+    assert.equal((await t.request('GET', `/api/v1/calls/${short.id}`)).status, 404);
+    assert.equal((await ids(`/api/v1/calls/${first.id}`)).data.call_id, 'list-1');
+
+    const wrongCursor = await t.request('GET', `/api/v1/calls?starting_after=${mine.id}`);
+    assert.equal(wrongCursor.status, 400, wrongCursor.text);
+    assert.equal(wrongCursor.body.error.param, 'starting_after');
+  });
 });
 
 describe('naming the caller and the call', () => {

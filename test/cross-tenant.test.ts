@@ -38,6 +38,7 @@ before(async () => {
   });
   assert.equal(live.status, 201, live.text);
   namedFixtures.call_id = 'tenant-a-call';
+  tenantA.lcl = live.body.data.id;
   // A CDR of tenant A's (unrated: the customer has no card; it is stored all the same).
   const batch = await t.request('POST', '/api/v1/cdrs', {
     body: [

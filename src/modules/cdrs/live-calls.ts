@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { conflict, invalid, notFound } from '../../errors.js';
+import { newId } from '../../ids.js';
 import type { Principal } from '../../tenancy.js';
 import {
   type Customer,
@@ -69,6 +70,7 @@ export async function startCall(
     const inserted = await trx
       .insertInto('live_calls')
       .values({
+        id: newId('liveCall'),
         call_id: callId,
         customer_id: customer.id,
         callee,
@@ -118,4 +120,37 @@ export async function endCall(db: Db, principal: Principal, callId: string, sele
       .returningAll()
       .executeTakeFirstOrThrow();
   });
+}
+
+/**
+ * Calls in progress that the principal may see, oldest first: a call past its expiry no longer
+ * counts toward a limit, so it is not listed either (it is swept at the customer's next start).
+ */
+function visibleLiveCalls(db: Db, principal: Principal) {
+  return db
+    .selectFrom('live_calls')
+    .selectAll()
+    .where('expires_at', '>', new Date())
+    .where('customer_id', 'in', visibleCustomers(db, principal).clearSelect().select('customers.id'));
+}
+
+export async function listLiveCalls(
+  db: Db,
+  principal: Principal,
+  filter: { customerId?: string },
+  page: { limit: number; startingAfter?: string },
+) {
+  let query = visibleLiveCalls(db, principal);
+  if (filter.customerId) query = query.where('customer_id', '=', filter.customerId);
+  if (page.startingAfter) query = query.where('id', '>', page.startingAfter);
+  return query
+    .orderBy('id')
+    .limit(page.limit + 1)
+    .execute();
+}
+
+export async function getLiveCall(db: Db, principal: Principal, id: string) {
+  const call = await visibleLiveCalls(db, principal).where('id', '=', id).executeTakeFirst();
+  if (!call) throw notFound('Live call');
+  return call;
 }

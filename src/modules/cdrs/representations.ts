@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { Selectable } from 'kysely';
 import { Type } from 'typebox';
 import { absoluteUrl } from '../../http/envelope.js';
 import { Links, Nullable, Timestamp } from '../../http/schemas.js';
@@ -6,7 +7,7 @@ import { formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import type { RateVersion } from '../rating/prefix-index.js';
 import type { Cdr } from './cdr-queries.js';
-import { DISPOSITIONS } from './schema.js';
+import { DISPOSITIONS, type LiveCallsTable } from './schema.js';
 
 /** How CDRs, batches, call authorizations and stats look on the wire. */
 
@@ -218,12 +219,31 @@ export const CallAuthorizationSchema = Type.Object({
 });
 
 export const LiveCallSchema = Type.Object({
+  object: Type.Literal('live_call'),
+  id: Type.String(),
   call_id: Type.String(),
   customer_id: Type.String(),
   callee: Type.String(),
   started_at: Timestamp,
   expires_at: Timestamp,
+  links: Links,
 });
+
+export function presentLiveCall(request: FastifyRequest, call: Selectable<LiveCallsTable>) {
+  return {
+    object: 'live_call' as const,
+    id: call.id,
+    call_id: call.call_id,
+    customer_id: call.customer_id,
+    callee: call.callee,
+    started_at: call.started_at.toISOString(),
+    expires_at: call.expires_at.toISOString(),
+    links: {
+      self: absoluteUrl(request, `/api/v1/calls/${call.id}`),
+      customer: absoluteUrl(request, `/api/v1/customers/${call.customer_id}`),
+    },
+  };
+}
 
 export const RerateResultSchema = Type.Object({
   customer_id: Type.String(),

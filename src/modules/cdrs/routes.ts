@@ -19,7 +19,7 @@ import { type CsvLayout, fromCsv, fromJsonArray, fromNdjson, fromUpload, hasLayo
 import { CdrCopyConnections } from './copy-ingest.js';
 import './guards.js';
 import { ingestCdrs } from './ingest.js';
-import { endCall, startCall } from './live-calls.js';
+import { endCall, getLiveCall, listLiveCalls, startCall } from './live-calls.js';
 import {
   CallAuthorizationSchema,
   CdrSchema,
@@ -29,6 +29,7 @@ import {
   IngestResultSchema,
   LiveCallSchema,
   presentCdr,
+  presentLiveCall,
   presentRate,
   RerateResultSchema,
   StatsRowSchema,
@@ -326,20 +327,6 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
   });
 
   const CallParams = Type.Object({ call_id: CallId }, { additionalProperties: false });
-  const presentLiveCall = (call: {
-    call_id: string;
-    customer_id: string;
-    callee: string;
-    started_at: Date;
-    expires_at: Date;
-  }) => ({
-    call_id: call.call_id,
-    customer_id: call.customer_id,
-    callee: call.callee,
-    started_at: call.started_at.toISOString(),
-    expires_at: call.expires_at.toISOString(),
-  });
-
   app.post('/calls/:call_id/start', {
     schema: {
       tags: ['Calls'],
@@ -364,7 +351,7 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
         config.callTimeoutSeconds,
       );
       reply.code(201);
-      return ok(request, presentLiveCall(call), {}, 201);
+      return ok(request, presentLiveCall(request, call), {}, 201);
     },
   });
 
@@ -384,8 +371,45 @@ export const cdrRoutes: FastifyPluginAsyncTypebox<CdrRoutesOptions> = async (
     handler: async (request) =>
       ok(
         request,
-        presentLiveCall(await endCall(db, principalOf(request), request.params.call_id, request.body)),
+        presentLiveCall(
+          request,
+          await endCall(db, principalOf(request), request.params.call_id, request.body),
+        ),
       ),
+  });
+
+  app.get('/calls', {
+    schema: {
+      tags: ['Calls'],
+      summary:
+        'Calls in progress (started, not ended, not expired); admin: all, partner: its customers’, customer: its own',
+      querystring: Type.Object(
+        { ...PageQuery('lcl'), customer_id: Type.Optional(IdOf('cus')) },
+        { additionalProperties: false },
+      ),
+      response: { 200: ListEnvelope(LiveCallSchema) },
+    },
+    handler: async (request) => {
+      const { limit = 20, starting_after, customer_id } = request.query;
+      const rows = await listLiveCalls(
+        db,
+        principalOf(request),
+        { customerId: customer_id },
+        { limit, startingAfter: starting_after },
+      );
+      return okList(request, toPage(rows, limit), (row) => presentLiveCall(request, row));
+    },
+  });
+
+  app.get('/calls/:id', {
+    schema: {
+      tags: ['Calls'],
+      summary: 'One call in progress (404 once it has ended or expired)',
+      params: IdParams('lcl'),
+      response: { 200: Envelope(LiveCallSchema) },
+    },
+    handler: async (request) =>
+      ok(request, presentLiveCall(request, await getLiveCall(db, principalOf(request), request.params.id))),
   });
 };
 

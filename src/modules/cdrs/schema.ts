@@ -50,6 +50,7 @@ export interface CdrsTable {
 }
 
 export interface LiveCallsTable {
+  id: string;
   call_id: string;
   customer_id: string;
   callee: string;
