@@ -417,6 +417,52 @@ describe('idempotency', () => {
     assert.equal(replay.body.data.id, retried.body.data.id);
   });
 
+  test('an answer holding a secret shown once is not stored: a retry is 409, never the secret again', async () => {
+    const owner = await t.data('POST', '/api/v1/partners', partner('Secret Keeper'));
+    const keysBefore = (await t.data('GET', `/api/v1/api-keys?partner_id=${owner.id}`)).length;
+    const retried = async (url: string, body: unknown, key: string) => {
+      const headers = { 'idempotency-key': key };
+      const first = await t.request('POST', url, { body, headers });
+      const second = await t.request('POST', url, { body, headers });
+      return { first, second };
+    };
+    const created = await retried('/api/v1/api-keys', { role: 'partner', partner_id: owner.id }, 'new-key-1');
+    const endpoint = await retried(
+      '/api/v1/webhook-endpoints',
+      { url: 'https://hooks.example/secret', events: ['*'] },
+      'new-endpoint-1',
+    );
+    const secrets = [created.first.body.data?.key, endpoint.first.body.data?.secret];
+    assert.match(secrets[0], /^tgk_/);
+    assert.match(secrets[1], /^whsec_/);
+    for (const { second } of [created, endpoint]) {
+      assert.equal(second.status, 409, second.text);
+      assert.equal(second.body.error.type, 'idempotency');
+      for (const secret of secrets) assert.ok(!second.text.includes(secret), 'the retry shows the secret');
+    }
+    const stored = await t.handle.db
+      .selectFrom('idempotency_keys')
+      .select(['body', 'status_code'])
+      .where('key', 'in', ['new-key-1', 'new-endpoint-1'])
+      .execute();
+    assert.equal(stored.length, 2);
+    for (const row of stored) {
+      assert.equal(row.status_code, 201);
+      for (const secret of secrets) assert.ok(!(row.body ?? '').includes(secret), 'the secret is stored');
+    }
+    const keysAfter = await t.data('GET', `/api/v1/api-keys?partner_id=${owner.id}`);
+    assert.equal(keysAfter.length, keysBefore + 1, 'the retry created no second key');
+    // A refused request holds no secret: its answer is replayed as any other.
+    const refused = await retried(
+      '/api/v1/api-keys',
+      { role: 'customer', customer_id: 'cus_01aaaaaaaaaaaaaaaaaaaaaaaa' },
+      'key-for-nobody',
+    );
+    assert.equal(refused.first.status, 404);
+    assert.equal(refused.second.text, refused.first.text);
+    assert.equal(refused.second.headers['idempotency-hit'], 'true');
+  });
+
   test('an error answer is replayed too, and an over-long key is 400', async () => {
     const headers = { 'idempotency-key': 'bad-partner' };
     const first = await t.request('POST', '/api/v1/partners', {

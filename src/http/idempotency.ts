@@ -66,6 +66,13 @@ declare module 'fastify' {
      * stored: a retry runs the effect again and it replays.
      */
     claimsWithEffect?: boolean;
+    /**
+     * The route's successful answer holds a secret that is shown once (an API key, a webhook
+     * signing secret). Such an answer is not stored: a retry under its Idempotency-Key gets a
+     * 409 saying the request already succeeded, never the secret again (it would otherwise sit in
+     * the database for the key's lifetime and be replayed even after the key was revoked).
+     */
+    answerShownOnce?: boolean;
   }
 }
 
@@ -283,6 +290,14 @@ export function registerIdempotency(
       reply.header('idempotency-hit', 'true');
       return 'replay';
     }
+    if (entry.state === 'done' && request.routeOptions.config.answerShownOnce && isSuccess(entry)) {
+      throw new ApiError(
+        409,
+        'idempotency',
+        'The request with this Idempotency-Key already succeeded; the secret it created is shown only once. List what it created, revoke it if it is not in use, and create another',
+        'Idempotency-Key',
+      );
+    }
     // Still running in the database: its answer may be on its way from this process.
     const answer =
       entry.state === 'done' ? storedAnswerOf(scope, key, entry) : recentAnswer(answerId(scope, key));
@@ -409,9 +424,10 @@ export function registerIdempotency(
       return payload;
     }
     // Synchronous: a handler that does not dedupe by itself must not lose its answer.
+    const keptBody = request.routeOptions.config.answerShownOnce && reply.statusCode < 300 ? null : payload;
     await sql`
       update idempotency_keys
-         set state = 'done', status_code = ${reply.statusCode}, content_type = ${contentType}, body = ${payload}
+         set state = 'done', status_code = ${reply.statusCode}, content_type = ${contentType}, body = ${keptBody}
        where scope = ${state.scope} and key = ${state.key}`.execute(db);
     return payload;
   };
@@ -427,6 +443,8 @@ export function registerIdempotency(
 }
 
 const answerId = (scope: string, key: string) => `${scope}\n${key}`;
+
+const isSuccess = (entry: StoredEntry) => (entry.status_code ?? 200) < 300;
 
 const storedAnswerOf = (scope: string, key: string, entry: StoredEntry): StoredAnswer => ({
   scope,

@@ -282,6 +282,7 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
       body: ApiKeyCreateBody,
       response: { 201: Envelope(ApiKeyCreatedSchema) },
     },
+    config: { answerShownOnce: true },
     handler: async (request, reply) => {
       const { key, secret } = await createApiKey(db, principalOf(request), request.body);
       reply.code(201);

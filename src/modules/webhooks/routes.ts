@@ -82,6 +82,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       body: EndpointCreateBody,
       response: { 201: Envelope(EndpointWithSecretSchema) },
     },
+    config: { answerShownOnce: true },
     handler: async (request, reply) => {
       const created = await createEndpoint(
         db,
@@ -145,6 +146,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       params: Params,
       response: { 200: Envelope(EndpointWithSecretSchema) },
     },
+    config: { answerShownOnce: true },
     handler: async (request) => {
       const rotated = await rotateSecret(db, config.secretsKey, principalOf(request), request.params.id);
       return ok(request, withSecret(request, rotated));
