@@ -321,6 +321,57 @@ describe('adjustments and charges', () => {
     assert.equal(ok.category, 'other_charge');
   });
 
+  test('a partner credits its customer out of its own balance and keeps what it charges', async () => {
+    const { partner, customer, partnerKey } = await makeTenant(t);
+    const post = (kind: 'adjustments' | 'charges', amount: string) =>
+      t.request('POST', `/api/v1/customers/${customer.id}/${kind}`, {
+        key: partnerKey,
+        body: { amount, description: `${kind} ${amount}` },
+      });
+    const balances = async () => [
+      (await t.data('GET', `/api/v1/customers/${customer.id}`)).balance,
+      (await t.data('GET', `/api/v1/partners/${partner.id}`)).balance,
+    ];
+    // With nothing of its own, the partner cannot credit its customer (nor, through it, itself:
+    // the credit would have come from the operator and gone back to the partner as a transfer).
+    const unfunded = await post('adjustments', '-100');
+    assert.equal(unfunded.status, 402, unfunded.text);
+    assert.match(unfunded.body.error.reason, /partner/);
+    const takeBack = await t.request('PUT', '/api/v1/partner/funds', {
+      key: partnerKey,
+      body: { account_number: customer.account_number, amount: '-100', description: 'take it back' },
+    });
+    assert.equal(takeBack.status, 402, takeBack.text);
+    assert.deepEqual(await balances(), ['0', '0']);
+
+    await created(t, `/api/v1/partners/${partner.id}/adjustments`, { amount: '-50', description: 'prepaid' });
+    assert.equal((await post('adjustments', '-30')).status, 201);
+    assert.deepEqual(await balances(), ['30', '20']);
+    assert.equal((await post('charges', '10')).status, 201);
+    assert.equal((await post('adjustments', '5')).status, 201);
+    assert.deepEqual(await balances(), ['15', '35'], 'the partner and its customer hold the 50 between them');
+    const statement = await t.data('GET', `/api/v1/partner/balance?account_number=${partner.account_number}`);
+    // Prepaid 50 (a credit), charged 30 for its customer's credit, credited 5; its customer's
+    // charge of 10 is the partner's (a negative charge).
+    assert.deepEqual(
+      [statement.adjustments, statement.other_charges, statement.closing_balance],
+      ['-25', '-10', '35'],
+    );
+
+    const foreign = await created(
+      t,
+      '/api/v1/customers',
+      { name: 'Euro customer', currency: 'EUR' },
+      partnerKey,
+    );
+    const otherCurrency = await t.request('POST', `/api/v1/customers/${foreign.id}/adjustments`, {
+      key: partnerKey,
+      body: { amount: '-1', description: 'x' },
+    });
+    assert.equal(otherCurrency.status, 400, otherCurrency.text);
+    assert.equal(otherCurrency.body.error.param, 'currency');
+  });
+
   test('partner adjustments are for the operator only', async () => {
     const { partner, partnerKey } = await makeTenant(t);
     const res = await t.request('POST', `/api/v1/partners/${partner.id}/adjustments`, {

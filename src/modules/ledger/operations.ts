@@ -6,6 +6,7 @@ import { type Decimal, InvalidAmountError, parseAmount } from '../../money/index
 import type { Principal } from '../../tenancy.js';
 import { type Customer, getCustomer } from '../accounts/customers.js';
 import { getPartner, type Partner } from '../accounts/partners.js';
+import type { AccountOwner } from './accounts.js';
 import {
   balanceAfter,
   checkTransactionHeader,
@@ -164,14 +165,35 @@ async function postToCustomer(
     allowOverdraft: request.allowOverdraft ?? false,
     postings: [
       { owner: { kind: 'customer', id: customer.id }, amount: amount.negated(), currency: customer.currency },
-      {
-        owner: { kind: 'operator', code: category === 'adjustment' ? 'adjustments' : 'revenue:other' },
-        amount,
-        currency: customer.currency,
-      },
+      { owner: await counterpartyOf(db, principal, customer, category), amount, currency: customer.currency },
     ],
   });
   return { transaction, account: customer, balance: balanceAfter(transaction, customer.id)! };
+}
+
+/**
+ * Who takes the other side of an adjustment or charge. The operator's go to its own accounts. A
+ * partner's move money between the customer and the partner, within the partner's credit limit:
+ * a reseller credits its customer out of its own balance (else it could credit a customer from
+ * the operator's adjustments account and take the money back as a fund transfer) and keeps what
+ * it charges its customer, as fund transfers do.
+ */
+async function counterpartyOf(
+  db: Db,
+  principal: Principal,
+  customer: Customer,
+  category: 'adjustment' | 'other_charge',
+): Promise<AccountOwner> {
+  if (principal.role !== 'partner')
+    return { kind: 'operator', code: category === 'adjustment' ? 'adjustments' : 'revenue:other' };
+  const partner = await getPartner(db, principal, principal.partnerId!);
+  if (partner.currency !== customer.currency) {
+    throw invalid(
+      `The customer's account is in ${customer.currency} and the partner's in ${partner.currency}: a partner posts only to customers in its own currency`,
+      'currency',
+    );
+  }
+  return { kind: 'partner', id: partner.id };
 }
 
 /** Adjusts a partner's balance (operator only): e.g. a prepayment received is a negative adjustment. */
