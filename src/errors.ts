@@ -12,7 +12,9 @@ export type DomainErrorKind =
   | 'payment_declined'
   | 'too_large'
   /** A provider we depend on (a payment gateway) did not answer; the client may retry. */
-  | 'unavailable';
+  | 'unavailable'
+  /** A reference key (an Idempotency-Key) that already names a different effect. */
+  | 'reference_reused';
 
 export class DomainError extends Error {
   constructor(

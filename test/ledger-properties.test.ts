@@ -164,26 +164,31 @@ test('random money movements keep every ledger invariant', async () => {
       async (limits, ops, [d1, d2]) => {
         run++;
         const owners = await makeOwners(limits);
-        const posted: { key: string; id: string }[] = [];
+        const posted: { input: TransactionInput; id: string }[] = [];
         for (const [index, op] of ops.entries()) {
           if (op.kind === 'repost') {
             const earlier = posted[op.of % Math.max(posted.length, 1)];
             if (!earlier) continue;
-            // Invariant 4: the same key again returns the first transaction and moves nothing.
-            const again = await postTransaction(t.handle.db, {
-              category: 'payment',
-              referenceKey: earlier.key,
-              postings: [
-                { owner: { kind: 'customer', id: owners[0]!.id }, amount: new Decimal(1), currency: 'EUR' },
-                {
-                  owner: { kind: 'operator', code: 'clearing:test' },
-                  amount: new Decimal(-1),
-                  currency: 'EUR',
-                },
-              ],
-            });
+            // Invariant 4: the same key again returns the first transaction and moves nothing;
+            // under it, another movement is refused (the key names the first one for good).
+            const again = await postTransaction(t.handle.db, earlier.input);
             assert.equal(again.id, earlier.id);
             assert.equal(again.replayed, true);
+            await assert.rejects(
+              postTransaction(t.handle.db, {
+                category: 'reused_key',
+                referenceKey: earlier.input.referenceKey,
+                postings: [
+                  { owner: { kind: 'customer', id: owners[0]!.id }, amount: new Decimal(1), currency: 'EUR' },
+                  {
+                    owner: { kind: 'operator', code: 'clearing:test' },
+                    amount: new Decimal(-1),
+                    currency: 'EUR',
+                  },
+                ],
+              }),
+              (error: unknown) => error instanceof DomainError && error.kind === 'reference_reused',
+            );
             continue;
           }
           const key = `prop-${run}-${index}`;
@@ -192,7 +197,7 @@ test('random money movements keep every ledger invariant', async () => {
           try {
             const result = await postTransaction(t.handle.db, input);
             assert.equal(expected, 'posted', `${op.kind} should have been refused`);
-            posted.push({ key, id: result.id });
+            posted.push({ input, id: result.id });
             for (const p of input.postings) {
               const owner = owners.find(
                 (o) => p.owner?.kind !== 'operator' && o.id === (p.owner as { id: string }).id,

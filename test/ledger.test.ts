@@ -275,6 +275,72 @@ describe('fund transfers (PUT /partner/funds)', () => {
   });
 });
 
+describe('an Idempotency-Key reused after its answer expired', () => {
+  test('names its first money movement for good: the same request replays it, another is 409', async () => {
+    const { partner, customer, partnerKey } = await makeTenant(t, { partnerFunds: '100' });
+    const second = await created(
+      t,
+      '/api/v1/customers',
+      { name: 'Second', partner_id: partner.id },
+      partnerKey,
+    );
+    const send = (method: string, url: string, body: Record<string, unknown>, key: string) =>
+      t.request(method, url, { key: partnerKey, body, headers: { 'idempotency-key': key } });
+    const funds = (accountNumber: string, amount: string) =>
+      send(
+        'PUT',
+        '/api/v1/partner/funds',
+        { account_number: accountNumber, amount, description: 'x' },
+        'reused-funds',
+      );
+    const adjust = (customerId: string, amount: string) =>
+      send(
+        'POST',
+        `/api/v1/customers/${customerId}/adjustments`,
+        { amount, description: 'y' },
+        'reused-adjust',
+      );
+    const firstFunds = await funds(customer.account_number, '10');
+    const firstAdjust = await adjust(customer.id, '-5');
+    assert.equal(firstFunds.status, 200, firstFunds.text);
+    assert.equal(firstAdjust.status, 201, firstAdjust.text);
+    // Past IDEMPOTENCY_TTL_HOURS, housekeeping deletes the stored answers; the ledger keeps the keys.
+    const forget = () =>
+      t.handle.db
+        .deleteFrom('idempotency_keys')
+        .where('key', 'in', ['reused-funds', 'reused-adjust'])
+        .execute();
+    await forget();
+    const balances = async () =>
+      Promise.all(
+        [customer.id, second.id, partner.id].map(async (id) => {
+          const path = id === partner.id ? 'partners' : 'customers';
+          return (await t.data('GET', `/api/v1/${path}/${id}`)).balance;
+        }),
+      );
+    const before = await balances();
+    const sameFunds = await funds(customer.account_number, '10');
+    assert.equal(sameFunds.status, 200, sameFunds.text);
+    assert.equal(sameFunds.body.data.transaction_id, firstFunds.body.data.transaction_id);
+    const sameAdjust = await adjust(customer.id, '-5');
+    assert.equal(sameAdjust.status, 201, sameAdjust.text);
+    assert.equal(sameAdjust.body.data.transaction_id, firstAdjust.body.data.transaction_id);
+    for (const send of [
+      () => funds(second.account_number, '3'),
+      () => funds(customer.account_number, '11'),
+      () => adjust(second.id, '-5'),
+      () => adjust(customer.id, '-6'),
+    ]) {
+      await forget();
+      const reuse = await send();
+      assert.equal(reuse.status, 409, reuse.text);
+      assert.equal(reuse.body.error.type, 'idempotency');
+      assert.equal(reuse.body.error.param, 'Idempotency-Key');
+    }
+    assert.deepEqual(await balances(), before, 'no money moved');
+  });
+});
+
 describe('adjustments and charges', () => {
   test('a positive adjustment charges, a negative one credits; limits apply unless the operator allows overdraft', async () => {
     const { customer, partnerKey } = await makeTenant(t, { customerLimit: '-10' });

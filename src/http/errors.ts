@@ -45,6 +45,7 @@ const DOMAIN_STATUS: Record<DomainErrorKind, { status: number; type: ErrorType }
   payment_declined: { status: 402, type: 'payment_declined' },
   too_large: { status: 413, type: 'payload_too_large' },
   unavailable: { status: 503, type: 'gateway_unavailable' },
+  reference_reused: { status: 409, type: 'idempotency' },
 };
 
 export interface ErrorBody {

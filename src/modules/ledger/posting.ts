@@ -385,7 +385,53 @@ export async function postTransaction(db: Db, input: TransactionInput): Promise<
   const statement = sql<PostedRow>`select * from ledger_post(${header.id}, ${header.category},
     ${header.description}, ${header.reference}, ${header.referenceKey}, ${header.effectiveAt}::timestamptz,
     ${header.allowOverdraft}, ${postings}::jsonb)`;
-  return (await postWithStatement(db, header, statement)).posted;
+  const { posted } = await postWithStatement(db, header, statement);
+  if (posted.replayed) checkSameEffect(input, posted);
+  return posted;
+}
+
+/**
+ * A replay answers a retry of the same request. The reference key outlives the stored HTTP
+ * answer (an Idempotency-Key reused after IDEMPOTENCY_TTL_HOURS, or after housekeeping purged
+ * it), so the key alone does not prove the request is the same: its postings must be too, or
+ * the caller would be told of a transaction it did not ask for as if it were its own.
+ */
+function checkSameEffect(input: TransactionInput, posted: PostedTransaction): void {
+  const unmatched = [...posted.postings];
+  const same =
+    posted.category === input.category &&
+    input.postings.length === unmatched.length &&
+    input.postings.every((wanted) => {
+      const at = unmatched.findIndex(
+        (posting) =>
+          sameAccount(wanted, posting) &&
+          posting.amount.eq(wanted.amount) &&
+          posting.currency === wanted.currency,
+      );
+      return at !== -1 && unmatched.splice(at, 1).length === 1;
+    });
+  if (!same) throw referenceReused(input.referenceKey ?? '');
+}
+
+function sameAccount(wanted: PostingInput, posting: PostedPosting): boolean {
+  if (wanted.ledgerAccountId) return wanted.ledgerAccountId === posting.ledgerAccountId;
+  const owner = wanted.owner!;
+  if (owner.kind === 'operator') return posting.ownerKind === 'operator' && posting.code === owner.code;
+  return posting.ownerKind === owner.kind && posting.ownerId === owner.id;
+}
+
+/** Reference keys made from an Idempotency-Key start with `http:` (ledger/routes.ts). */
+export function referenceReused(referenceKey: string): DomainError {
+  return referenceKey.startsWith('http:')
+    ? new DomainError(
+        'reference_reused',
+        'Idempotency-Key was already used for a different request (its money movement is kept for good, beyond the stored answer)',
+        'Idempotency-Key',
+      )
+    : new DomainError(
+        'reference_reused',
+        `reference key '${referenceKey}' already names a different ledger transaction`,
+      );
 }
 
 /** The balance an owner's account had after this transaction (undefined when it was not touched). */

@@ -12,6 +12,7 @@ import {
   type PostedTransaction,
   type PostingHeader,
   postWithStatement,
+  referenceReused,
   refusalOf,
 } from './posting.js';
 
@@ -61,14 +62,37 @@ export async function transferAlone(db: Db, item: TransferItem): Promise<Transfe
     ${[newId('ledgerAccount'), newId('ledgerAccount')]}::text[])`;
   const { posted, rows } = await postWithStatement(db, header, statement);
   const currency = rows[0]!.customer_currency;
-  if (posted.replayed)
+  if (posted.replayed) {
+    await checkSameTransfer(db, item, posted);
     return { posted, currency, customerCreditLimit: await customerLimitWhenPosted(db, posted) };
+  }
   const [partnerPosting, customerPosting] = posted.postings;
   return {
     posted: { ...posted, reference: `transfer:${partnerPosting!.ownerId}:${customerPosting!.ownerId}` },
     currency,
     customerCreditLimit: rows[0]!.customer_credit_limit,
   };
+}
+
+/**
+ * A transfer found by its reference key answers a retry only if it is the transfer asked for
+ * (the same customer and amount): the key outlives the stored HTTP answer (posting.ts,
+ * checkSameEffect).
+ */
+async function checkSameTransfer(db: Db, item: TransferItem, original: PostedTransaction): Promise<void> {
+  const customerPosting = original.postings.find((posting) => posting.ownerKind === 'customer');
+  const customer = customerPosting?.ownerId
+    ? await db
+        .selectFrom('customers')
+        .select('account_number')
+        .where('id', '=', customerPosting.ownerId)
+        .executeTakeFirst()
+    : undefined;
+  const same =
+    original.category === 'transfer' &&
+    customer?.account_number === item.accountNumber &&
+    customerPosting!.amount.eq(item.amount);
+  if (!same) throw referenceReused(item.header.referenceKey ?? '');
 }
 
 /**
@@ -149,6 +173,7 @@ async function outcomeOf(db: Db, item: TransferItem, row: BatchRow): Promise<Tra
     case 'replayed': {
       const original = await loadTransaction(db, { id: row.transaction_id });
       if (!original) throw new Error(`ledger transaction ${row.transaction_id} vanished`);
+      await checkSameTransfer(db, item, original);
       return {
         posted: { ...original, replayed: true },
         currency: row.currency!,
