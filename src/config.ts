@@ -1,4 +1,4 @@
-import { isAddressOrRange } from './networks.js';
+import { networkProblem } from './networks.js';
 
 /**
  * Every setting in one typed place. Read from environment variables and validated once at
@@ -75,15 +75,29 @@ function networks(env: Env, name: string): string[] {
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
-  const bad = entries.find((entry) => !isAddressOrRange(entry));
-  if (bad !== undefined) throw new ConfigError(`${name}: '${bad}' is not an IP address or CIDR range`);
+  for (const entry of entries) checkNetwork(name, entry);
   return entries;
 }
+
+function checkNetwork(name: string, entry: string): void {
+  const problem = networkProblem(entry);
+  if (problem !== null) {
+    throw new ConfigError(`${name}: '${entry}' is not an IP address or CIDR range: ${problem}`);
+  }
+}
+
+/** The names Fastify's trustProxy (proxy-addr) takes besides addresses and ranges. */
+const TRUST_PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 function trustProxy(raw: string | undefined): Config['trustProxy'] {
   if (raw === undefined || raw === '' || raw === 'false') return false;
   if (raw === 'true') return true;
   if (/^\d+$/.test(raw)) return Number(raw);
+  // proxy-addr reads addresses as leniently as ipaddr.js does (010 as octal): held to the same
+  // form as the allow-lists, so the proxy trusted is the one the operator wrote.
+  for (const entry of raw.split(',').map((part) => part.trim())) {
+    if (!TRUST_PROXY_RANGE_NAMES.includes(entry)) checkNetwork('TRUST_PROXY', entry);
+  }
   return raw;
 }
 

@@ -325,6 +325,45 @@ describe('API keys', () => {
     assert.deepEqual(form.body.data.allowed_ips, ['203.0.113.0/24']);
   });
 
+  test('allowed_ips refuses entries ipaddr.js would misread, and a misread one stored earlier is a 401, never a 500', async () => {
+    const key = await createKey({ role: 'admin' });
+    for (const entry of [
+      '::ffff:1.2.3.4/64',
+      '::ffff:0:0/80',
+      '::ffff:10.0.0.0/95',
+      '192.168.010.001',
+      '10/8',
+    ]) {
+      for (const [method, url] of [
+        ['POST', '/api/v1/api-keys'],
+        ['PATCH', `/api/v1/api-keys/${key.id}`],
+      ] as const) {
+        const body = method === 'POST' ? { role: 'admin', allowed_ips: [entry] } : { allowed_ips: [entry] };
+        const res = await t.request(method, url, { body });
+        assert.equal(res.status, 400, `${method} ${entry}: ${res.text}`);
+        assert.equal(res.body.error.param, 'allowed_ips');
+      }
+    }
+    const octal = await t.request('POST', '/api/v1/api-keys', {
+      body: { role: 'admin', allowed_ips: ['0127.0.0.1'] },
+    });
+    assert.match(octal.body.message, /four decimal numbers 0-255 without leading zeros/);
+    // What ::ffff:1.2.3.4/64 used to be stored as: it matches no address, so the key fails closed.
+    await t.handle.db
+      .updateTable('api_keys')
+      .set({ allowed_ips: ['1.2.3.4/-32'] })
+      .where('id', '=', key.id)
+      .execute();
+    for (const remoteAddress of ['1.2.3.4', '127.0.0.1']) {
+      const res = await t.request('POST', '/api/v1/partners', {
+        key: key.key,
+        remoteAddress,
+        body: { name: 'x', currency: 'USD' },
+      });
+      assert.equal(res.status, 401, res.text);
+    }
+  });
+
   test('last_used_at is recorded', async () => {
     const key = await createKey({ role: 'admin' });
     await t.request('GET', '/api/v1/customers', { key: key.key });

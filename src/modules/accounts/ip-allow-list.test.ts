@@ -25,3 +25,31 @@ test('entries are validated and canonicalised', () => {
   assert.throws(() => normaliseAllowList(['300.1.1.1']), DomainError);
   assert.throws(() => normaliseAllowList(['example.com']), DomainError);
 });
+
+test('IPv4 is plain decimal dotted quads: ipaddr.js would read 010 as octal and 10/8 as 0.0.0.10/8', () => {
+  for (const entry of [
+    '192.168.010.001',
+    '0127.0.0.1',
+    '10/8',
+    '0x7f.0.0.1',
+    '10.0.0.0/08',
+    '::ffff:010.0.0.1',
+  ]) {
+    assert.throws(() => normaliseAllowList([entry]), /allowed_ips\[0\].*(decimal|IPv6 is written)/, entry);
+  }
+  assert.deepEqual(normaliseAllowList(['0.0.0.0/0', '10.0.0.0/8', '::ffff:10.0.0.0/104']), [
+    '0.0.0.0/0',
+    '10.0.0.0/8',
+    '10.0.0.0/8',
+  ]);
+});
+
+test('an IPv4-mapped range needs a prefix of at least 96, and one already stored never throws', () => {
+  for (const entry of ['::ffff:1.2.3.4/64', '::ffff:0:0/80', '::ffff:10.0.0.0/95', '::ffff:1.2.3.4/0']) {
+    assert.throws(() => normaliseAllowList([entry]), /allowed_ips\[0\].*\/96/, entry);
+  }
+  // What the lenient check stored for ::ffff:1.2.3.4/64: it matches nothing, so the key fails closed.
+  const allowed = allowListMatcher(['1.2.3.4/-32']);
+  assert.ok(!allowed('1.2.3.4'));
+  assert.ok(allowListMatcher(['1.2.3.4/-32', '192.0.2.7'])('192.0.2.7'));
+});

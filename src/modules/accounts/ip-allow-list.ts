@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { invalid } from '../../errors.js';
-import { isAddressOrRange, networksMatcher, readAddress, readNetwork } from '../../networks.js';
+import { networksMatcher, readAddress, readNetwork } from '../../networks.js';
 
 /**
  * API key IP allow-lists: single addresses and CIDR ranges, IPv4 and IPv6. An IPv4 client seen
@@ -12,9 +12,14 @@ export function normaliseAllowList(entries: string[]): string[] {
   if (entries.length > 100) throw invalid('allowed_ips takes at most 100 entries', 'allowed_ips');
   return entries.map((entry, index) => {
     const trimmed = entry.trim();
-    if (!isAddressOrRange(trimmed))
-      throw invalid(`allowed_ips[${index}] '${entry}' is not an IP address or CIDR range`, 'allowed_ips');
-    const [address, bits] = readNetwork(trimmed);
+    const reading = readNetwork(trimmed);
+    if ('problem' in reading) {
+      throw invalid(
+        `allowed_ips[${index}] '${entry}' is not an IP address or CIDR range: ${reading.problem}`,
+        'allowed_ips',
+      );
+    }
+    const [address, bits] = reading.network;
     return bits === (address.kind() === 'ipv4' ? 32 : 128)
       ? address.toString()
       : `${address.toString()}/${bits}`;
