@@ -184,6 +184,32 @@ describe('partners and customers', () => {
   });
 });
 
+describe('deleting an account with payment history', () => {
+  test('a customer with a card profile, even a removed one, is a 409 and stays', async () => {
+    for (const remove of [false, true]) {
+      const customer = await t.data('POST', '/api/v1/customers', { name: 'Payer', currency: 'USD' });
+      const registered = await t.data('POST', '/api/v1/customer/payments/register', {
+        customer_id: customer.id,
+        card_number: '4242424242424242',
+        exp_month: 12,
+        exp_year: 2035,
+        cvv: '123',
+        cardholder_name: 'Ada Lovelace',
+      });
+      if (remove) {
+        await t.data('POST', '/api/v1/customer/payments/remove', {
+          customer_id: customer.id,
+          profile_id: registered.profile.id,
+        });
+      }
+      const res = await t.request('DELETE', `/api/v1/customers/${customer.id}`);
+      assert.equal(res.status, 409, `removed=${remove}: ${res.text}`);
+      assert.match(res.body.message, /payment.*close the account instead/);
+      assert.equal((await t.request('GET', `/api/v1/customers/${customer.id}`)).status, 200);
+    }
+  });
+});
+
 describe('JSON null in a body', () => {
   test('clears an optional field and is never coerced into an empty string or a zero', async () => {
     const created = await t.request('POST', '/api/v1/customers', {

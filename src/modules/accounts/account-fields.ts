@@ -102,8 +102,9 @@ export async function releaseAccountNumber(trx: Db, ownerId: string): Promise<vo
 }
 
 /**
- * Checks that decide whether an account may be deleted outright. The ledger registers one that
- * refuses once the account has money history (then it must be closed instead).
+ * Checks that decide whether an account may be deleted outright. The modules whose rows name an
+ * account register one (ledger, cdrs, payments guards.ts) that refuses once the account has
+ * history there (then it must be closed instead).
  */
 export type DeletionGuard = (db: Db, accountId: string) => Promise<string | null>;
 const deletionGuards: DeletionGuard[] = [];

@@ -11,6 +11,7 @@ import { CustomerSchema, presentCustomer } from '../accounts/representations.js'
 import { moneyView } from '../ledger/accounts.js';
 import { resolveCustomer } from './customer-ref.js';
 import { createGateway, getGateway, listGateways, updateGateway } from './gateway-configs.js';
+import './guards.js';
 import {
   defaultProfile,
   insertProfile,
