@@ -95,9 +95,10 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
 
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (route) => void routes.push(route));
-  const keys = new DbKeyResolver(db);
   // Committed changes reach the in-memory read models here and, on PostgreSQL, from other processes.
   const changes = changeFeedOf(db);
+  const keys = new DbKeyResolver(db);
+  const stopFollowingKeys = keys.follow(changes);
   const customers = new CustomerCache(db, changes);
   // Rate cards are indexed in memory; every card starts loading once the app is ready.
   const ratingIndex = new RatingIndex(db, {
@@ -110,9 +111,9 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
   await app.register(
     async (api) => {
-      await api.register(partnerRoutes, { db, keys });
-      await api.register(customerRoutes, { db, keys, customers });
-      await api.register(apiKeyRoutes, { db, keys });
+      await api.register(partnerRoutes, { db });
+      await api.register(customerRoutes, { db, customers });
+      await api.register(apiKeyRoutes, { db });
       await api.register(ledgerRoutes, { db });
       await api.register(gatewayRoutes, { db, config });
       await api.register(customerPaymentRoutes, { db, config });
@@ -134,7 +135,10 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     // timeout, and a lookup that arrives first just waits for its own card's build.
     ratingIndex.loadAll().catch((err) => app.log.error({ err }, 'loading rate cards failed'));
   });
-  app.addHook('onClose', async () => keys.flush());
+  app.addHook('onClose', async () => {
+    stopFollowingKeys();
+    await keys.flush();
+  });
   app.addHook('onClose', async () => cardChanges?.stop());
   app.addHook('onClose', async () => customers.close());
   return { app, keys, customers, routes, inFlight };

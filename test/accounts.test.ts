@@ -210,6 +210,33 @@ describe('deleting an account with payment history', () => {
   });
 });
 
+describe('deleting an account', () => {
+  test('its keys stop working at once, not when the key cache ages out', async () => {
+    const partner = await createPartner();
+    const partnerKey = await createKey({ role: 'partner', partner_id: partner.id });
+    const customer = await t.data('POST', '/api/v1/customers', { name: 'Gone', currency: 'USD' });
+    const customerKey = await createKey({ role: 'customer', customer_id: customer.id });
+    // Both keys are in the cache now.
+    assert.equal((await t.request('GET', '/api/v1/customers', { key: partnerKey.key })).status, 200);
+    assert.equal(
+      (await t.request('GET', `/api/v1/customers/${customer.id}`, { key: customerKey.key })).status,
+      200,
+    );
+
+    assert.equal((await t.request('DELETE', `/api/v1/partners/${partner.id}`)).status, 200);
+    const write = await t.request('POST', '/api/v1/customers', {
+      key: partnerKey.key,
+      body: { name: 'orphan', currency: 'USD' },
+    });
+    assert.equal(write.status, 401, write.text);
+    assert.equal((await t.request('GET', '/api/v1/customers', { key: partnerKey.key })).status, 401);
+
+    assert.equal((await t.request('DELETE', `/api/v1/customers/${customer.id}`)).status, 200);
+    const read = await t.request('GET', `/api/v1/customers/${customer.id}`, { key: customerKey.key });
+    assert.equal(read.status, 401, read.text);
+  });
+});
+
 describe('JSON null in a body', () => {
   test('clears an optional field and is never coerced into an empty string or a zero', async () => {
     const created = await t.request('POST', '/api/v1/customers', {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { openDatabase } from '../src/db/index.js';
 import { DbKeyResolver } from '../src/modules/accounts/key-resolver.js';
-import { ADMIN_KEY, startTestApp, type TestApp } from './helpers/app.js';
+import { ADMIN_KEY, startTestApp, TEST_DB, type TestApp } from './helpers/app.js';
 
 /**
  * The API-key cache (src/modules/accounts/key-resolver.ts) against the real database: one read
- * per secret at a time, a stale entry answered while it is refreshed, and nothing read before an
- * invalidation kept after it.
+ * per secret at a time, a stale entry answered while it is refreshed, nothing read before an
+ * invalidation kept after it, and another process's key changes heard through the change feed.
  */
 let t: TestApp;
 let clock = 0;
@@ -77,4 +78,31 @@ test('a read in flight when the cache is invalidated is not kept', async () => {
   assert.notEqual(next, inFlight, 'a new read');
   await next;
   assert.ok(!isPromise(keys.resolve(ADMIN_KEY)));
+});
+
+test('a key revoked through another process is dropped when its announcement arrives, before the TTL', {
+  skip: TEST_DB === 'postgres' ? false : 'LISTEN/NOTIFY runs on PostgreSQL only',
+}, async () => {
+  clock = 5_000_000;
+  // The other process: its own database handle, change feed and key cache, with the clock stopped
+  // so that only the announcement can make it read the key again.
+  const other = await openDatabase({ databaseUrl: t.config.databaseUrl, dataDir: 'memory://' });
+  try {
+    await other.feed.listen({ warn: () => undefined });
+    const keys = new DbKeyResolver(other.db, now);
+    const stop = keys.follow(other.feed);
+    const created = await t.data('POST', '/api/v1/api-keys', { role: 'admin' });
+    assert.equal((await keys.resolve(created.key))?.revokedAt, null);
+    assert.equal((await t.request('DELETE', `/api/v1/api-keys/${created.id}`)).status, 200);
+    const deadline = Date.now() + 5_000;
+    let answer = await keys.resolve(created.key);
+    while (!answer?.revokedAt && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      answer = await keys.resolve(created.key);
+    }
+    assert.ok(answer?.revokedAt instanceof Date, 'the revocation reached the other process');
+    stop();
+  } finally {
+    await other.close();
+  }
 });

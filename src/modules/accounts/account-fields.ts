@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { publishCommitted } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
 import { conflict, invalid } from '../../errors.js';
 import {
@@ -99,6 +100,27 @@ export async function claimAccountNumber(trx: Db, ownerId: string, letter: 'C' |
 
 export async function releaseAccountNumber(trx: Db, ownerId: string): Promise<void> {
   await trx.deleteFrom('account_numbers').where('owner_id', '=', ownerId).execute();
+}
+
+/**
+ * Topic of committed changes to API keys (src/db/change-feed.ts): every process's key cache
+ * (key-resolver.ts) forgets what it holds, so a revoked, changed or deleted key stops working at
+ * once instead of when its cache entry ages out.
+ */
+export const API_KEYS_TOPIC = 'api_keys';
+
+/** Deletes an account's API keys along with the account, and announces it (API_KEYS_TOPIC). */
+export async function deleteAccountKeys(
+  trx: Db,
+  owner: 'partner_id' | 'customer_id',
+  ownerId: string,
+): Promise<void> {
+  const deleted = await trx.deleteFrom('api_keys').where(owner, '=', ownerId).returning('id').execute();
+  await publishCommitted(
+    trx,
+    API_KEYS_TOPIC,
+    deleted.map((key) => key.id),
+  );
 }
 
 /**

@@ -1,11 +1,13 @@
 import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
+import { publishCommitted } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { parseIsoInstant } from '../../iso-time.js';
 import type { Principal, Role } from '../../tenancy.js';
+import { API_KEYS_TOPIC } from './account-fields.js';
 import { getCustomer } from './customers.js';
 import { normaliseAllowList } from './ip-allow-list.js';
 import { getPartner } from './partners.js';
@@ -154,24 +156,28 @@ export async function updateApiKey(
     ...(input.expires_at !== undefined ? { expires_at: parseExpiry(input.expires_at) ?? null } : {}),
   };
   if (Object.keys(changes).length === 0) return current;
-  return db
+  const updated = await db
     .updateTable('api_keys')
     .set(changes)
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();
+  await publishCommitted(db, API_KEYS_TOPIC, [id]);
+  return updated;
 }
 
 /** Revocation keeps the row (audit: who had access, until when). Revoking twice is harmless. */
 export async function revokeApiKey(db: Db, principal: Principal, id: string): Promise<ApiKey> {
   const current = await getApiKey(db, principal, id);
   if (current.revoked_at) return current;
-  return db
+  const revoked = await db
     .updateTable('api_keys')
     .set({ revoked_at: sql<Date>`now()` })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();
+  await publishCommitted(db, API_KEYS_TOPIC, [id]);
+  return revoked;
 }
 
 /**

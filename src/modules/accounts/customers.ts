@@ -11,6 +11,7 @@ import {
   CONTACT_FIELDS,
   checkStatusChange,
   claimAccountNumber,
+  deleteAccountKeys,
   normaliseAccountFields,
   normaliseCurrency,
   releaseAccountNumber,
@@ -189,7 +190,7 @@ export async function deleteCustomer(db: Db, principal: Principal, id: string): 
   await getCustomer(db, principal, id);
   await assertDeletable(db, id);
   await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('api_keys').where('customer_id', '=', id).execute();
+    await deleteAccountKeys(trx, 'customer_id', id);
     await trx.deleteFrom('customers').where('id', '=', id).execute();
     await releaseAccountNumber(trx, id);
     await publishCommitted(trx, CUSTOMERS_TOPIC, [id]);

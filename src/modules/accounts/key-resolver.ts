@@ -1,5 +1,7 @@
+import type { ChangeFeed } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
 import type { KeyResolver, ResolvedKey } from '../../http/auth.js';
+import { API_KEYS_TOPIC } from './account-fields.js';
 import { hashKey } from './api-keys.js';
 import { allowListMatcher } from './ip-allow-list.js';
 
@@ -22,9 +24,11 @@ interface CacheEntry {
 
 /**
  * Resolves API keys for the HTTP layer. A short in-process cache keeps the database off the hot
- * path of every request; revocation through this process drops the entry at once, and other
- * processes notice within CACHE_TTL_MS (with STALE_GRACE_MS more only while their database
- * reads fail or are slow).
+ * path of every request. A key revoked, changed or deleted (with its account) is announced on the
+ * change feed (API_KEYS_TOPIC): this process drops its cache before the write's call returns, and
+ * on PostgreSQL the others as soon as the NOTIFY arrives. A lost announcement (a process dying
+ * between commit and NOTIFY) is bounded by CACHE_TTL_MS (with STALE_GRACE_MS more only while
+ * database reads fail or are slow).
  *
  * The cache is keyed by the secret as the request carried it, so a cached key costs no SHA-256
  * (~3% of a cached read). At rest, in the database, keys are only hashes; this process already
@@ -101,7 +105,15 @@ export class DbKeyResolver implements KeyResolver {
     return key;
   }
 
-  /** Forget everything cached (after a key changes in this process); reads in flight are not kept. */
+  /** Drops the cache on every announced key change (and when announcements may have been missed). */
+  follow(feed: ChangeFeed): () => void {
+    return feed.subscribe(API_KEYS_TOPIC, {
+      changed: () => this.invalidate(),
+      resync: () => this.invalidate(),
+    });
+  }
+
+  /** Forget everything cached (after a key changes); reads in flight are not kept. */
   invalidate(): void {
     this.generation++;
     this.cache.clear();

@@ -9,6 +9,7 @@ import {
   CONTACT_FIELDS,
   checkStatusChange,
   claimAccountNumber,
+  deleteAccountKeys,
   normaliseAccountFields,
   releaseAccountNumber,
 } from './account-fields.js';
@@ -113,7 +114,7 @@ export async function deletePartner(db: Db, principal: Principal, id: string): P
     .executeTakeFirst();
   if (customer) throw conflict('Partner still has customers; move or delete them, or close the partner');
   await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('api_keys').where('partner_id', '=', id).execute();
+    await deleteAccountKeys(trx, 'partner_id', id);
     await trx.deleteFrom('partners').where('id', '=', id).execute();
     await releaseAccountNumber(trx, id);
   });

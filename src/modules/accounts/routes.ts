@@ -11,7 +11,6 @@ import { moneyView, moneyViews } from '../ledger/accounts.js';
 import { createApiKey, getApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
 import type { CustomerCache, CustomerSnapshot } from './customer-cache.js';
 import { createCustomer, deleteCustomer, listCustomers, updateCustomer } from './customers.js';
-import type { DbKeyResolver } from './key-resolver.js';
 import { createPartner, deletePartner, getPartner, listPartners, updatePartner } from './partners.js';
 import {
   ApiKeyCreateBody,
@@ -37,7 +36,6 @@ const Deleted = Envelope(Type.Object({ id: Type.String(), deleted: Type.Literal(
 
 export interface AccountsRoutesOptions {
   db: Db;
-  keys: DbKeyResolver;
 }
 
 /** A found object is visible; a domain not_found means it is not; anything else is a real error. */
@@ -246,7 +244,7 @@ export const customerRoutes: FastifyPluginAsyncTypebox<CustomerRoutesOptions> = 
   });
 };
 
-export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db, keys }) => {
+export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { db }) => {
   const tags = ['API keys'];
   registerVisibility(app, 'key', (principal, id) => visible(getApiKey(db, principal, id)));
   app.get('/api-keys', {
@@ -311,7 +309,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
     },
     handler: async (request) => {
       const key = await updateApiKey(db, principalOf(request), request.params.id, request.body);
-      keys.invalidate();
       return ok(request, presentApiKey(request, key));
     },
   });
@@ -325,7 +322,6 @@ export const apiKeyRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = as
     },
     handler: async (request) => {
       const key = await revokeApiKey(db, principalOf(request), request.params.id);
-      keys.invalidate();
       return ok(request, presentApiKey(request, key));
     },
   });
