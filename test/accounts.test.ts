@@ -175,6 +175,56 @@ describe('partners and customers', () => {
     assert.equal(empty.status, 400);
   });
 
+  test('a closed account’s own key creates no customers and no keys, and still reads', async () => {
+    const partner = await createPartner();
+    const partnerKey = await createKey({ role: 'partner', partner_id: partner.id });
+    const customer = await t.data('POST', '/api/v1/customers', { name: 'Kept', partner_id: partner.id });
+    const customerKey = await createKey({ role: 'customer', customer_id: customer.id });
+    assert.equal(
+      (await t.request('PATCH', `/api/v1/partners/${partner.id}`, { body: { status: 'closed' } })).status,
+      200,
+    );
+    assert.equal(
+      (await t.request('PATCH', `/api/v1/customers/${customer.id}`, { body: { status: 'closed' } })).status,
+      200,
+    );
+
+    for (const url of ['/api/v1/customers', '/api/v1/customer/register']) {
+      const res = await t.request('POST', url, {
+        key: partnerKey.key,
+        body: { name: 'late', currency: 'USD' },
+      });
+      assert.equal(res.status, 409, `${url}: ${res.text}`);
+      assert.equal(res.body.message, 'Partner is closed; it cannot take new customers');
+    }
+    const partnerKeys = await t.request('POST', '/api/v1/api-keys', {
+      key: partnerKey.key,
+      body: { role: 'partner' },
+    });
+    assert.equal(partnerKeys.status, 409, partnerKeys.text);
+    const forCustomer = await t.request('POST', '/api/v1/api-keys', {
+      key: partnerKey.key,
+      body: { role: 'customer', customer_id: customer.id },
+    });
+    assert.equal(forCustomer.status, 409, forCustomer.text);
+    const customerKeys = await t.request('POST', '/api/v1/api-keys', {
+      key: customerKey.key,
+      body: { role: 'customer' },
+    });
+    assert.equal(customerKeys.status, 409, customerKeys.text);
+    const listed = await t.request('GET', '/api/v1/customers', { key: partnerKey.key });
+    assert.deepEqual(
+      listed.body.data.map((c: { id: string }) => c.id),
+      [customer.id],
+      'nothing was created, and the history reads',
+    );
+    assert.equal(
+      (await t.request('GET', `/api/v1/customers/${customer.id}`, { key: customerKey.key })).status,
+      200,
+    );
+    assert.equal((await t.request('GET', '/api/v1/api-keys', { key: customerKey.key })).status, 200);
+  });
+
   test('a partner with customers cannot be deleted', async () => {
     const partner = await createPartner();
     await t.request('POST', '/api/v1/customers', { body: { name: 'kid', partner_id: partner.id } });

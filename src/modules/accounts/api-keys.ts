@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type Selectable, sql } from 'kysely';
 import { publishCommitted } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
-import { forbidden, invalid, notFound } from '../../errors.js';
+import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
 import { parseIsoInstant } from '../../iso-time.js';
 import type { Principal, Role } from '../../tenancy.js';
@@ -95,8 +95,28 @@ function parseExpiry(value: string | null | undefined): Date | null | undefined 
   return date;
 }
 
+/**
+ * A closed account's keys still read its history (closing keeps it), but create no new keys:
+ * closing is final, and a new key would be new access to an account that has ended.
+ */
+async function assertCallerOpen(db: Db, principal: Principal): Promise<void> {
+  if (
+    principal.role === 'partner' &&
+    (await getPartner(db, principal, principal.partnerId!)).status === 'closed'
+  ) {
+    throw conflict('Partner is closed; it cannot create API keys');
+  }
+  if (
+    principal.role === 'customer' &&
+    (await getCustomer(db, principal, principal.customerId!)).status === 'closed'
+  ) {
+    throw conflict('Customer is closed; it cannot create API keys');
+  }
+}
+
 /** Checks that the caller may issue a key with this role for this owner; returns the owner ids. */
 async function keyOwner(db: Db, principal: Principal, input: ApiKeyInput) {
+  await assertCallerOpen(db, principal);
   if (input.role === 'admin') {
     if (principal.role !== 'admin') throw forbidden('Only an admin key can create admin keys');
     if (input.partner_id || input.customer_id)

@@ -76,19 +76,22 @@ export async function listCustomers(
     .execute();
 }
 
-/** The partner a new customer belongs to: a partner key's own, or the one an admin names. */
-async function owningPartnerId(db: Db, principal: Principal, requested: string | null | undefined) {
-  if (principal.role === 'partner') {
-    if (requested && requested !== principal.partnerId) throw notFound('Partner');
-    return principal.partnerId;
-  }
-  if (!requested) return null;
-  const partner = await getPartner(db, principal, requested).catch(() => {
-    throw invalid(`partner_id '${requested}' does not name a partner`, 'partner_id');
+/**
+ * The partner a new customer belongs to: a partner key's own, or the one an admin names. A closed
+ * partner takes none, whoever asks: closing is final (its key still reads its history).
+ */
+async function owningPartner(db: Db, principal: Principal, requested: string | null | undefined) {
+  if (principal.role === 'partner' && requested && requested !== principal.partnerId)
+    throw notFound('Partner');
+  const partnerId = principal.role === 'partner' ? principal.partnerId : requested;
+  if (!partnerId) return null;
+  const partner = await getPartner(db, principal, partnerId).catch(() => {
+    throw invalid(`partner_id '${partnerId}' does not name a partner`, 'partner_id');
   });
-  if (partner.status === 'closed')
-    throw conflict('Partner is closed; it cannot take new customers', 'partner_id');
-  return partner.id;
+  if (partner.status === 'closed') {
+    throw conflict('Partner is closed; it cannot take new customers', requested ? 'partner_id' : undefined);
+  }
+  return partner;
 }
 
 /**
@@ -100,10 +103,11 @@ export async function newCustomerOwnership(
   principal: Principal,
   input: Pick<CustomerInput, 'currency' | 'partner_id'>,
 ): Promise<{ partnerId: string | null; currency: string }> {
-  const partnerId = await owningPartnerId(db, principal, input.partner_id);
+  const partner = await owningPartner(db, principal, input.partner_id);
+  const partnerId = partner?.id ?? null;
   if (input.currency) return { partnerId, currency: normaliseCurrency(input.currency) };
-  if (!partnerId) throw invalid("Missing required parameter 'currency'", 'currency');
-  return { partnerId, currency: (await getPartner(db, principal, partnerId)).currency };
+  if (!partner) throw invalid("Missing required parameter 'currency'", 'currency');
+  return { partnerId, currency: partner.currency };
 }
 
 export async function createCustomer(db: Db, principal: Principal, input: CustomerInput & { name: string }) {
@@ -182,7 +186,7 @@ export async function updateCustomer(db: Db, principal: Principal, id: string, i
 /** Only the operator moves a customer between partners (or to itself with null). */
 async function movePartner(db: Db, principal: Principal, partnerId: string | null) {
   if (principal.role !== 'admin') throw forbidden('Only the operator can move a customer to another partner');
-  return owningPartnerId(db, principal, partnerId);
+  return (await owningPartner(db, principal, partnerId))?.id ?? null;
 }
 
 export async function deleteCustomer(db: Db, principal: Principal, id: string): Promise<void> {
