@@ -926,6 +926,28 @@ describe('call authorization', () => {
     );
   });
 
+  test('offers only carriers whose buy card is in the sell card’s currency, as LCR does (no exchange rates)', async () => {
+    const euroCard = (
+      await created('POST', '/api/v1/ratecards', { name: 'Carrier EUR', currency: 'EUR', direction: 'buy' })
+    ).id;
+    // Cheaper in raw numbers than Carrier A's USD 0.006: ranked by the number, it came first.
+    await addRate(euroCard, { prefix: '44', destination: 'UK', rate: '0.001' });
+    const euro = (await created('POST', '/api/v1/carriers', { name: 'Carrier EUR', ratecard_id: euroCard }))
+      .id;
+    try {
+      const answer = (await authorize({ callee: '447700900123' })).body.data;
+      assert.deepEqual(
+        answer.carriers.map((c: { carrier_id: string }) => c.carrier_id),
+        [carrier],
+      );
+      const lcr = await t.request('GET', `/api/v1/routes/lcr?number=447700900123&customer_id=${customer.id}`);
+      assert.equal(lcr.status, 200, lcr.text);
+      assert.deepEqual(lcr.body.data.excluded_other_currency, [euro]);
+    } finally {
+      await t.request('PATCH', `/api/v1/carriers/${euro}`, { body: { status: 'inactive' } });
+    }
+  });
+
   test('refuses with a reason: no rate, blocked, suspended, no funds', async () => {
     const noRate = (await authorize({ callee: '999999' })).body.data;
     assert.equal(noRate.reason, 'no_rate');

@@ -164,7 +164,9 @@ export async function authorizeCall(
   const available = customer.available;
   const seconds = affordableSeconds(available, rate, card, maxCallSeconds);
   if (seconds === 0) return refuse(customer, callee, 'insufficient_funds', { rate });
-  const routes = rankRoutes(callee, atMs, await rating.carrierRoutes(), { strategy: 'lcr' });
+  // The carriers LCR would offer: only buy cards in the sell card's currency can be ranked by cost.
+  const carriers = await rating.carrierRoutesIn(card.card.currency);
+  const routes = rankRoutes(callee, atMs, carriers.routes, { strategy: 'lcr' });
   return {
     authorized: true,
     reason: null,

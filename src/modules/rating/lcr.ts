@@ -21,6 +21,27 @@ export interface LcrOptions {
   maxRateUnits?: number;
 }
 
+/** The carriers LCR may rank for a price in one currency, and the ones it leaves out. */
+export interface CarrierSelection {
+  routes: CarrierRoute[];
+  /** Carriers whose buy card is in another currency than the price (their ids). */
+  otherCurrency: string[];
+}
+
+/**
+ * Only carriers whose buy card is in the price's currency: there are no exchange rates here, so a
+ * cost in another currency cannot be compared with the price, nor ranked against the others.
+ * LCR and call authorization both choose carriers through this (cached per currency in RatingIndex).
+ */
+export function carriersInCurrency(routes: readonly CarrierRoute[], currency: string): CarrierSelection {
+  const selection: CarrierSelection = { routes: [], otherCurrency: [] };
+  for (const route of routes) {
+    if (route.loaded.card.currency === currency) selection.routes.push(route);
+    else selection.otherCurrency.push(route.carrier.id);
+  }
+  return selection;
+}
+
 export interface LcrCandidate {
   route: CarrierRoute;
   version: number;

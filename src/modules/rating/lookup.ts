@@ -1,7 +1,7 @@
 import { DomainError, forbidden, invalid, notFound } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
 import type { CustomerCache, CustomerSnapshot } from '../accounts/customer-cache.js';
-import { type CarrierRoute, type LcrCandidate, type LcrStrategy, rankRoutes } from './lcr.js';
+import { type LcrCandidate, type LcrStrategy, rankRoutes } from './lcr.js';
 import { NO_MATCH } from './prefix-index.js';
 import type { LoadedCard, RatingIndex } from './rating-index.js';
 import { toUnits } from './units.js';
@@ -131,14 +131,7 @@ export async function leastCostRoutes(
   query: LcrQuery,
 ): Promise<LcrAnswer> {
   const sell = await lookupRate(index, customers, principal, query);
-  const currency = sell.loaded.card.currency;
-  const routes: CarrierRoute[] = [];
-  const otherCurrency: string[] = [];
-  for (const route of await index.carrierRoutes()) {
-    // No exchange rates here: a cost in another currency cannot be compared with this price.
-    if (route.loaded.card.currency === currency) routes.push(route);
-    else otherCurrency.push(route.carrier.id);
-  }
+  const { routes, otherCurrency } = await index.carrierRoutesIn(sell.loaded.card.currency);
   const limits = [query.max_cost ? toUnits(requireAmount(query.max_cost, 'max_cost')) : null];
   if (query.profitable_only) limits.push(sell.loaded.index.rateUnitsOf(sell.version));
   const bounded = limits.filter((limit): limit is number => limit !== null);

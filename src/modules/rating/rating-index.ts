@@ -6,7 +6,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { Db } from '../../db/index.js';
 import { announceCardChanges, CardChangeListener } from './card-changes.js';
 import { activeCarriers } from './carriers.js';
-import type { CarrierRoute } from './lcr.js';
+import { type CarrierRoute, type CarrierSelection, carriersInCurrency } from './lcr.js';
 import { type PrefixIndex, PrefixIndexBuilder } from './prefix-index.js';
 import { withDedicatedConnection } from './rate-rows.js';
 import { getRatecard, type Ratecard } from './ratecards.js';
@@ -216,6 +216,7 @@ export class RatingIndex {
   private readonly loaded = new Map<string, LoadedCard>();
   private readonly building = new Map<string, Promise<LoadedCard>>();
   private routes: Promise<CarrierRoute[]> | null = null;
+  private readonly routesByCurrency = new Map<string, Promise<CarrierSelection>>();
   /** Notifications this process sent and has not received back yet, per card (see received()). */
   private readonly ownNotices = new Map<string, number>();
 
@@ -248,7 +249,7 @@ export class RatingIndex {
           databaseUrl: this.options.databaseUrl,
         });
         this.loaded.set(cardId, loaded);
-        this.routes = null;
+        this.forgetCarriers();
         return loaded;
       })
       .finally(() => {
@@ -346,8 +347,26 @@ export class RatingIndex {
     return routes;
   }
 
+  /**
+   * The carriers LCR may rank for a price in `currency` (carriersInCurrency), cached like
+   * carrierRoutes: call authorization asks on every call, and a cached answer costs one Map lookup.
+   */
+  carrierRoutesIn(currency: string): Promise<CarrierSelection> {
+    let selection = this.routesByCurrency.get(currency);
+    if (!selection) {
+      const made = this.carrierRoutes().then((routes) => carriersInCurrency(routes, currency));
+      made.catch(() => {
+        if (this.routesByCurrency.get(currency) === made) this.routesByCurrency.delete(currency);
+      });
+      this.routesByCurrency.set(currency, made);
+      selection = made;
+    }
+    return selection;
+  }
+
   /** Call after a carrier is created or changed. */
   forgetCarriers(): void {
     this.routes = null;
+    this.routesByCurrency.clear();
   }
 }
