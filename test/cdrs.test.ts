@@ -829,6 +829,38 @@ describe('re-rating', () => {
     assert.equal(second.body.data.transaction_id, null);
   });
 
+  test('a longer prefix at the same price moves the CDRs to it (prefix, destination, stats) and posts nothing', async () => {
+    // The same price and increments as 44 after the correction above: no charge changes.
+    await addRate(sellCard, {
+      prefix: '4477',
+      destination: 'UK Mobile',
+      rate: '0.0246',
+      initial_increment: 60,
+      increment: 6,
+    });
+    const body = { customer_id: customer.id, from: '2026-11-02', to: '2026-11-02' };
+    const res = await t.request('POST', '/api/v1/cdrs/rerate', { body });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.difference, '0');
+    assert.equal(res.body.data.transaction_id, null);
+    assert.ok(res.body.data.changed > 0, res.text);
+    const c1 = (await t.request('GET', '/api/v1/cdrs?call_id=c1')).body.data[0];
+    assert.deepEqual([c1.prefix, c1.destination], ['4477', 'UK Mobile']);
+    const url = (groupBy: string) => `/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=${groupBy}`;
+    for (const [groupBy, group] of [
+      ['prefix', '4477'],
+      ['destination', 'UK Mobile'],
+    ]) {
+      const stats = await t.request('GET', url(groupBy!));
+      assert.ok(
+        stats.body.data.some((row: { group: string }) => row.group === group),
+        `${groupBy}: ${stats.text}`,
+      );
+    }
+    // Once moved, nothing is left to change.
+    assert.equal((await t.request('POST', '/api/v1/cdrs/rerate', { body })).body.data.changed, 0);
+  });
+
   test('a CDR one partner’s switch sent naming another tenant’s customer is never charged to it', async () => {
     const day = {
       start_time: '2026-10-23T10:00:00Z',

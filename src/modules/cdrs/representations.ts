@@ -248,7 +248,10 @@ export function presentLiveCall(request: FastifyRequest, call: Selectable<LiveCa
 export const RerateResultSchema = Type.Object({
   customer_id: Type.String(),
   examined: Type.Integer(),
-  changed: Type.Integer(),
+  changed: Type.Integer({
+    description:
+      'CDRs rewritten because anything priced changed (prefix, destination, rates, costs…), charged or not',
+  }),
   rated: Type.Integer(),
   unrated: Type.Integer(),
   difference: Type.String({ description: 'Charged now minus charged before; posted as one call_charge' }),

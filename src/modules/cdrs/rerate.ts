@@ -29,6 +29,7 @@ export interface RerateRequest {
 export interface RerateResult {
   customer_id: string;
   examined: number;
+  /** CDRs rewritten: any priced field changed (prefix, destination, rates, costs, state…), charged or not. */
   changed: number;
   rated: number;
   unrated: number;
@@ -104,13 +105,10 @@ export async function rerateCdrs(db: Db, rating: RatingIndex, principal: Princip
       const priced = await priceCdr(inputs[i]!, parties, cards);
       const next = cdrRow(priced, row.id, row.batch_id);
       if (next.rating_state === 'rated') rated++;
-      const delta = new Decimal(next.charged_amount).minus(row.charged_amount);
-      const unchanged =
-        delta.isZero() &&
-        next.rating_state === row.rating_state &&
-        next.buy_cost === formatNullable(row.buy_cost);
-      if (unchanged && row.customer_id) continue;
-      difference = difference.plus(delta);
+      if (sameRating(row, next)) continue;
+      // A longer prefix at the same price changes the CDR's prefix and destination, not its charge:
+      // the row (and the rollup) follow, and only charges that changed reach the ledger.
+      difference = difference.plus(new Decimal(next.charged_amount).minus(row.charged_amount));
       updates.push(next);
     }
     // The ledger before the rollup: the lock order of ingestion (ingest.ts, storeAndCharge).
@@ -131,24 +129,58 @@ export async function rerateCdrs(db: Db, rating: RatingIndex, principal: Princip
   });
 }
 
-const formatNullable = (value: string | null) => (value === null ? null : formatAmount(value));
+/**
+ * Every column pricing decides (cdrRow's), with its SQL type: re-rating compares them all and
+ * rewrites exactly these, so a field cannot be priced anew and then left stale in the row.
+ */
+const RATING_COLUMNS = {
+  customer_id: 'text',
+  partner_id: 'text',
+  rating_state: 'text',
+  unrated_reason: 'text',
+  currency: 'char(3)',
+  sell_ratecard_id: 'text',
+  sell_prefix: 'text',
+  destination: 'text',
+  sell_rate: 'numeric',
+  billed_seconds: 'integer',
+  sell_cost: 'numeric',
+  buy_ratecard_id: 'text',
+  buy_rate: 'numeric',
+  buy_cost: 'numeric',
+  buy_currency: 'char(3)',
+  margin: 'numeric',
+  charged_amount: 'numeric',
+} as const satisfies { [column in keyof Cdr & keyof ReturnType<typeof cdrRow>]?: string };
+
+type RatingColumn = keyof typeof RATING_COLUMNS;
+const RATING_COLUMN_NAMES = Object.keys(RATING_COLUMNS) as RatingColumn[];
+
+/** Stored numerics come back at their column's scale ("0.01230000"): compared as numbers. */
+function sameValue(stored: string | number | null, next: string | number | null, type: string): boolean {
+  if (stored === next) return true;
+  if (stored === null || next === null || type !== 'numeric') return false;
+  return new Decimal(stored).eq(next);
+}
+
+function sameRating(stored: Cdr, next: ReturnType<typeof cdrRow>): boolean {
+  return RATING_COLUMN_NAMES.every((column) =>
+    sameValue(stored[column], next[column], RATING_COLUMNS[column]),
+  );
+}
 
 async function applyUpdates(trx: Db, updates: ReturnType<typeof cdrRow>[]) {
   if (updates.length === 0) return;
   // The statistics rollup follows the rows: their old sums out, their new sums in (same transaction).
   const ids = updates.map((update) => update.id);
   await rollupCdrs(trx, ids, -1);
+  const set = RATING_COLUMN_NAMES.map((column) => sql`${sql.ref(column)} = ${sql.ref(`x.${column}`)}`);
+  const record = RATING_COLUMN_NAMES.map(
+    (column) => sql`${sql.ref(column)} ${sql.raw(RATING_COLUMNS[column])}`,
+  );
   await sql`
-    update cdrs set customer_id = x.customer_id, partner_id = x.partner_id, rating_state = x.rating_state,
-      unrated_reason = x.unrated_reason, currency = x.currency, sell_ratecard_id = x.sell_ratecard_id,
-      sell_prefix = x.sell_prefix, destination = x.destination, sell_rate = x.sell_rate,
-      billed_seconds = x.billed_seconds, sell_cost = x.sell_cost, buy_ratecard_id = x.buy_ratecard_id,
-      buy_rate = x.buy_rate, buy_cost = x.buy_cost, buy_currency = x.buy_currency, margin = x.margin,
-      charged_amount = x.charged_amount
-    from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(id text, customer_id text, partner_id text,
-      rating_state text, unrated_reason text, currency char(3), sell_ratecard_id text, sell_prefix text,
-      destination text, sell_rate numeric, billed_seconds integer, sell_cost numeric, buy_ratecard_id text,
-      buy_rate numeric, buy_cost numeric, buy_currency char(3), margin numeric, charged_amount numeric)
+    update cdrs set ${sql.join(set)}
+    from jsonb_to_recordset(${JSON.stringify(updates)}::jsonb) as x(id text, ${sql.join(record)})
     where cdrs.id = x.id`.execute(trx);
   await rollupCdrs(trx, ids, 1);
 }
