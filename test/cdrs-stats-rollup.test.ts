@@ -75,6 +75,22 @@ before(async () => {
   );
   // No card: its CDRs are stored unrated.
   customers.push(await data('POST', '/api/v1/customers', { name: 'R3', currency: 'EUR' }));
+  // Another currency: its money must never be added to the euros, nor a EUR carrier's cost to it.
+  const dollars = await data('POST', '/api/v1/ratecards', {
+    name: 'Rollup USD',
+    currency: 'USD',
+    direction: 'sell',
+  });
+  await data('POST', `/api/v1/ratecards/${dollars.id}/rates`, {
+    prefix: '3',
+    rate: '0.02',
+    initial_increment: 1,
+    increment: 1,
+    effective_from: '2026-01-01',
+  });
+  customers.push(
+    await data('POST', '/api/v1/customers', { name: 'R4', currency: 'USD', ratecard_id: dollars.id }),
+  );
 });
 
 after(async () => t.close());
@@ -82,8 +98,8 @@ after(async () => t.close());
 const carriers: (string | null)[] = [null];
 
 const arbitraryCdr = fc.record({
-  // 3: a customer nobody knows (stored unrated, customer null).
-  customer: fc.integer({ min: 0, max: 3 }),
+  // 4: a customer nobody knows (stored unrated, customer null).
+  customer: fc.integer({ min: 0, max: 4 }),
   carrier: fc.integer({ min: 0, max: 1 }),
   callee: fc.constantFrom('33123456', '4915112345', '999000'),
   startOffsetSeconds: fc.integer({ min: 0, max: 2 * 86_400 }),
@@ -120,19 +136,20 @@ async function rollupMatchesCdrs() {
   const stored = await sql<Record<string, unknown>>`
     select hour, customer_id, partner_id, carrier_id, attempts, answered, reached, answered_seconds::int,
       pdd_sum::int, pdd_count, trim_scale(revenue)::text as revenue, trim_scale(cost)::text as cost,
-      trim_scale(margin)::text as margin
+      trim_scale(margin)::text as margin, currency
     from cdr_stats_hourly where attempts <> 0
-    order by 1, 2 nulls first, 3 nulls first, 4 nulls first`.execute(db);
+    order by 1, 2 nulls first, 3 nulls first, 4 nulls first, currency nulls first`.execute(db);
   const fresh = await sql<Record<string, unknown>>`
     select date_trunc('hour', start_time, 'UTC') as hour, customer_id, partner_id, carrier_id,
       count(*)::int as attempts, count(*) filter (where disposition = 'answered')::int as answered,
       count(*) filter (where disposition in ('answered', 'busy', 'no_answer'))::int as reached,
       coalesce(sum(billsec) filter (where disposition = 'answered'), 0)::int as answered_seconds,
       coalesce(sum(pdd_ms), 0)::int as pdd_sum, count(pdd_ms)::int as pdd_count,
-      trim_scale(coalesce(sum(sell_cost), 0))::text as revenue, trim_scale(coalesce(sum(buy_cost), 0))::text as cost,
-      trim_scale(coalesce(sum(margin), 0))::text as margin
-    from cdrs group by 1, 2, 3, 4
-    order by 1, 2 nulls first, 3 nulls first, 4 nulls first`.execute(db);
+      trim_scale(coalesce(sum(sell_cost), 0))::text as revenue,
+      trim_scale(coalesce(sum(buy_cost) filter (where buy_currency = currency), 0))::text as cost,
+      trim_scale(coalesce(sum(margin), 0))::text as margin, currency
+    from cdrs group by 1, 2, 3, 4, currency
+    order by 1, 2 nulls first, 3 nulls first, 4 nulls first, currency nulls first`.execute(db);
   assert.deepEqual(stored.rows, fresh.rows);
 }
 
@@ -198,10 +215,10 @@ test('the rollup equals the CDRs and stats answer the same from either, through 
   );
   // The comparison saw real data in every form it can take.
   const seen = await sql<{ n: number }>`
-    select count(distinct (customer_id is null, carrier_id is null, rating_state))::int as n from cdrs`.execute(
+    select count(distinct (customer_id is null, carrier_id is null, rating_state, currency))::int as n from cdrs`.execute(
     t.handle.db,
   );
-  assert.ok(seen.rows[0]!.n >= 4, `only ${seen.rows[0]!.n} kinds of CDR`);
+  assert.ok(seen.rows[0]!.n >= 5, `only ${seen.rows[0]!.n} kinds of CDR`);
 });
 
 test('a stats period of whole hours reads the rollup', async () => {

@@ -1176,6 +1176,62 @@ describe('statistics', () => {
     }
   });
 
+  test('money is never added across currencies: groups split by currency, other-currency buy costs left out', async () => {
+    const card = async (currency: string, direction: string, rate: string) => {
+      const id = (
+        await created('POST', '/api/v1/ratecards', {
+          name: `Stats ${currency} ${direction}`,
+          currency,
+          direction,
+        })
+      ).id;
+      await addRate(id, { prefix: '44', destination: 'UK', rate, initial_increment: 1, increment: 1 });
+      return id;
+    };
+    const customerIn = async (currency: string, rate: string) =>
+      created('POST', '/api/v1/customers', {
+        name: `Stats ${currency}`,
+        currency,
+        ratecard_id: await card(currency, 'sell', rate),
+      });
+    const euros = await customerIn('EUR', '1');
+    const dollars = await customerIn('USD', '2');
+    const euroCarrier = (
+      await created('POST', '/api/v1/carriers', {
+        name: 'Stats EUR',
+        ratecard_id: await card('EUR', 'buy', '0.5'),
+      })
+    ).id;
+    const day = {
+      start_time: '2026-11-05T10:00:00Z',
+      answer_time: '2026-11-05T10:00:00Z',
+      end_time: '2026-11-05T10:01:00Z',
+      carrier_id: euroCarrier,
+    };
+    const posted = await t.request('POST', '/api/v1/cdrs', {
+      body: [
+        cdr('stats-eur', { ...day, customer_id: euros.id }),
+        // Carried by a EUR carrier for a USD customer: no margin, and its EUR cost is no USD cost.
+        cdr('stats-usd', { ...day, customer_id: dollars.id }),
+      ],
+    });
+    assert.equal(posted.body.data.rated, 2, posted.text);
+    const money = (rows: Record<string, string>[]) =>
+      rows.map((row) => [row.group, row.currency, row.attempts, row.revenue, row.cost, row.margin]);
+    const stats = async (groupBy: string) =>
+      (await t.request('GET', `/api/v1/stats/calls?from=2026-11-05&to=2026-11-05&group_by=${groupBy}`)).body
+        .data;
+    // From the CDRs (prefix) and from the hourly rollup (carrier: whole hours).
+    assert.deepEqual(money(await stats('prefix')), [
+      ['44', 'EUR', 1, '1', '0.5', '0.5'],
+      ['44', 'USD', 1, '2', '0', '0'],
+    ]);
+    assert.deepEqual(money(await stats('carrier')), [
+      [euroCarrier, 'EUR', 1, '1', '0.5', '0.5'],
+      [euroCarrier, 'USD', 1, '2', '0', '0'],
+    ]);
+  });
+
   test('ASR, NER, ACD and money per customer', async () => {
     const res = await t.request('GET', '/api/v1/stats/calls?from=2026-11-02&to=2026-11-02&group_by=customer');
     assert.equal(res.status, 200, res.text);

@@ -184,7 +184,7 @@ function batchGroupsStagingRollup(ids: readonly string[]) {
   return sql<StoredGroup>`
     with batch as (
       select start_time, customer_id, partner_id, carrier_id, disposition, billsec, pdd_ms, sell_cost,
-        buy_cost, margin, currency, rating_state, charged_amount
+        buy_cost, buy_currency, margin, currency, rating_state, charged_amount
       from cdrs where id = any(${ids}::text[])
     ), staged as (${stageRollup(sql`batch`)})
     ${storedGroups(sql`batch`)}`;

@@ -262,6 +262,12 @@ export const RerateResultSchema = Type.Object({
 export const StatsRowSchema = Type.Object({
   group: Nullable(Type.String()),
   interval_start: Nullable(Timestamp),
+  currency: Nullable(
+    Type.String({
+      description:
+        'Of revenue, cost and margin: a group is split by currency, counts included. Null for calls that were not rated (no money)',
+    }),
+  ),
   attempts: Type.Integer(),
   answered: Type.Integer(),
   asr: Type.String(),
@@ -270,8 +276,17 @@ export const StatsRowSchema = Type.Object({
   avg_pdd_ms: Nullable(Type.String()),
   minutes: Type.String(),
   revenue: Type.String(),
-  cost: Type.Optional(Type.String({ description: 'Admin keys only' })),
-  margin: Type.Optional(Type.String({ description: 'Admin keys only' })),
+  cost: Type.Optional(
+    Type.String({
+      description:
+        'Admin keys only. Buy costs in this currency; a buy leg in another currency is left out (no exchange rates)',
+    }),
+  ),
+  margin: Type.Optional(
+    Type.String({
+      description: 'Admin keys only. Sell − buy of the calls whose buy leg is in this currency',
+    }),
+  ),
 });
 
 /** The index's rate version in the API's snake_case. */

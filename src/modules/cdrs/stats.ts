@@ -2,6 +2,7 @@ import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { forbidden, invalid } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
+import { cdrSums } from './stats-rollup.js';
 
 /**
  * Quality statistics carriers are judged by, computed in SQL from the hourly rollup
@@ -9,7 +10,9 @@ import type { Principal } from '../../tenancy.js';
  * (cdrs_start (BRIN), cdrs_customer_start, cdrs_partner_start, cdrs_carrier_start) otherwise:
  *   ASR = answered / attempts; NER = (answered + busy + no_answer) / attempts;
  *   ACD = answered seconds / answered calls (seconds); PDD = mean post-dial delay (ms).
- * Ratios are exact decimals rounded to 4 places; money sums are exact.
+ * Ratios are exact decimals rounded to 4 places; money sums are exact and never add currencies:
+ * each row is one group's calls in one currency (the CDRs' sell currency), with the counts of
+ * those calls; cost counts only buy legs in that currency (stats-rollup.ts, migration 0031).
  */
 export type StatsGroup = 'customer' | 'carrier' | 'destination' | 'prefix';
 export type StatsInterval = 'hour' | 'day';
@@ -30,6 +33,8 @@ const MAX_WINDOW_DAYS = 366;
 export interface StatsRow {
   group: string | null;
   interval_start: string | null;
+  /** Of revenue, cost and margin; null for calls that were not rated (they carry no money). */
+  currency: string | null;
   attempts: number;
   answered: number;
   asr: string;
@@ -61,19 +66,10 @@ function rawSums(
   tenancy: RawBuilder<unknown>,
 ) {
   return sql`
-    select ${sql.ref(group)} as grp, ${bucket} as bucket,
-      count(*) as attempts,
-      count(*) filter (where disposition = 'answered') as answered,
-      count(*) filter (where disposition in ('answered', 'busy', 'no_answer')) as reached,
-      coalesce(sum(billsec) filter (where disposition = 'answered'), 0) as answered_seconds,
-      coalesce(sum(pdd_ms), 0) as pdd_sum,
-      count(pdd_ms) as pdd_count,
-      coalesce(sum(sell_cost), 0) as revenue,
-      coalesce(sum(buy_cost), 0) as cost,
-      coalesce(sum(margin), 0) as margin
+    select ${sql.ref(group)} as grp, ${bucket} as bucket, currency, ${cdrSums(1)}
     from cdrs
     where start_time >= ${from} and start_time < ${to} ${tenancy}
-    group by 1, 2`;
+    group by 1, 2, 3`;
 }
 
 /** The same sums from the rollup, for whole hours [from, to). */
@@ -85,13 +81,13 @@ function rollupSums(
   tenancy: RawBuilder<unknown>,
 ) {
   return sql`
-    select ${sql.ref(group)} as grp, ${bucket} as bucket,
+    select ${sql.ref(group)} as grp, ${bucket} as bucket, currency,
       sum(attempts) as attempts, sum(answered) as answered, sum(reached) as reached,
       sum(answered_seconds) as answered_seconds, sum(pdd_sum) as pdd_sum, sum(pdd_count) as pdd_count,
       sum(revenue) as revenue, sum(cost) as cost, sum(margin) as margin
     from cdr_stats_hourly
     where hour >= ${from} and hour < ${to} ${tenancy}
-    group by 1, 2`;
+    group by 1, 2, 3`;
 }
 
 export async function callStats(
@@ -133,7 +129,7 @@ export async function callStats(
       ]
     : [rawSums(query.from, query.to, group, rawBucket, tenancy)];
   const result = await sql<Omit<StatsRow, 'interval_start'> & { interval_start: Date | null }>`
-    select grp as "group", bucket as interval_start,
+    select grp as "group", bucket as interval_start, currency,
       sum(attempts)::int as attempts,
       sum(answered)::int as answered,
       round(sum(answered)::numeric / sum(attempts), 4)::text as asr,
@@ -145,10 +141,10 @@ export async function callStats(
       trim_scale(sum(cost))::text as cost,
       trim_scale(sum(margin))::text as margin
     from (${sql.join(parts, sql` union all `)}) as sums
-    group by 1, 2
+    group by 1, 2, 3
     -- Rollup rows whose CDRs were all re-rated away sum to nothing: no group, as in the CDRs.
     having sum(attempts) > 0
-    order by 2 nulls first, 1 nulls last
+    order by 2 nulls first, 1 nulls last, 3 nulls last
     limit 10000`.execute(db);
   return result.rows.map((row) => ({ ...row, interval_start: row.interval_start?.toISOString() ?? null }));
 }
