@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../../db/index.js';
 import { invalid, notFound } from '../../errors.js';
-import { type Decimal, formatAmount } from '../../money/index.js';
+import { Decimal, formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import type { CustomerCache, CustomerSnapshot } from '../accounts/customer-cache.js';
 import { findCustomerByAccountNumber } from '../accounts/customers.js';
@@ -45,9 +45,15 @@ export interface CallAuthorization {
 }
 
 /**
- * The longest whole-second call the available funds pay for, under the charging rule: the
- * affordable billed seconds are found from the rate, rounded down to a billing step, then
- * confirmed against the exact rounded cost (stepping back while rounding up would overspend).
+ * The longest whole-second call (up to the cap) whose cost, as the CDR will be charged (rounded
+ * once, in the card's mode), the available funds pay for. Cost never falls as a call gets longer
+ * and every second of a billing step costs what its end costs, so the answer is the end of the
+ * last step that fits. Rounding moves a cost by less than one unit of the card's last decimal,
+ * either way: steps whose exact cost is at most `available − unit` fit, steps whose exact cost is
+ * at least `available + unit` do not, and the last fitting step is searched by halves between the
+ * two. A card rounding down may so afford more than its exact cost would; one rounding up, less.
+ * The window is a few steps on a card with cents or finer, so the hot path costs a handful of
+ * charging-rule evaluations at most (about log2(cap) when rounding to whole units).
  */
 export function affordableSeconds(
   available: Decimal,
@@ -55,25 +61,40 @@ export function affordableSeconds(
   card: LoadedCard,
   capSeconds: number,
 ): number {
-  const cost = (seconds: number) =>
+  const { initialIncrementSeconds: initial, incrementSeconds: pulse } = rate;
+  const fits = (seconds: number) =>
     callCost({
       durationSeconds: seconds,
       ratePerMinute: rate.rate,
       connectionFee: rate.connectionFee,
-      initialIncrementSeconds: rate.initialIncrementSeconds,
-      incrementSeconds: rate.incrementSeconds,
+      initialIncrementSeconds: initial,
+      incrementSeconds: pulse,
       roundingDecimals: card.card.rounding_decimals,
       roundingMode: card.card.rounding_mode,
-    }).cost;
-  const { initialIncrementSeconds: initial, incrementSeconds: pulse } = rate;
-  if (cost(capSeconds).lte(available)) return capSeconds;
-  const afterFee = available.minus(rate.connectionFee);
-  if (afterFee.isNegative()) return 0;
-  const billable = afterFee.times(60).dividedBy(rate.rate).floor().toNumber();
-  if (billable < initial) return cost(initial).lte(available) ? initial : 0;
-  let seconds = Math.min(initial + Math.floor((billable - initial) / pulse) * pulse, capSeconds);
-  while (seconds > 0 && cost(seconds).gt(available)) seconds = seconds > initial ? seconds - pulse : 0;
-  return seconds;
+    }).cost.lte(available);
+  if (fits(capSeconds)) return capSeconds;
+  // Any call up to the initial increment costs what the cap's does then, or the first step is
+  // already too much: no call fits.
+  if (capSeconds <= initial || !fits(initial)) return 0;
+  // Zero rate: every call costs the connection fee, which the cap's cost showed is too much.
+  if (new Decimal(rate.rate).isZero()) return 0;
+  const unit = new Decimal(10).pow(-card.card.rounding_decimals);
+  // How many steps after the first end where the exact cost reaches `limit`: computed exactly
+  // (one division at 60 digits), so the floor and ceiling below are never off by one.
+  const stepsTo = (limit: Decimal) =>
+    limit.minus(rate.connectionFee).times(60).dividedBy(rate.rate).minus(initial).dividedBy(pulse);
+  // Step k ends at initial + k·pulse. Steps ending at the cap or later cost at least what it does.
+  let fitting = Math.max(0, stepsTo(available.minus(unit)).floor().toNumber());
+  let failing = Math.min(
+    stepsTo(available.plus(unit)).ceil().toNumber(),
+    Math.ceil((capSeconds - initial) / pulse),
+  );
+  while (failing - fitting > 1) {
+    const middle = Math.floor((fitting + failing) / 2);
+    if (fits(initial + middle * pulse)) fitting = middle;
+    else failing = middle;
+  }
+  return initial + fitting * pulse;
 }
 
 async function liveCallCount(db: Db, customerId: string): Promise<number> {
