@@ -341,6 +341,34 @@ describe('an Idempotency-Key reused after its answer expired', () => {
   });
 });
 
+describe('the longest Idempotency-Key', () => {
+  test('moves money once on every money route (its reference is a digest)', async () => {
+    const { customer, partnerKey } = await makeTenant(t, { partnerFunds: '100' });
+    for (const [method, url, body, status] of [
+      [
+        'PUT',
+        '/api/v1/partner/funds',
+        { account_number: customer.account_number, amount: '10', description: 'x' },
+        200,
+      ],
+      ['POST', `/api/v1/customers/${customer.id}/adjustments`, { amount: '-1', description: 'y' }, 201],
+      ['POST', `/api/v1/customers/${customer.id}/charges`, { amount: '1', description: 'z' }, 201],
+    ] as const) {
+      const headers = { 'idempotency-key': `${url}-${'k'.repeat(255)}`.slice(0, 255) };
+      const first = await t.request(method, url, { key: partnerKey, body, headers });
+      assert.equal(first.status, status, first.text);
+      await t.handle.db
+        .deleteFrom('idempotency_keys')
+        .where('key', '=', headers['idempotency-key'])
+        .execute();
+      const again = await t.request(method, url, { key: partnerKey, body, headers });
+      assert.equal(again.status, status, again.text);
+      assert.equal(again.body.data.transaction_id, first.body.data.transaction_id, url);
+    }
+    assert.equal((await t.data('GET', `/api/v1/customers/${customer.id}`)).balance, '10');
+  });
+});
+
 describe('adjustments and charges', () => {
   test('a positive adjustment charges, a negative one credits; limits apply unless the operator allows overdraft', async () => {
     const { customer, partnerKey } = await makeTenant(t, { customerLimit: '-10' });

@@ -28,7 +28,8 @@ import { publishBalanceChanges } from './balance-changes.js';
 export const MAX_POSTINGS = 10_001;
 const CATEGORY = /^[a-z][a-z_]{0,39}$/;
 const MAX_DESCRIPTION = 500;
-const MAX_REFERENCE = 255;
+/** The longest reference or reference key a transaction takes. */
+export const MAX_REFERENCE = 255;
 
 export interface PostingInput {
   /** Either the ledger account id, or its owner (the account is created on first use). */

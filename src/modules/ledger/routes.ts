@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { stringify } from 'csv-stringify/sync';
@@ -22,6 +23,7 @@ import {
   type PostedToAccount,
   transferFunds,
 } from './operations.js';
+import { MAX_REFERENCE } from './posting.js';
 import {
   BalanceQuery,
   CSV_COLUMNS,
@@ -50,7 +52,13 @@ export interface LedgerRoutesOptions {
  */
 function referenceKeyOf(request: FastifyRequest): string | null {
   const claim = request.idempotency ?? request.pendingClaim;
-  return claim ? `http:${claim.scope}:${claim.key}` : null;
+  if (!claim) return null;
+  const reference = `http:${claim.scope}:${claim.key}`;
+  // An Idempotency-Key may be 255 characters, and the scope takes up to 36 more than a reference
+  // key may hold: a long one is named by its digest (the same key always gives the same one).
+  return reference.length <= MAX_REFERENCE
+    ? reference
+    : `http:${claim.scope}:sha256:${createHash('sha256').update(claim.key).digest('hex')}`;
 }
 
 function moneyRequest(request: FastifyRequest, body: Static<typeof MoneyBody>) {
