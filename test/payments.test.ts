@@ -336,6 +336,26 @@ test('third-party payments top up once per reference', async () => {
   assert.equal(changed.status, 409);
 });
 
+test('only the operator records third-party payments: customer and partner keys are 403, nothing recorded', async () => {
+  const start = await balance(ctx.account);
+  const body = { amount: '1000', currency: 'USD', method: 'cash', reference: 'self-made' };
+  for (const [key, extra] of [
+    [ctx.customerKey, {}],
+    [ctx.partnerKey, { customer_id: ctx.customer }],
+  ] as const) {
+    const res = await post('/api/v1/payments/thirdparty', { ...body, ...extra }, key);
+    assert.equal(res.status, 403, res.text);
+  }
+  assert.equal((await balance(ctx.account)).closing_balance, start.closing_balance);
+  const recorded = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select('id')
+    .where('gateway_key', '=', 'thirdparty')
+    .where('reference', '=', 'self-made')
+    .execute();
+  assert.deepEqual(recorded, []);
+});
+
 test('a retried charge with the same Idempotency-Key charges once', async () => {
   const start = await balance(ctx.account);
   const body = { customer_id: ctx.customer, profile_id: ctx.profile, amount: '3', currency: 'USD' };

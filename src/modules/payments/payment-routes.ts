@@ -210,6 +210,10 @@ export const paymentRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptions> = as
   follow('void', '/profiles/void', "Void a registered customer's authorization", profiles);
 
   app.post('/payments/thirdparty', {
+    // The operator's word alone: the payment is credited from its own clearing account, i.e. it
+    // says it holds the money. A customer recording its own, or a reseller recording cash it
+    // collected (the operator never received it), would mint balance from nothing.
+    config: { roles: ['admin'] },
     schema: {
       tags: card,
       summary: 'Record a payment made elsewhere; tops up the balance, no gateway is called',
