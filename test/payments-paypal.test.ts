@@ -175,6 +175,38 @@ test('paypal ipn: Refunded with parent_txn_id reverses the payment, once; a refu
   assert.equal(await movedSince(t, ids.customer, start), '0');
 });
 
+test('paypal ipn: a card refund asked for a PayPal payment is refused with nothing written; its Reversed IPN still reverses it', async () => {
+  const customer = await created(t, '/api/v1/customers', { name: 'Refunder', currency: 'USD' });
+  const key = (await created(t, '/api/v1/api-keys', { role: 'customer', customer_id: customer.id })).key;
+  const paid = completed({ txn_id: 'IPN-CARD-REFUND', mc_gross: '100.00', custom: customer.account_number });
+  assert.equal((await postIpn(fake.ipn(paid))).body.data.result, 'topped');
+  const payment = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select(['id', 'payment_id'])
+    .where('gateway_reference', '=', 'IPN-CARD-REFUND')
+    .executeTakeFirstOrThrow();
+  const refused = await t.request('POST', '/api/v1/payments/creditcard/refund', {
+    key,
+    body: { transaction_id: payment.id },
+  });
+  assert.equal(refused.status, 409, refused.text);
+  const rows = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select('kind')
+    .where('payment_id', '=', payment.payment_id)
+    .execute();
+  assert.deepEqual(rows, [{ kind: 'purchase' }], 'no in-flight refund left behind');
+  const reversal = completed({
+    payment_status: 'Reversed',
+    txn_id: 'IPN-CARD-REFUND-REV',
+    parent_txn_id: 'IPN-CARD-REFUND',
+    mc_gross: '-100.00',
+    custom: customer.account_number,
+  });
+  assert.equal((await postIpn(fake.ipn(reversal))).body.data.result, 'reversed');
+  assert.equal(await balanceOf(t, customer.id), '0');
+});
+
 test('paypal ipn: PayPal answered 200 first; when its verification does not answer, the inbox retries it', async () => {
   const start = await balanceOf(t, ids.customer);
   const body = fake.ipn(completed({ mc_gross: '7.00' }));

@@ -336,6 +336,33 @@ test('third-party payments top up once per reference', async () => {
   assert.equal(changed.status, 409);
 });
 
+test('a third-party payment cannot be refunded, settled or voided through a gateway: 409, nothing written', async () => {
+  const wire = await created('/api/v1/payments/thirdparty', {
+    customer_id: ctx.customer,
+    amount: '20',
+    currency: 'USD',
+    reference: 'WIRE-NO-REFUND',
+    method: 'wire',
+  });
+  const start = await balance(ctx.account);
+  for (const [url, body] of [
+    ['/api/v1/profiles/refund', { transaction_id: wire.transaction_id }],
+    ['/api/v1/payments/creditcard/refund', { transaction_id: wire.transaction_id, amount: '5' }],
+    ['/api/v1/payments/creditcard/transaction/settle', { transaction_id: wire.transaction_id }],
+    ['/api/v1/payments/creditcard/transaction/void', { transaction_id: wire.transaction_id }],
+  ] as const) {
+    const res = await post(url, body);
+    assert.equal(res.status, 409, `${url}: ${res.text}`);
+  }
+  assert.equal((await balance(ctx.account)).closing_balance, start.closing_balance);
+  const rows = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select('kind')
+    .where('payment_id', '=', wire.payment_id)
+    .execute();
+  assert.deepEqual(rows, [{ kind: 'purchase' }]);
+});
+
 test('only the operator records third-party payments: customer and partner keys are 403, nothing recorded', async () => {
   const start = await balance(ctx.account);
   const body = { amount: '1000', currency: 'USD', method: 'cash', reference: 'self-made' };

@@ -317,6 +317,16 @@ export async function followUp(
     .selectAll()
     .where('id', '=', target.payment_id)
     .executeTakeFirstOrThrow();
+  // Refused before anything is written: an in-flight row left by a refusal would reserve the
+  // amount for ever (reconciliation asks card and bank gateways only) and block real refunds.
+  if (payment.method !== 'card' && payment.method !== 'bank') {
+    throw conflict(
+      `A ${payment.method} payment was not taken by a card or bank gateway: it cannot be settled, voided or refunded here`,
+      'transaction_id',
+    );
+  }
+  const gateway = payment.gateway_id ? await getGateway(ctx.db, payment.gateway_id) : null;
+  const adapter = adapterFor(gateway, ctx.secrets);
   const requested = input.amount === undefined ? undefined : paymentAmount(input.amount, payment.currency);
   const { row, references } = await ctx.db.transaction().execute(async (trx) => {
     await lockPayment(trx, payment.id);
@@ -338,8 +348,6 @@ export async function followUp(
     });
     return { row: inserted, references: referencesOf(history) };
   });
-  const gateway = payment.gateway_id ? await getGateway(ctx.db, payment.gateway_id) : null;
-  const adapter = adapterFor(gateway, ctx.secrets);
   const request = {
     reference: references.opening ?? '',
     captureReference: references.lastCapture,
