@@ -112,7 +112,7 @@ test('paypal ipn: VERIFIED Completed tops up the customer in custom, once howeve
   assert.equal(await movedSince(t, ids.customer, start), '30.5');
 });
 
-test('paypal ipn: INVALID, another receiver, another currency, an unknown customer change nothing', async () => {
+test('paypal ipn: INVALID, another receiver, another currency, an unknown customer, a negative or sub-cent amount change nothing', async () => {
   const start = await balanceOf(t, ids.customer);
   const forged = new URLSearchParams(completed()).toString(); // never sent by PayPal: INVALID
   const cases: [string, string][] = [
@@ -122,6 +122,9 @@ test('paypal ipn: INVALID, another receiver, another currency, an unknown custom
     [fake.ipn(completed({ custom: 'no-such-account' })), 'ignored'],
     [fake.ipn(completed({ payment_status: 'Pending' })), 'ignored'],
     [fake.ipn(completed({ mc_gross: 'abc' })), 'ignored'],
+    [fake.ipn(completed({ mc_gross: '-7.00' })), 'ignored'],
+    [fake.ipn(completed({ mc_gross: '1.005' })), 'ignored'],
+    [fake.ipn(completed({ mc_gross: '0.00' })), 'ignored'],
   ];
   for (const [body, result] of cases) {
     const res = await postIpn(body);

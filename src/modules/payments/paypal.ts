@@ -1,8 +1,9 @@
 import type { Db } from '../../db/index.js';
 import { conflict, DomainError, invalid, notFound } from '../../errors.js';
-import { type Decimal, InvalidAmountError, parseAmount } from '../../money/index.js';
+import type { Decimal } from '../../money/index.js';
 import { OPERATOR, type Principal } from '../../tenancy.js';
 import { type Customer, findCustomerByAccountNumber, getCustomer } from '../accounts/customers.js';
+import { paymentAmount } from './amounts.js';
 import { type CustomerRef, resolveCustomer } from './customer-ref.js';
 import { recordExternalPayment, recordExternalRefund } from './external-payments.js';
 import { credentialsOf, type GatewayRow, getGateway } from './gateway-configs.js';
@@ -59,12 +60,17 @@ async function customerOfReported(db: Db, gatewayId: string, txnId: string): Pro
   return row ? getCustomer(db, OPERATOR, row.customer_id) : null;
 }
 
-function positiveAmount(text: string | null): Decimal | null {
+/**
+ * A PayPal amount as a payment amount in `currency` (positive, no finer than its minor unit), or
+ * null when unusable. A payment's must be positive as written: a negative `Completed` mc_gross is
+ * no payment. Refunds and reversals carry a negative mc_gross, so their sign is dropped.
+ */
+function paypalAmount(text: string | null, currency: string, kind: 'payment' | 'refund'): Decimal | null {
+  const magnitude = kind === 'refund' ? (text ?? '').replace(/^-/, '') : (text ?? '');
   try {
-    const amount = parseAmount((text ?? '').replace(/^-/, ''));
-    return amount.greaterThan(0) ? amount : null;
+    return paymentAmount(magnitude, currency);
   } catch (error) {
-    if (error instanceof InvalidAmountError) return null;
+    if (error instanceof DomainError) return null;
     throw error;
   }
 }
@@ -78,10 +84,11 @@ async function applyVerifiedIpn(
   if (!receiver || ipn.get('receiver_email')?.toLowerCase() !== receiver)
     return 'ignored: not our receiver_email';
   if (ipn.get('mc_currency') !== gateway.currency) return `ignored: currency is not ${gateway.currency}`;
-  const amount = positiveAmount(ipn.get('mc_gross'));
-  if (!amount) return 'ignored: no valid mc_gross';
   const txnId = ipn.get('txn_id')!;
   const status = ipn.get('payment_status');
+  const kind = status === 'Completed' ? 'payment' : 'refund';
+  const amount = paypalAmount(ipn.get('mc_gross'), gateway.currency, kind);
+  if (!amount) return 'ignored: no valid mc_gross';
   if (status === 'Completed') {
     // A capture we made (Instant Checkout) is already on record under this txn_id: its customer.
     const customer =
@@ -210,8 +217,11 @@ export async function capturePaypalOrder(
       `PayPal did not capture the order (${capture?.status ?? captured.status})`,
       'order_id',
     );
-  const amount = positiveAmount(capture.amount.value);
-  if (!amount || capture.amount.currency_code !== customer.currency)
+  const amount =
+    capture.amount.currency_code === customer.currency
+      ? paypalAmount(capture.amount.value, customer.currency, 'payment')
+      : null;
+  if (!amount)
     throw new DomainError(
       'unavailable',
       `PayPal answered an unusable amount: ${JSON.stringify(capture.amount)}`,
