@@ -154,6 +154,54 @@ test('runner on a fake clock: charges what is due once, retries failures, suspen
   );
 });
 
+test('runner: after a failed occurrence is retried successfully, the original calendar goes on', async () => {
+  const { registerRecurring } = await import('../src/modules/payments/recurring.js');
+  const { OPERATOR } = await import('../src/tenancy.js');
+  // Earlier tests' schedules would be due too on this clock: only these two may run.
+  await t.handle.db.updateTable('recurring_payments').set({ status: 'removed' }).execute();
+  clock = new Date('2031-01-20T08:00:00Z');
+  const schedule = (interval: string, start: string) =>
+    registerRecurring(ctx, OPERATOR, {
+      customer_id: ids.customer,
+      profile_id: ids.declining,
+      amount: '1',
+      interval,
+      start_date: start,
+    });
+  // 2031-01-27 is a Monday.
+  const monthly = await schedule('monthly', '2031-01-31');
+  const weekly = await schedule('weekly', '2031-01-27');
+  const nextDates = async () => {
+    const rows = await t.handle.db
+      .selectFrom('recurring_payments')
+      .select(['id', 'next_date'])
+      .where('id', 'in', [monthly.id, weekly.id])
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.id === monthly.id ? 'monthly' : 'weekly', r.next_date]));
+  };
+  const runOn = async (day: string) => {
+    clock = new Date(`${day}T10:00:00Z`);
+    return runDueRecurringPayments(ctx);
+  };
+  const fixCard = (id: string) =>
+    t.handle.db
+      .updateTable('recurring_payments')
+      .set({ profile_id: ids.profile })
+      .where('id', '=', id)
+      .execute();
+  assert.deepEqual(await runOn('2031-01-27'), { charged: 0, failed: 1, suspended: 0 }, 'weekly fails');
+  await fixCard(weekly.id);
+  assert.deepEqual(await runOn('2031-01-28'), { charged: 1, failed: 0, suspended: 0 }, 'retried on Tuesday');
+  assert.equal((await nextDates()).weekly, '2031-02-03', 'not Tuesday 4 Feb: still Mondays');
+  assert.deepEqual(await runOn('2031-01-31'), { charged: 0, failed: 1, suspended: 0 }, 'monthly fails');
+  await fixCard(monthly.id);
+  assert.deepEqual(await runOn('2031-02-01'), { charged: 1, failed: 0, suspended: 0 }, 'retried on 1 Feb');
+  assert.deepEqual(await nextDates(), { monthly: '2031-02-28', weekly: '2031-02-03' }, '28 Feb, not 1 Mar');
+  assert.deepEqual(await runOn('2031-02-03'), { charged: 1, failed: 0, suspended: 0 });
+  assert.deepEqual(await runOn('2031-02-10'), { charged: 1, failed: 0, suspended: 0 });
+  assert.deepEqual(await nextDates(), { monthly: '2031-02-28', weekly: '2031-02-17' });
+});
+
 test('reconciliation settles pending and unanswered transactions and posts them once', async () => {
   clock = new Date();
   for (const number of ['4000000000003220', '4000000000000259']) {

@@ -9,11 +9,11 @@ import { type CustomerRef, resolveCustomer } from './customer-ref.js';
 import { getProfile } from './profiles.js';
 import {
   addDays,
-  addInterval,
   firstProcessingDate,
   INTERVALS,
   isCalendarDate,
   MAX_FAILURES,
+  nextOccurrenceAfter,
   RETRY_DELAYS_DAYS,
   utcDate,
 } from './schedule.js';
@@ -104,10 +104,8 @@ export async function changeRecurring(
     change.status = 'active';
     change.failure_count = 0;
     // Occurrences missed while suspended are skipped, not charged all at once on resume.
-    let next = row.next_date;
     const today = utcDate(ctx.now());
-    while (next <= today) next = addInterval(next, row.interval, row.anchor_day);
-    change.next_date = next;
+    change.next_date = row.next_date > today ? row.next_date : nextOccurrenceAfter(row, today);
   } else {
     change.status = 'removed';
   }
@@ -131,12 +129,16 @@ export async function listRecurring(ctx: PaymentContext, principal: Principal, r
     .execute();
 }
 
-/** Claims one due occurrence: only the process whose update matches the old next date wins it. */
+/**
+ * Claims one due occurrence: only the process whose update matches the old next date wins it.
+ * The next date comes from the calendar: after a retry (off schedule) it is the first
+ * occurrence after the retry's date; occurrences that fell during the retries are skipped.
+ */
 async function claim(ctx: PaymentContext, row: RecurringRow): Promise<boolean> {
   const claimed = await ctx.db
     .updateTable('recurring_payments')
     .set({
-      next_date: addInterval(row.next_date, row.interval, row.anchor_day),
+      next_date: nextOccurrenceAfter(row, row.next_date),
       last_run_at: ctx.now(),
       updated_at: new Date(),
     })

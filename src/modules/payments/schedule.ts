@@ -50,6 +50,44 @@ export function addInterval(text: string, interval: RecurringInterval, anchorDay
   }
 }
 
+const dayNumber = (text: string) => Date.parse(`${text}T00:00:00Z`) / 86_400_000;
+const monthIndex = (text: string) => Number(text.slice(0, 4)) * 12 + Number(text.slice(5, 7)) - 1;
+
+export interface Schedule {
+  interval: RecurringInterval;
+  /** Always a date of the schedule (the first one, or one interval before it). */
+  start_date: string;
+  anchor_day: number;
+}
+
+/**
+ * The first date of the schedule after `date`, computed from its start (not stepped from
+ * `date`), so a charge made off the calendar — a retry one, three or seven days after a failed
+ * occurrence — is followed by the next occurrence of the original calendar, never by the
+ * retry's date plus an interval.
+ */
+export function nextOccurrenceAfter(schedule: Schedule, date: string): string {
+  const { interval, start_date: start, anchor_day: anchorDay } = schedule;
+  if (date < start) return start;
+  switch (interval) {
+    case 'daily':
+      return addDays(date, 1);
+    case 'weekly':
+      return addDays(date, 7 - ((dayNumber(date) - dayNumber(start)) % 7));
+    case 'monthly':
+    case 'yearly': {
+      const step = interval === 'monthly' ? 1 : 12;
+      const months = Math.floor((monthIndex(date) - monthIndex(start)) / step) * step;
+      const candidate = addMonths(start, months, anchorDay);
+      return candidate > date ? candidate : addMonths(start, months + step, anchorDay);
+    }
+    default: {
+      const unreachable: never = interval;
+      throw new Error(`unknown interval ${String(unreachable)}`);
+    }
+  }
+}
+
 /**
  * Seed 004: a new recurring payment is never processed on the day it is set up. A start date
  * of today puts the first processing date one interval later; a future start date is kept.
