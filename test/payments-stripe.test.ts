@@ -3,6 +3,7 @@ import { after, before, test } from 'node:test';
 import Stripe from 'stripe';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
 import { reconcileTransactions } from '../src/modules/payments/reconcile.js';
+import { Decimal } from '../src/money/index.js';
 import { StripeFake } from './fakes/stripe-fake.js';
 import { startTestApp, type TestApp } from './helpers/app.js';
 import { balanceOf, CARD, contextAhead, created, movedSince, transactionRow } from './payments-fixtures.js';
@@ -70,6 +71,47 @@ test('stripe: a stored card is a Stripe customer and PaymentMethod, never the nu
     body: { customer_id: ids.customer, card_number: '4000000000000002', ...CARD, gateway_id: ids.gateway },
   });
   assert.equal(refused.status, 402, refused.text);
+});
+
+test('stripe: amounts go in Stripe’s own smallest unit: ISK and HUF are two-decimal there, JPY is not', async () => {
+  const cases = [
+    ['ISK', '5000', 500_000, '1000', 100_000],
+    ['HUF', '1000', 100_000, '250', 25_000],
+    ['JPY', '500', 500, '120', 120],
+    ['KWD', '1.25', 1250, '0.5', 500],
+  ] as const;
+  for (const [currency, amount, minor, refund, refundMinor] of cases) {
+    const gateway = await created(t, '/api/v1/gateways', {
+      type: 'stripe',
+      currency,
+      credentials: { secret_key: fake.secretKey, webhook_secret: WEBHOOK_SECRET },
+      settings: { base_url: fake.url, timeout_seconds: '1' },
+      is_default: true,
+    });
+    const customer = (await created(t, '/api/v1/customers', { name: `Payer ${currency}`, currency })).id;
+    const paid = await created(t, '/api/v1/payments/creditcard/charge', {
+      customer_id: customer,
+      currency,
+      amount,
+      card_number: '4242424242424242',
+      ...CARD,
+    });
+    const intent = fake.intents.get(paid.gateway_reference)!;
+    assert.equal(intent.amount, minor, `${amount} ${currency}`);
+    assert.equal(intent.currency, currency.toLowerCase());
+    await created(t, '/api/v1/payments/creditcard/refund', {
+      transaction_id: paid.transaction_id,
+      amount: refund,
+    });
+    const sent = fake.requests.filter((r) => r.path === '/v1/refunds').at(-1)!;
+    assert.match(sent.body, new RegExp(`(^|&)amount=${refundMinor}(&|$)`), `refund of ${refund} ${currency}`);
+    assert.equal(await balanceOf(t, customer), new Decimal(amount).minus(refund).toFixed());
+    // Webhooks sent without a gateway id go to the one active stripe gateway: keep it one.
+    const disabled = await t.request('PATCH', `/api/v1/gateways/${gateway.id}`, {
+      body: { status: 'disabled' },
+    });
+    assert.equal(disabled.status, 200, disabled.text);
+  }
 });
 
 test('stripe: authorize, capture part, refund in two parts; Stripe holds one capture per intent', async () => {

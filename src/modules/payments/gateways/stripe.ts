@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 import { cardBrand, normaliseCardNumber } from '../card.js';
 import type { TransactionKind } from '../state-machine.js';
-import { toMinorUnits } from './minor-units.js';
+import { toStripeMinorUnits } from './minor-units.js';
 import {
   type FollowUpRequest,
   type GatewayAdapter,
@@ -164,7 +164,7 @@ export function stripeGateway(settings: StripeSettings): GatewayAdapter {
       return answering(async () => {
         const intent = await stripe.paymentIntents.create(
           {
-            amount: toMinorUnits(request.amount, request.currency),
+            amount: toStripeMinorUnits(request.amount, request.currency),
             currency: request.currency.toLowerCase(),
             capture_method: captureMethod,
             confirm: true,
@@ -201,7 +201,7 @@ export function stripeGateway(settings: StripeSettings): GatewayAdapter {
       answering(async () => {
         const intent = await stripe.paymentIntents.capture(
           request.reference,
-          { amount_to_capture: toMinorUnits(request.amount, request.currency) },
+          { amount_to_capture: toStripeMinorUnits(request.amount, request.currency) },
           { idempotencyKey: request.idempotencyKey },
         );
         return intentAnswer('capture', intent);
@@ -220,7 +220,7 @@ export function stripeGateway(settings: StripeSettings): GatewayAdapter {
         const refund = await stripe.refunds.create(
           {
             payment_intent: request.reference,
-            amount: toMinorUnits(request.amount, request.currency),
+            amount: toStripeMinorUnits(request.amount, request.currency),
             metadata: { tollgate_request_key: request.idempotencyKey },
           },
           { idempotencyKey: request.idempotencyKey },
