@@ -275,6 +275,38 @@ test('bad input answers 400 naming the field, before any gateway call', async ()
   assert.equal(Number(count.n), 0, 'a bad card creates no customer');
 });
 
+test('a follow-up without an amount on a payment with nothing left is a 409 naming its state, not a 400 about the amount', async () => {
+  const card = (card_number: string) => ({
+    customer_id: ctx.customer,
+    amount: '6',
+    currency: 'USD',
+    ...CARD,
+    card_number,
+  });
+  const voided = await created('/api/v1/payments/creditcard/authorize', card('4242424242424242'));
+  await created('/api/v1/payments/creditcard/transaction/void', { transaction_id: voided.transaction_id });
+  const declined = (await post('/api/v1/payments/creditcard/charge', card('4000000000000002'))).body.data;
+  const unanswered = await created('/api/v1/payments/creditcard/charge', card('4000000000000259'));
+  assert.equal(unanswered.status, 'unknown');
+  const purchase = await created('/api/v1/payments/creditcard/charge', card('4242424242424242'));
+  const refund = await created('/api/v1/payments/creditcard/refund', {
+    transaction_id: purchase.transaction_id,
+  });
+  const cases = [
+    ['refund after a void', 'refund', voided.transaction_id],
+    ['refund of a declined charge', 'refund', declined.transaction_id],
+    ['refund of an unanswered charge', 'refund', unanswered.transaction_id],
+    ['settle of a purchase', 'transaction/settle', purchase.transaction_id],
+    ['settle given a refund', 'transaction/settle', refund.transaction_id],
+    ['refund of what is all refunded', 'refund', purchase.transaction_id],
+  ] as const;
+  for (const [what, route, transactionId] of cases) {
+    const res = await post(`/api/v1/payments/creditcard/${route}`, { transaction_id: transactionId });
+    assert.equal(res.status, 409, `${what}: ${res.text}`);
+    assert.equal(res.body.error.param, 'transaction_id', what);
+  }
+});
+
 test('unknown transaction, another customer’s profile or transaction: 404', async () => {
   const unknown = await post('/api/v1/payments/creditcard/refund', {
     transaction_id: 'ptx_01aaaaaaaaaaaaaaaaaaaaaaaa',

@@ -117,18 +117,24 @@ export function viewPayment(transactions: readonly RecordedTransaction[]): Payme
 const refuse = (refusal: Refusal): Decision => ({ allowed: false, refusal });
 const ALLOWED: Decision = { allowed: true };
 
+/** The amount of a capture or refund the payment's state allows: positive, and no more than is left. */
+function withinLeft(amount: Decimal, left: Decimal, exceeds: Refusal): Decision {
+  if (!amount.greaterThan(0)) return refuse('amount_not_positive');
+  return amount.greaterThan(left) ? refuse(exceeds) : ALLOWED;
+}
+
 function decideCapture(view: PaymentView, amount: Decimal): Decision {
   // 'refunded' too: after 30 of 100 captured and refunded, the other 70 may still be captured.
   const open = ['authorized', 'captured', 'refunded'].includes(view.state);
   if (!open || !view.authorized.greaterThan(0)) return refuse('not_authorized');
   const left = view.authorized.minus(view.captured).minus(view.capturing);
-  return amount.greaterThan(left) ? refuse('capture_exceeds_authorized') : ALLOWED;
+  return withinLeft(amount, left, 'capture_exceeds_authorized');
 }
 
 function decideRefund(view: PaymentView, amount: Decimal): Decision {
   if (!['captured', 'purchased', 'refunded'].includes(view.state)) return refuse('nothing_captured');
   const left = view.captured.minus(view.refunded).minus(view.refunding);
-  return amount.greaterThan(left) ? refuse('refund_exceeds_captured') : ALLOWED;
+  return withinLeft(amount, left, 'refund_exceeds_captured');
 }
 
 function decideVoid(view: PaymentView): Decision {
@@ -138,12 +144,16 @@ function decideVoid(view: PaymentView): Decision {
 
 /**
  * May a transaction of this kind and amount be added now? A void's amount is ignored (it
- * releases the whole authorization). Terminal and in-flight states are checked first, so a
- * refusal names the most fundamental reason.
+ * releases the whole authorization). Terminal and in-flight states are checked first, then
+ * the kind's own state, and only then the amount, so a refusal names the most fundamental
+ * reason: a refund of a voided payment is refused for the void whatever its amount (a follow-up
+ * without an amount asks for what is left, which is nothing there).
  */
 export function decide(view: PaymentView, kind: TransactionKind, amount: Decimal): Decision {
-  if (kind !== 'void' && !amount.greaterThan(0)) return refuse('amount_not_positive');
-  if (OPENING.includes(kind)) return view.state === 'new' ? ALLOWED : refuse('payment_already_started');
+  if (OPENING.includes(kind)) {
+    if (!amount.greaterThan(0)) return refuse('amount_not_positive');
+    return view.state === 'new' ? ALLOWED : refuse('payment_already_started');
+  }
   if (view.state === 'voided') return refuse('payment_voided');
   if (view.state === 'failed') return refuse('payment_failed');
   if (view.state === 'credited') return refuse('payment_credited');

@@ -335,7 +335,13 @@ export async function followUp(
     const amount =
       input.kind === 'void' ? remaining(view, 'capture') : (requested ?? remaining(view, input.kind));
     const decision = decide(view, input.kind, amount);
-    if (!decision.allowed) throw refusalError(decision.refusal);
+    if (!decision.allowed) {
+      // Without an amount, all that is left was asked for: none left is the payment's state
+      // (everything captured or refunded, or in flight), not a bad amount.
+      if (decision.refusal === 'amount_not_positive' && requested === undefined)
+        throw conflict(`Nothing is left to ${input.kind} on this payment`, 'transaction_id');
+      throw refusalError(decision.refusal);
+    }
     if (input.kind === 'refund') await checkBalanceCovers(trx, payment.customer_id, amount);
     const inserted = await insertInFlight(trx, {
       paymentId: payment.id,
