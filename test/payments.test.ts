@@ -275,6 +275,32 @@ test('bad input answers 400 naming the field, before any gateway call', async ()
   assert.equal(Number(count.n), 0, 'a bad card creates no customer');
 });
 
+test('a bank account given in a debit or credit is checked as at registration, before any gateway call', async () => {
+  const bank = {
+    customer_id: ctx.customer,
+    amount: '1',
+    currency: 'USD',
+    bank_account_number: '000123456789',
+    routing_number: '110000000',
+    account_holder: 'Ada Lovelace',
+  };
+  const before = await t.handle.db.selectFrom('payment_transactions').select('id').execute();
+  for (const route of ['debit', 'credit']) {
+    for (const [change, param] of [
+      [{ bank_account_number: 'abc' }, 'bank_account_number'],
+      [{ bank_account_number: '123' }, 'bank_account_number'],
+      [{ routing_number: 'xyz' }, 'routing_number'],
+      [{ account_holder: ' ' }, 'account_holder'],
+    ] as const) {
+      const res = await post(`/api/v1/payments/b2b/transaction/${route}`, { ...bank, ...change });
+      assert.equal(res.status, 400, `${route} ${JSON.stringify(change)}: ${res.text}`);
+      assert.equal(res.body.error.param, param);
+    }
+  }
+  const after = await t.handle.db.selectFrom('payment_transactions').select('id').execute();
+  assert.equal(after.length, before.length, 'nothing recorded');
+});
+
 test('a follow-up without an amount on a payment with nothing left is a 409 naming its state, not a 400 about the amount', async () => {
   const card = (card_number: string) => ({
     customer_id: ctx.customer,

@@ -53,7 +53,8 @@ async function gatewayFor(
   return row;
 }
 
-function checkBank(bank: BankInput): void {
+/** Throws 'invalid' naming the field at fault: before any gateway sees the account, stored or not. */
+export function checkBank(bank: BankInput): void {
   if (!/^\d{4,17}$/.test(bank.accountNumber))
     throw invalid('bank_account_number must be 4 to 17 digits', 'bank_account_number');
   if (!/^\d{5,9}$/.test(bank.routingNumber))

@@ -11,7 +11,7 @@ import { type CustomerRef, resolveCustomer } from './customer-ref.js';
 import { defaultGateway, type GatewayRow, getGateway, type SecretsKey } from './gateway-configs.js';
 import { adapterFor, gatewayKey } from './gateways/index.js';
 import type { BankInput, GatewayAdapter, GatewayAnswer, PaymentSource } from './gateways/types.js';
-import { getProfile } from './profiles.js';
+import { checkBank, getProfile } from './profiles.js';
 import {
   applyAnswer,
   lockPayment,
@@ -81,6 +81,7 @@ async function sourceOf(
     return { source: { kind: 'card', card: input.card }, gateway, profileId: null };
   }
   if (!input.bank) throw invalid("Missing required parameter 'profile_id' (a bank profile)", 'profile_id');
+  checkBank(input.bank);
   return { source: { kind: 'bank', bank: input.bank }, gateway, profileId: null };
 }
 
