@@ -231,6 +231,16 @@ describe('request bodies', () => {
     });
     assert.equal(lossy.status, 400);
     assert.match(lossy.body.message, /more than 15 significant digits/);
+    const cardNumber = await t.request('POST', '/api/v1/partners', {
+      body: '{"name":"x","currency":"USD","credit_limit":5555555555554444}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(cardNumber.status, 400);
+    assert.ok(
+      !cardNumber.text.includes('555555555555'),
+      'a long number, maybe a card, is never echoed whole',
+    );
+    assert.match(cardNumber.body.message, /ending in 4444/);
     const asString = await t.request('POST', '/api/v1/partners', {
       body: { ...partner(), credit_limit: '-1234567890.1234567' },
     });

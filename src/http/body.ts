@@ -25,10 +25,12 @@ export function significantDigits(literal: string): number {
 
 function rejectLossyNumber(text: string): number {
   if (significantDigits(text) > 15) {
+    // Only its last four characters are echoed: a long number may be a card number sent unquoted,
+    // and error messages reach logs and clients.
     throw new ApiError(
       400,
       'invalid_request',
-      `Number ${text} has more than 15 significant digits; send it as a string to keep it exact`,
+      `A number ending in ${text.slice(-4)} has more than 15 significant digits; send it as a string to keep it exact`,
     );
   }
   return Number(text);
