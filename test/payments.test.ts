@@ -234,6 +234,7 @@ test('bad input answers 400 naming the field, before any gateway call', async ()
   const base = { customer_id: ctx.customer, amount: '10', currency: 'USD', ...CARD };
   const cases: [Record<string, unknown>, string][] = [
     [{ card_number: '4242424242424241' }, 'card_number'],
+    [{ card_number: '000000000000' }, 'card_number'],
     [{ exp_month: 1, exp_year: 2020 }, 'exp_year'],
     [{ cvv: '12' }, 'cvv'],
     [{ amount: '10.001' }, 'amount'],

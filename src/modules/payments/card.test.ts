@@ -48,6 +48,8 @@ test('checkCard names the field at fault', () => {
     }
   };
   assert.equal(param(card({ number: '4242424242424241' })), 'card_number');
+  assert.equal(param(card({ number: '000000000000' })), 'card_number', 'zeros pass Luhn, yet are no card');
+  assert.equal(param(card({ number: '0000 0000 0000 0000' })), 'card_number');
   assert.equal(param(card({ expMonth: 13 })), 'exp_month');
   assert.equal(param(card({ expMonth: 1, expYear: 2026 })), 'exp_year');
   assert.equal(param(card({ cvv: '12' })), 'cvv');

@@ -55,6 +55,8 @@ export function checkCard(card: CardInput, now: Date): string {
   const digits = normaliseCardNumber(card.number);
   if (!luhnValid(digits))
     throw invalid('card_number is not a valid card number (Luhn check failed)', 'card_number');
+  // Zeros alone pass Luhn (their sum is 0) but are no card: a placeholder, never a number to charge.
+  if (/^0+$/.test(digits)) throw invalid('card_number is not a valid card number (all zeros)', 'card_number');
   if (card.expMonth < 1 || card.expMonth > 12) throw invalid('exp_month must be 1 to 12', 'exp_month');
   if (isExpired(card.expMonth, card.expYear, now)) throw invalid('The card has expired', 'exp_year');
   const cvvLength = cardBrand(digits) === 'amex' ? 4 : 3;
