@@ -296,6 +296,37 @@ test('stripe webhook: forged, altered or unsigned payloads are 400 and change no
   await reconcileTransactions(contextAhead(t, 120)); // leave nothing in flight for later suites
 });
 
+test('stripe webhook: a signed body that is no event is a 400, not a 500, and is not journaled', async () => {
+  const sign = (payload: string) =>
+    Stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET });
+  const { payload: noRefunds } = fake.signedEvent(
+    'charge.refunded',
+    { id: 'ch_x', refunds: { data: 5 } },
+    WEBHOOK_SECRET,
+  );
+  for (const payload of [
+    '{}',
+    '[]',
+    'null',
+    JSON.stringify({ id: 'evt_null_data', type: 'payment_intent.succeeded', data: null }),
+    JSON.stringify({ id: 'evt_no_object', type: 'refund.updated', data: {} }),
+    JSON.stringify({ id: 7, type: 'payment_intent.succeeded', data: { object: {} } }),
+  ]) {
+    const res = await deliver(payload, sign(payload));
+    assert.equal(res.status, 400, `${payload}: ${res.text}`);
+    assert.equal(res.body.error.param, 'body');
+  }
+  const odd = await deliver(noRefunds, sign(noRefunds));
+  assert.equal(odd.status, 200, odd.text);
+  assert.equal(odd.body.data.settled, 0);
+  const journaled = await t.handle.db
+    .selectFrom('payment_notifications')
+    .select('external_id')
+    .where('external_id', 'in', ['evt_null_data', 'evt_no_object'])
+    .execute();
+  assert.deepEqual(journaled, []);
+});
+
 test('stripe webhook: refund.updated settles a refund whose answer was lost', async () => {
   const paid = await created(t, '/api/v1/profiles/charge', {
     customer_id: ids.customer,

@@ -25,7 +25,11 @@ export interface EventOutcome {
 const IN_FLIGHT = ['pending', 'unknown'] as const;
 const OPENING = new Set(['authorize', 'purchase']);
 
-/** Verifies the signature; a forged, altered or stale payload is refused (400) and changes nothing. */
+/**
+ * Verifies the signature; a forged, altered or stale payload is refused (400) and changes nothing.
+ * A signed payload that is not shaped like an event (no id or type, no data.object) is refused
+ * too: the signature proves who sent it, not that it is well formed.
+ */
 export function verifyStripeEvent(
   ctx: PaymentContext,
   gateway: GatewayRow,
@@ -34,11 +38,22 @@ export function verifyStripeEvent(
 ) {
   if (!signature) throw invalid('Missing Stripe-Signature header', 'Stripe-Signature');
   const secret = credentialsOf(ctx.secrets, gateway).webhook_secret ?? '';
+  let event: Stripe.Event;
   try {
-    return Stripe.webhooks.constructEvent(rawBody, signature, secret, STRIPE_SIGNATURE_TOLERANCE_SECONDS);
+    event = Stripe.webhooks.constructEvent(rawBody, signature, secret, STRIPE_SIGNATURE_TOLERANCE_SECONDS);
   } catch (error) {
     throw invalid(`Stripe-Signature does not verify: ${(error as Error).message}`, 'Stripe-Signature');
   }
+  const shaped = event as Partial<Stripe.Event> | null;
+  const object = (shaped?.data as { object?: unknown } | null | undefined)?.object;
+  if (
+    typeof shaped?.id !== 'string' ||
+    typeof shaped.type !== 'string' ||
+    typeof object !== 'object' ||
+    !object
+  )
+    throw invalid('The body is not a Stripe event (id, type and data.object are required)', 'body');
+  return event;
 }
 
 /** In-flight transactions of this gateway's payments opened by the intent (by reference or request key). */
@@ -128,7 +143,8 @@ async function dispatch(ctx: PaymentContext, gateway: GatewayRow, event: Stripe.
       return settleIntent(ctx, gateway, event.data.object);
     case 'charge.refunded': {
       let settled = 0;
-      for (const refund of event.data.object.refunds?.data ?? [])
+      const refunds = event.data.object.refunds?.data;
+      for (const refund of Array.isArray(refunds) ? refunds : [])
         settled += await settleRefund(ctx, gateway, refund);
       return settled;
     }
