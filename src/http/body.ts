@@ -4,6 +4,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parse as parseLossless } from 'lossless-json';
 import secureJson from 'secure-json-parse';
+import { Decimal } from '../money/index.js';
 import { ApiError } from './errors.js';
 
 /**
@@ -23,6 +24,28 @@ export function significantDigits(literal: string): number {
   return Math.max(trimmed.length, 1);
 }
 
+// A number JavaScript writes with an exponent ("1e-7" for 0.0000001, "1e+21"): coerced to text for
+// a decimal field, it would not read as a decimal, nor as the number sent. Only then is the body
+// parsed again, keeping such numbers as their plain decimal text.
+const MAYBE_EXPONENT_FORM = /0\.0{6}|\d[eE]|\d{22}/;
+
+// The pattern also matches text inside strings (a UUID's "4e"): the parsed value says whether a
+// number really needs it, which costs far less than parsing a big body twice.
+function hasExponentFormNumber(value: unknown): boolean {
+  if (typeof value === 'number') return Number.isFinite(value) && /e/.test(String(value));
+  if (Array.isArray(value)) return value.some(hasExponentFormNumber);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(hasExponentFormNumber);
+  return false;
+}
+
+/** A JSON number as the schema should see it: a number, or its exact plain decimal text. */
+function jsonNumber(text: string): number | string {
+  rejectLossyNumber(text);
+  const value = Number(text);
+  const plain = String(value);
+  return /e/i.test(plain) && Number.isFinite(value) ? new Decimal(text).toFixed() : value;
+}
+
 function rejectLossyNumber(text: string): number {
   if (significantDigits(text) > 15) {
     // Only its last four characters are echoed: a long number may be a card number sent unquoted,
@@ -40,6 +63,8 @@ export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') return {};
   try {
     const value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    if (MAYBE_EXPONENT_FORM.test(text) && hasExponentFormNumber(value))
+      return parseLossless(text, null, jsonNumber);
     if (MAYBE_LONG_NUMBER.test(text)) parseLossless(text, null, rejectLossyNumber);
     return value;
   } catch (error) {
