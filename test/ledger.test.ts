@@ -485,6 +485,7 @@ describe('statements', () => {
       '&to=yesterday',
       '&from=2024-13-01',
       '&from=2024-05-02&to=2024-05-01',
+      '&from=2099-01-01',
     ]) {
       const res = await t.request('GET', `${base}${query}`);
       assert.equal(res.status, 400, `${query} → ${res.text}`);
@@ -494,6 +495,9 @@ describe('statements', () => {
     assert.equal(ok.body.data.to, '2024-05-01T12:00:00.000Z');
     const day = await t.request('GET', `${base}&from=2024-05-01&to=2024-05-01`);
     assert.equal(day.body.data.to, '2024-05-02T00:00:00.000Z');
+    const today = new Date().toISOString().slice(0, 10);
+    const sinceToday = await t.request('GET', `${base}&from=${today}`);
+    assert.equal(sinceToday.status, 200, 'a whole day that has begun is no future');
     const noAccount = await t.request('GET', '/api/v1/customer/balance');
     assert.equal(noAccount.status, 400);
     assert.equal(noAccount.body.error.param, 'account_number');

@@ -90,9 +90,20 @@ export interface StatementRequest {
   to?: string;
 }
 
+/**
+ * A statement's period. Without `to` it ends now, so a `from` in the future would give a period
+ * that ends before it starts (and an opening balance later than the closing one): 400.
+ */
+function statementPeriod(request: StatementRequest) {
+  const period = parsePeriod(request.from, request.to);
+  if (period.from && period.from > period.to)
+    throw invalid("'from' is in the future; without 'to' a statement ends now", 'from');
+  return period;
+}
+
 /** A customer's statement: a customer key gets its own; admin and partners name the account. */
 export async function customerStatement(db: Db, principal: Principal, request: StatementRequest) {
-  const period = parsePeriod(request.from, request.to);
+  const period = statementPeriod(request);
   let customer: Customer;
   if (request.accountNumber !== undefined) {
     customer = await findCustomerByAccountNumber(db, principal, request.accountNumber);
@@ -107,7 +118,7 @@ export async function customerStatement(db: Db, principal: Principal, request: S
 /** A partner's own statement; the operator names the partner by account number. */
 export async function partnerStatement(db: Db, principal: Principal, request: StatementRequest) {
   if (principal.role === 'customer') throw forbidden('A customer key cannot read partner balances');
-  const period = parsePeriod(request.from, request.to);
+  const period = statementPeriod(request);
   let partner: Partner;
   if (request.accountNumber !== undefined) {
     partner = await findPartnerByAccountNumber(db, principal, request.accountNumber);
