@@ -71,6 +71,17 @@ describe('response formats', () => {
     assert.match(res.text, /Customer not found/);
   });
 
+  test('links keep the format suffix, so following next stays in the format', async () => {
+    for (const name of ['Suffix One', 'Suffix Two']) await t.data('POST', '/api/v1/partners', partner(name));
+    const res = await t.request('GET', '/api/v1/partners.xml?limit=1');
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /<self>http:\/\/[^<]+\/api\/v1\/partners\.xml\?limit=1<\/self>/);
+    const next = /<next>http:\/\/[^/]+([^<]+)<\/next>/.exec(res.text)?.[1];
+    assert.match(next ?? '', /^\/api\/v1\/partners\.xml\?/);
+    const second = await t.request('GET', next!.replace(/&amp;/g, '&'));
+    assert.match(String(second.headers['content-type']), /^application\/xml/);
+  });
+
   test('.json suffix and Accept negotiation', async () => {
     const json = await t.request('GET', '/api/v1/partners.json');
     assert.equal(json.body.success, true);

@@ -13,8 +13,12 @@ function originOf(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 
+/**
+ * The URL as the client sent it: with its format suffix (`/customers.xml`), which routing strips
+ * (formats.ts), so that following `self` or `next` keeps the format the client chose.
+ */
 export function selfUrl(request: FastifyRequest): string {
-  return absoluteUrl(request, request.url);
+  return absoluteUrl(request, request.originalUrl);
 }
 
 export function ok<T>(request: FastifyRequest, data: T, links: Record<string, string> = {}, code = 200) {
