@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { sql } from 'kysely';
+import { migrate } from '../src/db/migrate.js';
+import { newId } from '../src/ids.js';
 import { verifyLedger } from '../src/modules/ledger/verify.js';
 import { processIpnInbox } from '../src/modules/payments/ipn-inbox.js';
 import { Decimal } from '../src/money/index.js';
@@ -207,6 +210,60 @@ test('paypal ipn: a card refund asked for a PayPal payment is refused with nothi
     custom: customer.account_number,
   });
   assert.equal((await postIpn(fake.ipn(reversal))).body.data.result, 'reversed');
+  assert.equal(await balanceOf(t, customer.id), '0');
+});
+
+test('paypal ipn: an unsent follow-up left by the old refusal is marked failed by migration 0033, and the reversal applies', async () => {
+  const customer = await created(t, '/api/v1/customers', { name: 'Orphaned', currency: 'USD' });
+  const paid = completed({ txn_id: 'IPN-ORPHAN', mc_gross: '40.00', custom: customer.account_number });
+  assert.equal((await postIpn(fake.ipn(paid))).body.data.result, 'topped');
+  const payment = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select(['payment_id', 'gateway_key'])
+    .where('gateway_reference', '=', 'IPN-ORPHAN')
+    .executeTakeFirstOrThrow();
+  // What the refused card refund wrote before the fix: an in-flight row no gateway ever saw.
+  await t.handle.db
+    .insertInto('payment_transactions')
+    .values({
+      id: newId('paymentTransaction'),
+      payment_id: payment.payment_id,
+      customer_id: customer.id,
+      kind: 'refund',
+      amount: '40',
+      currency: 'USD',
+      status: 'unknown',
+      gateway_key: payment.gateway_key,
+    })
+    .execute();
+  const reversal = completed({
+    payment_status: 'Reversed',
+    txn_id: 'IPN-ORPHAN-REV',
+    parent_txn_id: 'IPN-ORPHAN',
+    mc_gross: '-40.00',
+    custom: customer.account_number,
+  });
+  assert.notEqual(
+    (await postIpn(fake.ipn(reversal))).body.data.result,
+    'reversed',
+    'the orphan held it back',
+  );
+  await sql`delete from schema_migrations where version = '0033_payments_unsent_follow_ups'`.execute(
+    t.handle.db,
+  );
+  assert.deepEqual(await migrate(t.handle), ['0033_payments_unsent_follow_ups']);
+  const statuses = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select(['kind', 'status'])
+    .where('payment_id', '=', payment.payment_id)
+    .orderBy('kind')
+    .execute();
+  assert.deepEqual(statuses, [
+    { kind: 'purchase', status: 'success' },
+    { kind: 'refund', status: 'failed' },
+  ]);
+  const again = completed({ ...reversal, txn_id: 'IPN-ORPHAN-REV2' });
+  assert.equal((await postIpn(fake.ipn(again))).body.data.result, 'reversed');
   assert.equal(await balanceOf(t, customer.id), '0');
 });
 
