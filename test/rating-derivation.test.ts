@@ -92,6 +92,40 @@ test('a derived sell card prices each prefix from the cheapest buy card', async 
   assert.deepEqual(got.body.data.source_ids, [buyA, buyB]);
 });
 
+test('an override narrower than its sources’ prefixes gets rates of its own, following them', async () => {
+  const buy = await card({ name: 'Wide carrier', direction: 'buy' });
+  const wide = await rate(buy, '33', '0.02');
+  const retail = await card({ name: 'Mobile markup', direction: 'sell' });
+  const put = await t.request('PUT', `/api/v1/ratecards/${retail}/derivation`, {
+    body: {
+      source_ids: [buy],
+      percentage: '10',
+      rounding_decimals: 4,
+      rounding_mode: 'half_up',
+      overrides: [
+        { prefix: '336', percentage: '50' },
+        { prefix: '99', percentage: '50' },
+      ],
+    },
+  });
+  assert.equal(put.status, 200, put.text);
+  assert.equal(put.body.data.compiled_rates, 2, '33 and 336 (99 matches no source)');
+  assert.deepEqual(
+    [await sellRate(retail, '33123'), await sellRate(retail, '33612345')].map((r) => [r.prefix, r.rate]),
+    [
+      ['33', '0.022'],
+      ['336', '0.03'],
+    ],
+  );
+  assert.equal((await sellRate(retail, '33612345')).destination, 'D33', 'the destination it was priced from');
+  // A change to the wider source rate reaches the override's rate too.
+  const patched = await t.request('PATCH', `/api/v1/rates/${wide}`, {
+    body: { rate: '0.04' },
+  });
+  assert.equal(patched.status, 200, patched.text);
+  assert.equal((await sellRate(retail, '33612345')).rate, '0.06');
+});
+
 test('a change to a source card reaches the derived card at once (CRUD and import)', async () => {
   const patched = await t.request('PATCH', `/api/v1/rates/${a44}`, { body: { rate: '0.005' } });
   assert.equal(patched.status, 200, patched.text);
@@ -109,7 +143,10 @@ test('a change to a source card reaches the derived card at once (CRUD and impor
 
   const deleted = await t.request('DELETE', `/api/v1/rates/${b4479}`);
   assert.equal(deleted.status, 200, deleted.text);
-  assert.equal((await sellRate(sell, '44791234')).prefix, '447', 'the override prefix has no cost left');
+  // 4479 has no cost of its own left, but its override still prices it: from B's 44 (0.012, the
+  // cheapest match of 4479 among the sources), 0.012 × 1.5 + 0.001.
+  const overridden = await sellRate(sell, '44791234');
+  assert.deepEqual([overridden.prefix, overridden.rate, overridden.destination], ['4479', '0.019', 'D44']);
 
   const exported = await t.request('GET', `/api/v1/ratecards/${sell}/export.csv?at=2025-01-01T00:00:00Z`);
   assert.equal(exported.status, 200);

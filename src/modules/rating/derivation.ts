@@ -242,6 +242,22 @@ function* unionPrefixes(indexes: readonly PrefixIndex[]): Generator<string> {
   }
 }
 
+/**
+ * The prefixes a derived card prices, in byte order: its sources' and its overrides'. An override
+ * narrower than every source prefix under it (4479 over a source's 44) gets rates of its own,
+ * priced from the source's longest match, or the operator's +50% for 4479 would never apply.
+ */
+function* pricedPrefixes(sources: readonly PrefixIndex[], overrides: readonly string[]): Generator<string> {
+  const extra = [...overrides].sort();
+  let next = 0;
+  for (const prefix of unionPrefixes(sources)) {
+    while (next < extra.length && extra[next]! < prefix) yield extra[next++]!;
+    if (extra[next] === prefix) next++;
+    yield prefix;
+  }
+  while (next < extra.length) yield extra[next++]!;
+}
+
 /** The cheapest source version for `prefix` at `atMs`: not blocked first, then lowest rate. */
 function cheapest(sources: readonly PrefixIndex[], prefix: string, atMs: number) {
   let best: { source: PrefixIndex; version: number } | null = null;
@@ -336,7 +352,8 @@ async function compile(trx: Db, derivation: Derivation): Promise<Derivation> {
   await trx.deleteFrom('rates').where('ratecard_id', '=', cardId).execute();
   let rows = new RateRows();
   let written = 0;
-  for (const prefix of unionPrefixes(sources)) {
+  const overridePrefixes = (derivation.overrides ?? []).map((override) => override.prefix);
+  for (const prefix of pricedPrefixes(sources, overridePrefixes)) {
     for (const version of derivePrefix(prefix, sources, rules, cardId)) {
       rows.push({
         prefix,
