@@ -159,7 +159,8 @@ describe('the serialized answer of a cached customer (src/http/serialized-answer
     assert.match(xml.text, /<name>Serialized<\/name>/);
     const json = await at('a.example', `${path}.json`);
     assert.equal(json.body.data.name, 'Serialized');
-    assert.equal(json.body.links.self, `http://a.example${path}`);
+    assert.equal(json.body.links.self, `http://a.example${path}.json`, 'the link keeps the suffix asked');
+    assert.equal((await at('a.example')).text, first.text, 'and the plain URL its own answer');
   });
 
   test('a change answers the new version at the same URL, also for a customer key', async () => {
