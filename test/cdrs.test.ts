@@ -25,6 +25,13 @@ async function addRate(card: string, body: Record<string, unknown>) {
   return created('POST', `/api/v1/ratecards/${card}/rates`, { effective_from: SINCE, ...body });
 }
 
+/** A switch's own CSV file, as it writes it (no header), with its columns named in order. */
+const postSwitchFile = (columns: string, lines: string) =>
+  t.request('POST', `/api/v1/cdrs?header=false&columns=${columns}`, {
+    body: `${lines}\n`,
+    headers: { 'content-type': 'text/csv' },
+  });
+
 const cdr = (callId: string, extra: Record<string, unknown> = {}) => ({
   call_id: callId,
   customer_id: customer.id,
@@ -513,10 +520,7 @@ describe('CDR ingestion', () => {
     ].join('\n');
     const columns =
       'account_number,caller,callee,-,-,-,-,-,-,start_time,answer_time,end_time,duration,billsec,disposition,-,call_id,-';
-    const res = await t.request('POST', `/api/v1/cdrs?header=false&columns=${columns}`, {
-      body: `${master}\n`,
-      headers: { 'content-type': 'text/csv' },
-    });
+    const res = await postSwitchFile(columns, master);
     assert.equal(res.status, 200, res.text);
     assert.deepEqual(res.body.data.rejected, []);
     assert.equal(res.body.data.accepted, 3);
@@ -572,10 +576,7 @@ describe('CDR ingestion', () => {
     ].join('\n');
     const columns =
       '-,caller,callee,-,start_time,answer_time,end_time,duration,billsec,hangup_cause,call_id,-,account_number,-,-';
-    const res = await t.request('POST', `/api/v1/cdrs?header=false&columns=${columns}`, {
-      body: `${csv}\n`,
-      headers: { 'content-type': 'text/csv' },
-    });
+    const res = await postSwitchFile(columns, csv);
     assert.equal(res.status, 200, res.text);
     assert.equal(res.body.data.accepted, 5);
     // Unanswered and without a cause, nothing tells what happened to the call.

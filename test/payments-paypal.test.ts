@@ -89,6 +89,19 @@ async function postIpn(body: string, gatewayId: string | null = ids.gateway) {
   };
 }
 
+/** A new USD customer topped up by a verified Completed IPN, and that payment's transaction. */
+async function paidByIpn(name: string, txnId: string, gross: string) {
+  const customer = await created(t, '/api/v1/customers', { name, currency: 'USD' });
+  const paid = completed({ txn_id: txnId, mc_gross: gross, custom: customer.account_number });
+  assert.equal((await postIpn(fake.ipn(paid))).body.data.result, 'topped');
+  const payment = await t.handle.db
+    .selectFrom('payment_transactions')
+    .select(['id', 'payment_id', 'gateway_key'])
+    .where('gateway_reference', '=', txnId)
+    .executeTakeFirstOrThrow();
+  return { customer, payment };
+}
+
 test('paypal ipn at /api/v1/webhooks/paypal/ipn (no gateway id) goes to the one active paypal gateway', async () => {
   const start = await balanceOf(t, ids.customer);
   const res = await postIpn(fake.ipn(completed({ txn_id: 'IPN-NO-ID', mc_gross: '3.00' })), null);
@@ -182,15 +195,8 @@ test('paypal ipn: Refunded with parent_txn_id reverses the payment, once; a refu
 });
 
 test('paypal ipn: a card refund asked for a PayPal payment is refused with nothing written; its Reversed IPN still reverses it', async () => {
-  const customer = await created(t, '/api/v1/customers', { name: 'Refunder', currency: 'USD' });
+  const { customer, payment } = await paidByIpn('Refunder', 'IPN-CARD-REFUND', '100.00');
   const key = (await created(t, '/api/v1/api-keys', { role: 'customer', customer_id: customer.id })).key;
-  const paid = completed({ txn_id: 'IPN-CARD-REFUND', mc_gross: '100.00', custom: customer.account_number });
-  assert.equal((await postIpn(fake.ipn(paid))).body.data.result, 'topped');
-  const payment = await t.handle.db
-    .selectFrom('payment_transactions')
-    .select(['id', 'payment_id'])
-    .where('gateway_reference', '=', 'IPN-CARD-REFUND')
-    .executeTakeFirstOrThrow();
   const refused = await t.request('POST', '/api/v1/payments/creditcard/refund', {
     key,
     body: { transaction_id: payment.id },
@@ -214,14 +220,7 @@ test('paypal ipn: a card refund asked for a PayPal payment is refused with nothi
 });
 
 test('paypal ipn: an unsent follow-up left by the old refusal is marked failed by migration 0033, and the reversal applies', async () => {
-  const customer = await created(t, '/api/v1/customers', { name: 'Orphaned', currency: 'USD' });
-  const paid = completed({ txn_id: 'IPN-ORPHAN', mc_gross: '40.00', custom: customer.account_number });
-  assert.equal((await postIpn(fake.ipn(paid))).body.data.result, 'topped');
-  const payment = await t.handle.db
-    .selectFrom('payment_transactions')
-    .select(['payment_id', 'gateway_key'])
-    .where('gateway_reference', '=', 'IPN-ORPHAN')
-    .executeTakeFirstOrThrow();
+  const { customer, payment } = await paidByIpn('Orphaned', 'IPN-ORPHAN', '40.00');
   // What the refused card refund wrote before the fix: an in-flight row no gateway ever saw.
   await t.handle.db
     .insertInto('payment_transactions')
