@@ -1007,6 +1007,69 @@ describe('call authorization', () => {
     assert.equal(bad.body.error.param, 'callee');
   });
 
+  test('a suspended or closed partner’s customers are refused (account_suspended), at once and until it is re-activated; they still read, and their CDRs are still charged', async () => {
+    const partner = await created('POST', '/api/v1/partners', { name: 'Late Payer', currency: 'USD' });
+    const partnerKey = (
+      await created('POST', '/api/v1/api-keys', { role: 'partner', partner_id: partner.id })
+    ).key;
+    const resold = await created('POST', '/api/v1/customers', {
+      name: 'Resold',
+      partner_id: partner.id,
+      ratecard_id: sellCard,
+    });
+    await created('POST', `/api/v1/customers/${resold.id}/adjustments`, {
+      amount: '-10',
+      description: 'opening credit',
+    });
+    const customerKey = (
+      await created('POST', '/api/v1/api-keys', { role: 'customer', customer_id: resold.id })
+    ).key;
+    const call = { customer_id: resold.id, callee: '15550001234' };
+    const reasons = async () =>
+      Promise.all([
+        authorize(call),
+        authorize(call, partnerKey),
+        authorize({ callee: '15550001234', customer_id: undefined }, customerKey),
+        authorize({ callee: '15550001234' }),
+      ]).then((answers) =>
+        answers.map((res) => {
+          assert.equal(res.status, 200, res.text);
+          return res.body.data.reason;
+        }),
+      );
+    const setPartner = async (status: string) => {
+      const res = await t.request('PATCH', `/api/v1/partners/${partner.id}`, { body: { status } });
+      assert.equal(res.status, 200, res.text);
+    };
+    // Admin, the partner's key and the customer's own key; last, a customer of no partner.
+    assert.deepEqual(await reasons(), [null, null, null, null]);
+    await setPartner('suspended');
+    assert.deepEqual(await reasons(), ['account_suspended', 'account_suspended', 'account_suspended', null]);
+    const refused = (await authorize(call)).body.data;
+    assert.equal(refused.authorized, false);
+    assert.equal(refused.max_duration_seconds, 0);
+    assert.equal(refused.available, '10');
+    // Reading is not spending: the keys under a suspended partner still read.
+    const read = await t.request('GET', `/api/v1/customers/${resold.id}`, { key: customerKey });
+    assert.equal(read.status, 200, read.text);
+    assert.equal(read.body.data.status, 'active', "the customer's own status is unchanged");
+    assert.equal((await t.request('GET', `/api/v1/partners/${partner.id}`, { key: partnerKey })).status, 200);
+    // A call that already happened is still charged.
+    const charged = await t.request('POST', '/api/v1/cdrs', {
+      body: [cdr('resold-while-suspended', { customer_id: resold.id, callee: '15550001234' })],
+    });
+    assert.equal(charged.status, 200, charged.text);
+    assert.equal(charged.body.data.charged.length, 1, charged.text);
+    const left = new Decimal(10).minus(charged.body.data.charged[0].amount).toFixed();
+    assert.equal(await balance(resold.id), left);
+    // Re-activated: authorized again, no restart.
+    await setPartner('active');
+    assert.deepEqual(await reasons(), [null, null, null, null]);
+    assert.equal((await authorize(call)).body.data.available, left);
+    await setPartner('closed');
+    assert.deepEqual(await reasons(), ['account_suspended', 'account_suspended', 'account_suspended', null]);
+  });
+
   test('a concurrent-call limit counts live calls until they end', async () => {
     await t.request('PATCH', `/api/v1/customers/${customer.id}`, { body: { concurrent_call_limit: 1 } });
     const start = await t.request('POST', '/api/v1/calls/live-1/start', {

@@ -265,6 +265,37 @@ describe('the cache itself', () => {
     assert.equal(snapshot.status, 'active');
     assert.equal(snapshot.currency, 'USD');
   });
+
+  test("a partner's status is in its customers' snapshots, and a change of the partner drops them and reads in flight", async () => {
+    const partner = await t.data('POST', '/api/v1/partners', { name: 'Reseller', currency: 'USD' });
+    const resold = await t.data('POST', '/api/v1/customers', { name: 'Resold', partner_id: partner.id });
+    const own = await newCustomer('Own');
+    const cache = new CustomerCache(t.handle.db, t.handle.feed);
+    try {
+      assert.equal((await cache.get(resold.id))?.partnerStatus, 'active');
+      assert.equal((await cache.get(own.id))?.partnerStatus, null, 'no partner');
+      const suspended = await t.request('PATCH', `/api/v1/partners/${partner.id}`, {
+        body: { status: 'suspended' },
+      });
+      assert.equal(suspended.status, 200, suspended.text);
+      assert.equal((await cache.get(resold.id))?.partnerStatus, 'suspended');
+      // Changed behind the feed's back: a read in flight when the partner's change is announced
+      // is not kept, and only the partner's announcement drops its customers.
+      cache.invalidate([resold.id]);
+      const inFlight = cache.get(resold.id);
+      await sql`update partners set status = 'active' where id = ${partner.id}`.execute(t.handle.db);
+      t.handle.feed.publish('partners', [partner.id]);
+      await inFlight;
+      assert.equal((await cache.get(resold.id))?.partnerStatus, 'active');
+      await sql`update partners set status = 'closed' where id = ${partner.id}`.execute(t.handle.db);
+      assert.equal((await cache.get(resold.id))?.partnerStatus, 'active', 'cached until announced');
+      t.handle.feed.publish('partners', [partner.id]);
+      assert.equal((await cache.get(resold.id))?.partnerStatus, 'closed');
+      assert.equal(cache.size, 2, "the other customer's entry is kept");
+    } finally {
+      cache.close();
+    }
+  });
 });
 
 describe('commit hooks', () => {
@@ -357,4 +388,42 @@ describe('another process on the same PostgreSQL', () => {
     );
     assert.equal(named.name, 'Moved on');
   });
+
+  test(
+    "a partner suspended, re-activated or closed through the first stops (and resumes) its customers' calls on the second",
+    postgresOnly,
+    async () => {
+      const partner = await t.data('POST', '/api/v1/partners', { name: 'Remote Reseller', currency: 'USD' });
+      const resold = await t.data('POST', '/api/v1/customers', { name: 'Remote', partner_id: partner.id });
+      // No rate card: an allowed customer is refused for no_rate, a blocked one before that.
+      const reasonOnSecond = async () => {
+        const response = await second.inject({
+          method: 'POST',
+          url: '/api/v1/calls/authorize',
+          headers: { authorization: `Bearer ${ADMIN_KEY}` },
+          payload: { customer_id: resold.id, caller: '15550001111', callee: '15550002222' },
+        });
+        assert.equal(response.statusCode, 200, response.body);
+        return response.json().data.reason as string;
+      };
+      const setPartner = async (status: string) => {
+        const res = await t.request('PATCH', `/api/v1/partners/${partner.id}`, { body: { status } });
+        assert.equal(res.status, 200, res.text);
+      };
+      assert.equal(await reasonOnSecond(), 'no_rate');
+      // Cached in the second process now; only a notification can change what it answers.
+      for (const [status, reason] of [
+        ['suspended', 'account_suspended'],
+        ['active', 'no_rate'],
+        ['closed', 'account_suspended'],
+      ]) {
+        await setPartner(status!);
+        assert.equal(
+          await eventually(reasonOnSecond, (seen) => seen === reason),
+          reason,
+          `partner ${status}`,
+        );
+      }
+    },
+  );
 });

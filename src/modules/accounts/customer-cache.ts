@@ -5,6 +5,7 @@ import type { Principal } from '../../tenancy.js';
 import { balanceColumn, type MoneyView, moneyViewOf } from '../ledger/accounts.js';
 import { BALANCES_TOPIC } from '../ledger/balance-changes.js';
 import { CUSTOMERS_TOPIC, type Customer } from './customers.js';
+import { PARTNERS_TOPIC } from './partners.js';
 import { type CustomerFields, customerFields } from './representations.js';
 import type { AccountStatus } from './schema.js';
 
@@ -15,6 +16,8 @@ export interface CustomerSnapshot {
   readonly id: string;
   readonly partnerId: string | null;
   readonly status: AccountStatus;
+  /** The partner's status as last committed (null: no partner); read with the row. */
+  readonly partnerStatus: AccountStatus | null;
   readonly currency: string;
   readonly ratecardId: string | null;
   /** Calls in progress allowed at once; null: unlimited. */
@@ -63,17 +66,30 @@ export function customerVisibleTo(principal: Principal, snapshot: CustomerSnapsh
 }
 
 /**
+ * Whether the customer may make calls: it is active, and so is its partner if it has one. A
+ * reseller the operator suspended (or closed) cannot keep its customers calling; reading is not
+ * spending, so neither status stops their keys reading.
+ */
+export function mayCall(snapshot: CustomerSnapshot): boolean {
+  return (
+    snapshot.status === 'active' && (snapshot.partnerStatus === null || snapshot.partnerStatus === 'active')
+  );
+}
+
+/**
  * The customers read model in memory: GET /customers/{id}, object visibility for `cus_` ids and
  * call authorization read a customer and its balance from here instead of the database.
  *
  * Read-through: a miss reads the row and its balance in one query; concurrent misses for one id
  * share that read. Invalidation is exact, driven by committed changes (src/db/change-feed.ts):
- * customers.ts publishes CUSTOMERS_TOPIC when a customer is created, updated or deleted, and
- * postTransaction publishes BALANCES_TOPIC for every customer or partner whose balance it moved,
- * both after their transaction commits (also when it is a caller's transaction, e.g. CDR charging
- * or a payment). In this process the entry is dropped before the writer's call returns, so the
- * writer's next read sees its own write; a read that was in flight when the change committed is
- * not kept. Other processes on the same PostgreSQL drop it when the NOTIFY arrives.
+ * customers.ts publishes CUSTOMERS_TOPIC when a customer is created, updated or deleted,
+ * partners.ts PARTNERS_TOPIC when a partner is updated or deleted (a snapshot holds its partner's
+ * status: every entry of that partner's customers is dropped), and postTransaction publishes
+ * BALANCES_TOPIC for every customer or partner whose balance it moved, all after their
+ * transaction commits (also when it is a caller's transaction, e.g. CDR charging or a payment).
+ * In this process the entry is dropped before the writer's call returns, so the writer's next
+ * read sees its own write; a read that was in flight when the change committed is not kept.
+ * Other processes on the same PostgreSQL drop it when the NOTIFY arrives.
  * See docs/architecture.md (In-memory read models).
  */
 export class CustomerCache {
@@ -97,6 +113,10 @@ export class CustomerCache {
     this.unsubscribe = [
       feed.subscribe(CUSTOMERS_TOPIC, subscriber),
       feed.subscribe(BALANCES_TOPIC, subscriber),
+      feed.subscribe(PARTNERS_TOPIC, {
+        changed: (ids: readonly string[]) => this.invalidatePartners(ids),
+        resync: () => this.clear(),
+      }),
     ];
   }
 
@@ -145,6 +165,21 @@ export class CustomerCache {
     }
   }
 
+  /**
+   * Forgets the customers of these partners (a partner changed: its status is in their
+   * snapshots). Partners change rarely, so this walks the entries; a read in flight may be of one
+   * of their customers (its partner is known only once read), so none is kept.
+   */
+  invalidatePartners(partnerIds: readonly string[]): void {
+    const changed = new Set(partnerIds);
+    for (const [id, entry] of this.entries) {
+      const partnerId = entry.snapshot?.partnerId;
+      if (partnerId && changed.has(partnerId)) this.entries.delete(id);
+    }
+    for (const load of this.loading.values()) load.stale = true;
+    this.loading.clear();
+  }
+
   clear(): void {
     this.entries.clear();
     for (const load of this.loading.values()) load.stale = true;
@@ -181,7 +216,14 @@ export class CustomerCache {
         .selectFrom('customers')
         .selectAll()
         .select(balanceColumn('customers.id').as('balance'))
-        .where('id', '=', id)
+        .select((eb) =>
+          eb
+            .selectFrom('partners')
+            .select('partners.status')
+            .whereRef('partners.id', '=', 'customers.partner_id')
+            .as('partner_status'),
+        )
+        .where('customers.id', '=', id)
         .executeTakeFirst();
       const snapshot = row ? snapshotOf(row) : null;
       if (!load.stale) {
@@ -196,8 +238,10 @@ export class CustomerCache {
   }
 }
 
-function snapshotOf(loaded: Customer & { balance: string }): CustomerSnapshot {
-  const { balance, ...row } = loaded;
+function snapshotOf(
+  loaded: Customer & { balance: string; partner_status: AccountStatus | null },
+): CustomerSnapshot {
+  const { balance, partner_status: partnerStatus, ...row } = loaded;
   const money = moneyViewOf({ balance, credit_limit: row.credit_limit });
   const balanceValue = new Decimal(balance);
   const creditLimit = new Decimal(row.credit_limit);
@@ -206,6 +250,7 @@ function snapshotOf(loaded: Customer & { balance: string }): CustomerSnapshot {
     id: row.id,
     partnerId: row.partner_id,
     status: row.status,
+    partnerStatus,
     currency: row.currency,
     ratecardId: row.ratecard_id,
     concurrentCallLimit: row.concurrent_call_limit,

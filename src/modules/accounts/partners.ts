@@ -1,4 +1,5 @@
 import type { Selectable } from 'kysely';
+import { publishCommitted } from '../../db/change-feed.js';
 import type { Db } from '../../db/index.js';
 import { conflict, forbidden, invalid, notFound } from '../../errors.js';
 import { newId } from '../../ids.js';
@@ -16,6 +17,13 @@ import {
 import type { AccountStatus, PartnersTable } from './schema.js';
 
 export type Partner = Selectable<PartnersTable>;
+
+/**
+ * Topic of committed changes to partner rows (src/db/change-feed.ts). CustomerCache listens: a
+ * customer's snapshot carries its partner's status (call authorization refuses the customers of a
+ * suspended or closed partner), so a partner's change drops its customers' entries.
+ */
+export const PARTNERS_TOPIC = 'partners';
 
 export interface PartnerListFilter {
   status?: AccountStatus;
@@ -95,12 +103,14 @@ export async function updatePartner(db: Db, principal: Principal, id: string, in
     throw invalid('currency cannot be changed once the account exists', 'currency');
   }
   if (Object.keys(fields).length === 0) return current;
-  return db
+  const updated = await db
     .updateTable('partners')
     .set({ ...fields, updated_at: new Date() })
     .where('id', '=', id)
     .returningAll()
     .executeTakeFirstOrThrow();
+  await publishCommitted(db, PARTNERS_TOPIC, [id]);
+  return updated;
 }
 
 export async function deletePartner(db: Db, principal: Principal, id: string): Promise<void> {
@@ -117,5 +127,6 @@ export async function deletePartner(db: Db, principal: Principal, id: string): P
     await deleteAccountKeys(trx, 'partner_id', id);
     await trx.deleteFrom('partners').where('id', '=', id).execute();
     await releaseAccountNumber(trx, id);
+    await publishCommitted(trx, PARTNERS_TOPIC, [id]);
   });
 }

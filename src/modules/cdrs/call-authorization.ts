@@ -3,7 +3,7 @@ import type { Db } from '../../db/index.js';
 import { invalid, notFound } from '../../errors.js';
 import { Decimal, formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
-import type { CustomerCache, CustomerSnapshot } from '../accounts/customer-cache.js';
+import { type CustomerCache, type CustomerSnapshot, mayCall } from '../accounts/customer-cache.js';
 import { findCustomerByAccountNumber } from '../accounts/customers.js';
 import { callCost } from '../rating/charging.js';
 import { rankRoutes } from '../rating/lcr.js';
@@ -16,6 +16,8 @@ import { normaliseNumber } from '../rating/values.js';
  * Call authorization: before a call, the switch asks whether this customer may call this number,
  * for how long the available balance lasts at the rate in force, and over which carriers. (Card
  * payments have "authorizations" too; this is a different thing and never shares the name.)
+ * `account_suspended`: the customer, or the partner (reseller) it belongs to, is suspended or
+ * closed.
  */
 export type CallRefusal =
   | 'account_suspended'
@@ -169,7 +171,8 @@ export async function authorizeCall(
   const callee = normaliseNumber(request.callee);
   if (!callee) throw invalid(`callee '${request.callee}' is not a phone number`, 'callee');
   const customer = await callingCustomer(db, customers, principal, request);
-  if (customer.status !== 'active') return refuse(customer, callee, 'account_suspended');
+  // The customer, or the partner it belongs to, is suspended or closed (a field of the snapshot).
+  if (!mayCall(customer)) return refuse(customer, callee, 'account_suspended');
   if (!customer.ratecardId) return refuse(customer, callee, 'no_rate');
   const card = await rating.get(customer.ratecardId);
   const atMs = (request.at ?? new Date()).getTime();
