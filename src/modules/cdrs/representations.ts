@@ -200,7 +200,12 @@ const RateSchema = Type.Object({
 
 export const CallAuthorizationSchema = Type.Object({
   authorized: Type.Boolean(),
-  reason: Nullable(Type.String()),
+  reason: Nullable(
+    Type.String({
+      description:
+        'Why not (null when authorized): account_suspended (the customer, or the partner it belongs to, is suspended or closed), no_rate, blocked_destination, insufficient_funds, concurrent_limit',
+    }),
+  ),
   customer_id: Type.String(),
   callee: Type.String(),
   max_duration_seconds: Type.Integer(),
