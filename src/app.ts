@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type { Config } from './config.js';
 import { changeFeedOf } from './db/change-feed.js';
 import type { Db } from './db/index.js';
+import { DirectLane } from './http/direct-lane.js';
 import { answerFrameworkError } from './http/errors.js';
 import { rewriteFormatSuffix } from './http/formats.js';
 import type { InFlight } from './http/in-flight.js';
@@ -25,6 +27,12 @@ import { carrierRoutes, ratecardRoutes, rateRoutes } from './modules/rating/rout
 import { webhookEndpointRoutes } from './modules/webhooks/routes.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** A request's id: its X-Request-Id when that is safe to log and echo, otherwise a new one. */
+function requestIdOf(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
 
 /** Collections announced by GET /api/v1 (seed 003's hypermedia root). */
 const COLLECTIONS: Collection[] = [
@@ -66,7 +74,12 @@ export interface App {
  * then operational routes, then each module's routes under /api/v1.
  */
 export async function buildApp(config: Config, db: Db): Promise<App> {
+  // Behind a trusted proxy a request's address, host and protocol come from its headers, by
+  // Fastify's rules; the lane does not repeat them, so it stays off there.
+  const lane = new DirectLane(config.directLane && !config.trustProxy);
   const app = Fastify({
+    // The server's requests meet the direct lane first (src/http/direct-lane.ts).
+    serverFactory: (handler, options) => lane.server(handler, options),
     logger: { level: config.logLevel, stream: logDestination() },
     // One access-log line per request instead of Fastify's two.
     logController: new OneLineRequestLog(),
@@ -77,10 +90,7 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
     bodyLimit: config.bodyLimitBytes,
     // genReqId reads X-Request-Id itself so an unsafe incoming id is replaced, not trusted.
     requestIdHeader: false,
-    genReqId: (req) => {
-      const incoming = req.headers['x-request-id'];
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    },
+    genReqId: requestIdOf,
     rewriteUrl: rewriteFormatSuffix,
     ajv: {
       customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true, allErrors: false },
@@ -107,7 +117,13 @@ export async function buildApp(config: Config, db: Db): Promise<App> {
   });
   // On PostgreSQL other processes may change cards: their notifications rebuild ours.
   const cardChanges = config.databaseUrl ? ratingIndex.listener(config.databaseUrl, app.log) : null;
-  const { metrics, inFlight } = await registerHttpConventions(app, { config, db, keys });
+  const { metrics, inFlight } = await registerHttpConventions(app, {
+    config,
+    db,
+    keys,
+    lane,
+    requestId: requestIdOf,
+  });
   await app.register(opsRoutes, { db, metrics, collections: COLLECTIONS });
   await app.register(
     async (api) => {

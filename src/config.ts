@@ -14,6 +14,11 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Passed to Fastify's trustProxy: false, true, a hop count or a list of addresses/CIDRs. */
   trustProxy: boolean | number | string;
+  /**
+   * Whether the plain successful rate lookups and LCR queries are answered by the direct lane
+   * (DIRECT_LANE, default true; decision 0054). Off behind a trusted proxy.
+   */
+  directLane: boolean;
   /** Known operator admin key created at start when absent (scripts, tests). */
   adminKey: string | undefined;
   bodyLimitBytes: number;
@@ -101,6 +106,14 @@ function trustProxy(raw: string | undefined): Config['trustProxy'] {
   return raw;
 }
 
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(`${name} must be true or false, got '${raw}'`);
+}
+
 function databaseUrl(raw: string | undefined): string | undefined {
   if (raw === undefined || raw === '') return undefined;
   if (!/^postgres(ql)?:\/\//.test(raw)) {
@@ -146,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir: env.TOLLGATE_DATA_DIR || './data',
     logLevel: logLevel(env.LOG_LEVEL),
     trustProxy: trustProxy(env.TRUST_PROXY),
+    directLane: flag(env, 'DIRECT_LANE', true),
     adminKey: adminKey(env.TOLLGATE_ADMIN_KEY),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 1_048_576, 1024, 1_073_741_824),
     rateLimitMax: integer(env, 'RATE_LIMIT_MAX', 6000, 1, 10_000_000),

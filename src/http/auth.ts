@@ -114,36 +114,97 @@ class AuthFailureLimiter {
   }
 }
 
-/** Whether a resolved key may make this request; throws 401 when not. */
-function admitKey(request: FastifyRequest, key: ResolvedKey | null): Principal {
+/** Whether a resolved key may make a request from this address; throws 401 when not. */
+function admitKey(ip: string, key: ResolvedKey | null): Principal {
   if (!key) throw unauthorised('unknown API key');
   if (key.revokedAt) throw unauthorised('API key revoked');
   if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthorised('API key expired');
-  if (!key.ipAllowed(request.ip)) throw unauthorised(`address ${request.ip} is not on this key's allow-list`);
+  if (!key.ipAllowed(ip)) throw unauthorised(`address ${ip} is not on this key's allow-list`);
   return key.principal;
 }
 
-export function registerAuth(
-  app: FastifyInstance,
-  resolver: KeyResolver,
-  maxFailuresPerMinute: number,
-): void {
-  const failures = new AuthFailureLimiter(maxFailuresPerMinute);
+/**
+ * Who is calling: the key's secret from the headers, the key from the resolver, its checks (revoked,
+ * expired, address) and the route's roles. Used by the onRequest hook below and by the direct
+ * lane (direct-lane.ts), so both admit exactly the same requests.
+ */
+export class Authenticator {
+  private readonly failures: AuthFailureLimiter;
+
+  constructor(
+    private readonly resolver: KeyResolver,
+    maxFailuresPerMinute: number,
+  ) {
+    this.failures = new AuthFailureLimiter(maxFailuresPerMinute);
+  }
+
+  /** Checks that need the key: 401 (counted against the address), 403 or 404 as an ApiError. */
+  admit(ip: string, key: ResolvedKey | null, roles: Role[] | undefined, hasParams: boolean): Principal {
+    const principal = admitKey(ip, key);
+    this.resolver.touch(principal.keyId);
+    if (roles && !roles.includes(principal.role)) {
+      // An object route the role can never see: its objects do not exist for this caller.
+      if (hasParams) throw new ApiError(404, 'not_found', 'Not found');
+      throw new ApiError(403, 'permission', `A ${principal.role} key cannot do this`);
+    }
+    return principal;
+  }
+
+  /** The key for a request's headers: synchronously when cached; throws 401 or 429 before looking. */
+  keyFor(ip: string, headers: FastifyRequest['headers']): ResolvedKey | null | Promise<ResolvedKey | null> {
+    this.failures.check(ip);
+    const secret = extractSecret(headers);
+    if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
+    return this.resolver.resolve(secret);
+  }
+
+  failed(ip: string, error: unknown): void {
+    if (error instanceof ApiError && error.statusCode === 401) this.failures.fail(ip);
+  }
+
+  /**
+   * The principal of a request that passes every check synchronously (its key cached, allowed,
+   * of a permitted role), without recording anything; null for any other request, which the
+   * caller then leaves to the full path to answer and count. Whoever serves the request calls
+   * touch() for it.
+   */
+  admittedWithoutWaiting(
+    ip: string,
+    headers: FastifyRequest['headers'],
+    roles: Role[] | undefined,
+  ): Principal | null {
+    try {
+      const key = this.keyFor(ip, headers);
+      if (key instanceof Promise) {
+        // The resolver shares this read with the full path's own, which comes next.
+        key.catch(() => {});
+        return null;
+      }
+      const principal = admitKey(ip, key);
+      return roles && !roles.includes(principal.role) ? null : principal;
+    } catch {
+      return null;
+    }
+  }
+
+  touch(principal: Principal): void {
+    this.resolver.touch(principal.keyId);
+  }
+}
+
+export function registerAuth(app: FastifyInstance, authenticator: Authenticator): void {
   app.decorateRequest('principal', null);
 
   const admit = (request: FastifyRequest, config: RouteConfig, key: ResolvedKey | null): void => {
-    const principal = admitKey(request, key);
-    request.principal = principal;
-    resolver.touch(principal.keyId);
-    const roles = config.roles;
-    if (roles && !roles.includes(principal.role)) {
-      // An object route the role can never see: its objects do not exist for this caller.
-      if (config.url?.includes(':')) throw new ApiError(404, 'not_found', 'Not found');
-      throw new ApiError(403, 'permission', `A ${principal.role} key cannot do this`);
-    }
+    request.principal = authenticator.admit(
+      request.ip,
+      key,
+      config.roles,
+      config.url?.includes(':') ?? false,
+    );
   };
   const fail = (request: FastifyRequest, error: unknown, done: (error?: Error) => void) => {
-    if (error instanceof ApiError && error.statusCode === 401) failures.fail(request.ip);
+    authenticator.failed(request.ip, error);
     done(error as Error);
   };
 
@@ -153,10 +214,7 @@ export function registerAuth(
     const config = request.routeOptions.config;
     if (!config?.url?.startsWith('/api/') || config.auth === false) return done();
     try {
-      failures.check(request.ip);
-      const secret = extractSecret(request.headers);
-      if (!secret) throw unauthorised('no API key; send Authorization: Bearer <key>, token or X-Auth-Token');
-      const key = resolver.resolve(secret);
+      const key = authenticator.keyFor(request.ip, request.headers);
       if (!(key instanceof Promise)) {
         admit(request, config, key);
         return done();

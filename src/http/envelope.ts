@@ -1,15 +1,24 @@
-import type { FastifyRequest } from 'fastify';
+/**
+ * What links are built from: a FastifyRequest has these, and so does a request the direct lane
+ * answers (direct-lane.ts).
+ */
+export interface RequestOrigin {
+  readonly protocol: string;
+  readonly host: string;
+  /** The URL as the client sent it, before routing's rewrites. */
+  readonly originalUrl: string;
+}
 
 /**
  * Absolute URL for a path on this server, built from the request's host. Fastify honours
  * X-Forwarded-Host/Proto only when TRUST_PROXY is configured, so a client cannot forge links.
  */
-export function absoluteUrl(request: FastifyRequest, path: string): string {
+export function absoluteUrl(request: RequestOrigin, path: string): string {
   return originOf(request) + path;
 }
 
 /** The request's origin: protocol and host consult the proxy trust rules (cheap getters). */
-function originOf(request: FastifyRequest): string {
+function originOf(request: RequestOrigin): string {
   return `${request.protocol}://${request.host}`;
 }
 
@@ -17,11 +26,11 @@ function originOf(request: FastifyRequest): string {
  * The URL as the client sent it: with its format suffix (`/customers.xml`), which routing strips
  * (formats.ts), so that following `self` or `next` keeps the format the client chose.
  */
-export function selfUrl(request: FastifyRequest): string {
+export function selfUrl(request: RequestOrigin): string {
   return absoluteUrl(request, request.originalUrl);
 }
 
-export function ok<T>(request: FastifyRequest, data: T, links: Record<string, string> = {}, code = 200) {
+export function ok<T>(request: RequestOrigin, data: T, links: Record<string, string> = {}, code = 200) {
   return { success: true as const, code, data, links: { self: selfUrl(request), ...links } };
 }
 
@@ -37,7 +46,7 @@ export function toPage<T extends { id: string }>(rows: T[], limit: number): Page
 }
 
 export function okList<T extends { id: string }, R>(
-  request: FastifyRequest,
+  request: RequestOrigin,
   page: Page<T>,
   present: (item: T) => R,
 ) {

@@ -27,7 +27,7 @@ export function rewriteFormatSuffix(this: FastifyInstance, req: IncomingMessage)
   return path.slice(0, -match[0].length) + (queryAt === -1 ? '' : url.slice(queryAt));
 }
 
-function formatFromAccept(accept: string | undefined): ResponseFormat {
+export function formatFromAccept(accept: string | undefined): ResponseFormat {
   if (!accept) return 'json';
   // The first listed of the types we serve wins; */* and unknown types mean JSON.
   for (const part of accept.split(',')) {

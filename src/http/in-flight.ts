@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -8,10 +9,14 @@ import type { FastifyInstance } from 'fastify';
  */
 export interface InFlight {
   drain(timeoutMs: number): Promise<boolean>;
+  /** Counts a request answered outside Fastify (the direct lane) until its response closes. */
+  begin(response: ServerResponse): Progress;
+  /** Its answer is made; the count drops once the response has closed too. */
+  answered(progress: Progress): void;
 }
 
 /** Per request: whether its answer has gone through onSend, and whether its connection closed. */
-interface Progress {
+export interface Progress {
   answered: boolean;
   closed: boolean;
 }
@@ -32,28 +37,35 @@ export function trackInFlight(app: FastifyInstance): InFlight {
   // its connection is done with it ('close': sent, or the client hung up). onResponse alone is
   // not enough: it never fires for a client that hung up, which kept such a request "running"
   // until shutdown timed out.
-  // Callback-style hooks: no promise per request for a counter.
-  // Also answers X-Request-Id: one hook for the two first things every request does.
-  app.addHook('onRequest', (request, reply, done) => {
+  const begin = (response: ServerResponse): Progress => {
     count++;
     const progress: Progress = { answered: false, closed: false };
-    (request as Tracked)[PROGRESS] = progress;
-    reply.raw.on('close', () => {
+    response.on('close', () => {
       progress.closed = true;
       if (progress.answered) release();
     });
+    return progress;
+  };
+  const answered = (progress: Progress) => {
+    if (progress.answered) return;
+    progress.answered = true;
+    if (progress.closed) release();
+  };
+  // Callback-style hooks: no promise per request for a counter.
+  // Also answers X-Request-Id: one hook for the two first things every request does.
+  app.addHook('onRequest', (request, reply, done) => {
+    (request as Tracked)[PROGRESS] = begin(reply.raw);
     reply.header('x-request-id', request.id);
     done();
   });
   app.addHook('onSend', (request, _reply, payload, done) => {
     const progress = (request as Tracked)[PROGRESS];
-    if (progress && !progress.answered) {
-      progress.answered = true;
-      if (progress.closed) release();
-    }
+    if (progress) answered(progress);
     done(null, payload);
   });
   return {
+    begin,
+    answered,
     drain(timeoutMs) {
       if (count === 0) return Promise.resolve(true);
       return new Promise((resolve) => {

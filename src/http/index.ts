@@ -1,16 +1,19 @@
+import type { IncomingMessage } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import { Counter } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Db } from '../db/index.js';
-import { type KeyResolver, registerAuth } from './auth.js';
+import { Authenticator, type KeyResolver, registerAuth } from './auth.js';
 import { registerBodyParsers } from './body.js';
+import type { DirectLane } from './direct-lane.js';
 import { registerErrorHandling } from './errors.js';
 import { renderResponseFormat } from './formats.js';
 import { registerIdempotency } from './idempotency.js';
 import { trackInFlight } from './in-flight.js';
 import { registerMetrics } from './metrics.js';
-import { registerRateLimit } from './rate-limit.js';
+import { RateLimiter, registerRateLimit } from './rate-limit.js';
 import { ErrorEnvelope } from './schemas.js';
 import { installVisibility } from './visibility.js';
 
@@ -18,6 +21,10 @@ export interface HttpOptions {
   config: Config;
   db: Db;
   keys: KeyResolver;
+  /** Answers the hottest reads with the parts registered here (direct-lane.ts). */
+  lane: DirectLane;
+  /** Fastify's genReqId: the lane's requests get their ids the same way. */
+  requestId(req: IncomingMessage): string;
 }
 
 /**
@@ -33,11 +40,16 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
 
   // Counts requests in flight and answers X-Request-Id (request.id, from genReqId in app.ts).
   const inFlight = trackInFlight(app);
-  registerAuth(app, options.keys, options.config.authFailuresPerMinute);
+  const authenticator = new Authenticator(options.keys, options.config.authFailuresPerMinute);
+  registerAuth(app, authenticator);
   installVisibility(app);
   // In process and synchronous (decision 0011): @fastify/rate-limit's async hook was a few
   // percent of a cached read.
-  registerRateLimit(app, { max: options.config.rateLimitMax, windowMs: options.config.rateLimitWindowMs });
+  const limiter = new RateLimiter({
+    max: options.config.rateLimitMax,
+    windowMs: options.config.rateLimitWindowMs,
+  });
+  registerRateLimit(app, limiter);
   registerIdempotency(
     app,
     options.db,
@@ -53,6 +65,24 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
     }
   });
   const metrics = registerMetrics(app);
+  options.lane.attach(app, {
+    authenticator,
+    limiter,
+    inFlight,
+    metrics: metrics.requests,
+    logger: app.log,
+    requestId: options.requestId,
+  });
+  const lane = options.lane;
+  new Counter({
+    name: 'tollgate_http_direct_lane_requests_total',
+    help: 'Requests answered by the direct lane (also counted in tollgate_http_requests_total)',
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      this.inc(lane.answered);
+    },
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -80,7 +110,7 @@ export async function registerHttpConventions(app: FastifyInstance, options: Htt
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
-  return { metrics, inFlight };
+  return { metrics: metrics.registry, inFlight };
 }
 
 /**

@@ -5,7 +5,7 @@ import { RequestMetrics, registerMetrics } from './metrics.js';
 
 test('request counts and the latency histogram reach /metrics in Prometheus form', async () => {
   const app = Fastify();
-  const registry = registerMetrics(app);
+  const { registry } = registerMetrics(app);
   app.get('/things/:id', async (request, reply) => {
     if ((request.params as { id: string }).id === 'missing') return reply.code(404).send({ found: false });
     return { found: true };

@@ -153,8 +153,11 @@ export class RequestMetrics {
   }
 }
 
-/** Prometheus metrics: process defaults plus request counts and latencies per route. */
-export function registerMetrics(app: FastifyInstance): Registry {
+/**
+ * Prometheus metrics: process defaults plus request counts and latencies per route. The request
+ * metrics are returned too: the direct lane (direct-lane.ts) records its requests in them.
+ */
+export function registerMetrics(app: FastifyInstance): { registry: Registry; requests: RequestMetrics } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
   const metrics = new RequestMetrics();
@@ -171,5 +174,5 @@ export function registerMetrics(app: FastifyInstance): Registry {
     );
     done();
   });
-  return registry;
+  return { registry, requests: metrics };
 }

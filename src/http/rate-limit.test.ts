@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, mock, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerErrorHandling } from './errors.js';
-import { registerRateLimit } from './rate-limit.js';
+import { RateLimiter, registerRateLimit } from './rate-limit.js';
 
 let app: FastifyInstance;
 
@@ -18,7 +18,7 @@ beforeEach(async () => {
       typeof key === 'string' ? { keyId: key, role: 'customer', partnerId: null, customerId: null } : null;
     done();
   });
-  registerRateLimit(app, { max: 2, windowMs: 10_000, maxTrackedKeys: 3 });
+  registerRateLimit(app, new RateLimiter({ max: 2, windowMs: 10_000, maxTrackedKeys: 3 }));
   app.get('/limited', async () => ({ ok: true }));
   app.get('/health', { config: { rateLimit: false } }, async () => ({ ok: true }));
   await app.ready();

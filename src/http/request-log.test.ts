@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import Fastify from 'fastify';
-import { lazyChildLogger, millisecondsText, OneLineRequestLog } from './request-log.js';
+import { lazyChildLogger, logDirectAccess, millisecondsText, OneLineRequestLog } from './request-log.js';
 
 function appLogging(level: string) {
   const lines: Record<string, unknown>[] = [];
@@ -89,6 +89,39 @@ test('the access line is the line pino writes itself for the same fields, escapi
   assert.deepEqual(comparable(ours), comparable(pinos));
   assert.deepEqual(Object.keys(ours), Object.keys(pinos));
   assert.equal((ours.req as { version: string }).version, '1.x');
+  await app.close();
+});
+
+test('a request the direct lane answers gets the same access line as one Fastify answers', async () => {
+  const { app, lines } = appLogging('info');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as AddressInfo;
+  const agent = new Agent({ keepAlive: false });
+  await new Promise<void>((resolve, reject) => {
+    request({ port, path: '/quiet?number=%2B44', agent }, (response) => {
+      response.resume();
+      response.on('end', resolve);
+    })
+      .on('error', reject)
+      .end();
+  });
+  const fastifys = lines.find((line) => line.msg === 'request completed');
+  assert.ok(fastifys, JSON.stringify(lines));
+  const req = fastifys.req as { url: string; host: string; remoteAddress: string; remotePort: number };
+  logDirectAccess(app.log, 'req-1', {
+    method: 'GET',
+    url: req.url,
+    version: undefined,
+    host: req.host,
+    ip: req.remoteAddress,
+    port: req.remotePort,
+    statusCode: 200,
+    elapsedMs: fastifys.responseTime as number,
+  });
+  const lanes = lines.at(-1)!;
+  assert.notEqual(lanes, fastifys);
+  assert.deepEqual({ ...lanes, time: 0 }, { ...fastifys, time: 0 });
+  assert.deepEqual(Object.keys(lanes), Object.keys(fastifys), 'the same fields in the same order');
   await app.close();
 });
 

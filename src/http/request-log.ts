@@ -39,12 +39,7 @@ export class OneLineRequestLog extends LogController {
  * requests it made showed in the one-connection p99 (docs/operations.md, fifth session). False,
  * writing nothing, when the logger is not a plain pino logger (then the caller logs through it).
  */
-function writeAccessLine(
-  logger: FastifyBaseLogger,
-  bindings: Bindings,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): boolean {
+function writeAccessLine(logger: FastifyBaseLogger, bindings: Bindings, fields: AccessFields): boolean {
   const target = logger as unknown as Record<symbol, unknown>;
   const stream = target[streamSym] as { write?: (line: string) => unknown } | undefined;
   const chindings = target[chindingsSym];
@@ -52,17 +47,65 @@ function writeAccessLine(
   let bound = '';
   // for…in, not Object.entries: no array per binding on every request.
   for (const key in bindings) bound += `,${jsonString(key)}:${jsonValue(bindings[key])}`;
-  const version = request.headers['accept-version'];
+  const { version, host, ip, port } = fields;
   const req =
-    `{"method":${jsonString(request.method)},"url":${jsonString(request.url)}` +
+    `{"method":${jsonString(fields.method)},"url":${jsonString(fields.url)}` +
     (version === undefined ? '' : `,"version":${jsonValue(version)}`) +
-    addressPart(request) +
+    (host === undefined ? '' : `,"host":${jsonString(host)}`) +
+    (ip === undefined ? '' : `,"remoteAddress":${jsonString(ip)}`) +
+    (port === undefined ? '' : `,"remotePort":${port}`) +
     '}';
   stream.write(
     `{"level":${INFO},"time":${timeText()}${chindings}${bound},"req":${req}` +
-      `,"res":{"statusCode":${reply.statusCode}},"responseTime":${millisecondsText(reply.elapsedTime)},"msg":"${ACCESS_MESSAGE}"}\n`,
+      `,"res":{"statusCode":${fields.statusCode}},"responseTime":${millisecondsText(fields.elapsedMs)},"msg":"${ACCESS_MESSAGE}"}\n`,
   );
   return true;
+}
+
+/** What the access line says of a request: Fastify's `req` serializer's fields, status and time. */
+export interface AccessFields {
+  method: string;
+  url: string;
+  /** The Accept-Version header, as Fastify's `req` serializer shows it. */
+  version: string | string[] | undefined;
+  host: string | undefined;
+  ip: string | undefined;
+  port: number | undefined;
+  statusCode: number;
+  elapsedMs: number;
+}
+
+function accessFields(request: FastifyRequest, reply: FastifyReply): AccessFields {
+  return {
+    method: request.method,
+    url: request.url,
+    version: request.headers['accept-version'],
+    host: request.host,
+    ip: request.ip,
+    port: request.socket?.remotePort,
+    statusCode: reply.statusCode,
+    elapsedMs: reply.elapsedTime,
+  };
+}
+
+/**
+ * The access line of a request answered outside Fastify (the direct lane, direct-lane.ts): the
+ * same line a request's own logger writes, bound to its request id.
+ */
+export function logDirectAccess(logger: FastifyBaseLogger, requestId: string, fields: AccessFields): void {
+  if (!levelEnabled(logger, 'info')) return;
+  const bindings = { reqId: requestId };
+  if (writeAccessLine(logger, bindings, fields)) return;
+  const { method, url, version, host, ip, port, statusCode, elapsedMs } = fields;
+  logger.info(
+    {
+      ...bindings,
+      req: { method, url, version, host, remoteAddress: ip, remotePort: port },
+      res: { statusCode },
+      responseTime: elapsedMs,
+    },
+    ACCESS_MESSAGE,
+  );
 }
 
 /**
@@ -79,17 +122,6 @@ function jsonString(value: string): string {
 
 function jsonValue(value: unknown): string {
   return typeof value === 'string' ? jsonString(value) : JSON.stringify(value);
-}
-
-/** The `req` fields `host`, `remoteAddress` and `remotePort` as JSON members. */
-function addressPart(request: FastifyRequest): string {
-  const { host, ip, socket } = request;
-  const port = socket?.remotePort;
-  return (
-    (host === undefined ? '' : `,"host":${jsonString(host)}`) +
-    (ip === undefined ? '' : `,"remoteAddress":${jsonString(ip)}`) +
-    (port === undefined ? '' : `,"remotePort":${port}`)
-  );
 }
 
 /*
@@ -165,7 +197,10 @@ class LazyRequestLogger {
     const fields = () => ({ req: request, res: reply, responseTime: reply.elapsedTime });
     // A child made for the route has its own level and serializers: it writes its line itself.
     if (this.real !== null) return void this.real.info(fields(), ACCESS_MESSAGE);
-    if (!levelEnabled(this.parent, 'info') || writeAccessLine(this.parent, this.bindings, request, reply))
+    if (
+      !levelEnabled(this.parent, 'info') ||
+      writeAccessLine(this.parent, this.bindings, accessFields(request, reply))
+    )
       return;
     this.parent.info({ ...this.bindings, ...fields() }, ACCESS_MESSAGE);
   }

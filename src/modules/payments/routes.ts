@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Config } from '../../config.js';
 import type { Db } from '../../db/index.js';
@@ -271,21 +272,20 @@ export const customerPaymentRoutes: FastifyPluginAsyncTypebox<PaymentRoutesOptio
     },
   });
 
-  const listHandler =
-    (full: boolean) => async (request: { query?: unknown; body?: unknown } & Parameters<typeof ok>[0]) => {
-      const ref = ((request.method === 'GET' ? request.query : request.body) ?? {}) as {
-        customer_id?: string;
-        account_number?: string;
-      };
-      const customer = await resolveCustomer(db, principalOf(request), ref);
-      const profiles = await listProfiles(db, customer.id);
-      return ok(request, {
-        customer_id: customer.id,
-        status: 'success' as const,
-        transaction_id: null,
-        profiles: profiles.map((p) => presentProfile(p, full)),
-      });
+  const listHandler = (full: boolean) => async (request: FastifyRequest) => {
+    const ref = ((request.method === 'GET' ? request.query : request.body) ?? {}) as {
+      customer_id?: string;
+      account_number?: string;
     };
+    const customer = await resolveCustomer(db, principalOf(request), ref);
+    const profiles = await listProfiles(db, customer.id);
+    return ok(request, {
+      customer_id: customer.id,
+      status: 'success' as const,
+      transaction_id: null,
+      profiles: profiles.map((p) => presentProfile(p, full)),
+    });
+  };
   for (const [path, full] of [
     ['/customer/profiles', false],
     ['/customer/profiles/full', true],

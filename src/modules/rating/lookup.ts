@@ -1,7 +1,7 @@
 import { DomainError, forbidden, invalid, notFound } from '../../errors.js';
 import type { Principal } from '../../tenancy.js';
 import type { CustomerCache, CustomerSnapshot } from '../accounts/customer-cache.js';
-import { type LcrCandidate, type LcrStrategy, rankRoutes } from './lcr.js';
+import { type CarrierSelection, type LcrCandidate, type LcrStrategy, rankRoutes } from './lcr.js';
 import { NO_MATCH } from './prefix-index.js';
 import type { LoadedCard, RatingIndex } from './rating-index.js';
 import { toUnits } from './units.js';
@@ -124,14 +124,28 @@ export interface LcrAnswer {
   otherCurrency: string[];
 }
 
-export async function leastCostRoutes(
+/** Synchronous when the cards and the carrier list are in memory (nearly always), as lookupRate. */
+export function leastCostRoutes(
   index: RatingIndex,
   customers: Customers,
   principal: Principal,
   query: LcrQuery,
-): Promise<LcrAnswer> {
-  const sell = await lookupRate(index, customers, principal, query);
-  const { routes, otherCurrency } = await index.carrierRoutesIn(sell.loaded.card.currency);
+): LcrAnswer | Promise<LcrAnswer> {
+  const sell = lookupRate(index, customers, principal, query);
+  return sell instanceof Promise
+    ? sell.then((match) => routesFor(index, match, query))
+    : routesFor(index, sell, query);
+}
+
+function routesFor(index: RatingIndex, sell: Match, query: LcrQuery): LcrAnswer | Promise<LcrAnswer> {
+  const currency = sell.loaded.card.currency;
+  const selection = index.peekCarrierRoutesIn(currency);
+  return selection === undefined
+    ? index.carrierRoutesIn(currency).then((settled) => rank(sell, settled, query))
+    : rank(sell, selection, query);
+}
+
+function rank(sell: Match, { routes, otherCurrency }: CarrierSelection, query: LcrQuery): LcrAnswer {
   const limits = [query.max_cost ? toUnits(requireAmount(query.max_cost, 'max_cost')) : null];
   if (query.profitable_only) limits.push(sell.loaded.index.rateUnitsOf(sell.version));
   const bounded = limits.filter((limit): limit is number => limit !== null);

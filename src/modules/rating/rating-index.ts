@@ -217,6 +217,8 @@ export class RatingIndex {
   private readonly building = new Map<string, Promise<LoadedCard>>();
   private routes: Promise<CarrierRoute[]> | null = null;
   private readonly routesByCurrency = new Map<string, Promise<CarrierSelection>>();
+  /** The same selections once settled, for callers that answer without a promise. */
+  private readonly settledRoutesByCurrency = new Map<string, CarrierSelection>();
   /** Notifications this process sent and has not received back yet, per card (see received()). */
   private readonly ownNotices = new Map<string, number>();
 
@@ -355,18 +357,30 @@ export class RatingIndex {
     let selection = this.routesByCurrency.get(currency);
     if (!selection) {
       const made = this.carrierRoutes().then((routes) => carriersInCurrency(routes, currency));
-      made.catch(() => {
-        if (this.routesByCurrency.get(currency) === made) this.routesByCurrency.delete(currency);
-      });
+      made.then(
+        (settled) => {
+          if (this.routesByCurrency.get(currency) === made)
+            this.settledRoutesByCurrency.set(currency, settled);
+        },
+        () => {
+          if (this.routesByCurrency.get(currency) === made) this.routesByCurrency.delete(currency);
+        },
+      );
       this.routesByCurrency.set(currency, made);
       selection = made;
     }
     return selection;
   }
 
+  /** carrierRoutesIn's answer when it is settled; otherwise undefined (ask carrierRoutesIn). */
+  peekCarrierRoutesIn(currency: string): CarrierSelection | undefined {
+    return this.settledRoutesByCurrency.get(currency);
+  }
+
   /** Call after a carrier is created or changed. */
   forgetCarriers(): void {
     this.routes = null;
     this.routesByCurrency.clear();
+    this.settledRoutesByCurrency.clear();
   }
 }

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { absoluteUrl } from '../../http/envelope.js';
+import { absoluteUrl, type RequestOrigin } from '../../http/envelope.js';
 import {
   CurrencyCode,
   DecimalString,
@@ -319,7 +319,7 @@ function versionFields(loaded: LoadedCard, version: number): MatchedFields {
   return fields;
 }
 
-export function presentLookup(request: FastifyRequest, match: Match) {
+export function presentLookup(request: RequestOrigin, match: Match) {
   return {
     object: 'rate_lookup' as const,
     number: match.number,
@@ -329,7 +329,7 @@ export function presentLookup(request: FastifyRequest, match: Match) {
   };
 }
 
-export function presentLcr(request: FastifyRequest, answer: LcrAnswer, strategy: string) {
+export function presentLcr(request: RequestOrigin, answer: LcrAnswer, strategy: string) {
   const sellUnits = answer.sell.loaded.index.rateUnitsOf(answer.sell.version);
   return {
     object: 'lcr' as const,

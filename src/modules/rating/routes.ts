@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import { Type } from 'typebox';
 import type { Db } from '../../db/index.js';
 import { principalOf } from '../../http/auth.js';
+import { directGet } from '../../http/direct-lane.js';
 import { ok, okList, toPage } from '../../http/envelope.js';
 import { ApiError, errorBody } from '../../http/errors.js';
 import {
@@ -16,7 +17,7 @@ import { createCarrier, getCarrier, listCarriers, updateCarrier } from './carrie
 import { exportDeck } from './deck-export.js';
 import { DeckRejectedError, importDeck } from './deck-import.js';
 import { derivedCardsOf, getDerivation, removeDerivation, setDerivation } from './derivation.js';
-import { type Customers, leastCostRoutes, lookupRate, type Match } from './lookup.js';
+import { type Customers, type LcrAnswer, leastCostRoutes, lookupRate, type Match } from './lookup.js';
 import { lookupNumber } from './numbers.js';
 import { createRatecard, getRatecard, listRatecards, updateRatecard } from './ratecards.js';
 import { createRate, deleteRate, getRate, listRates, updateRate } from './rates.js';
@@ -351,17 +352,17 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RateRoutesOptions> = async (
   { db, index, customers },
 ) => {
   const tags = ['Rates'];
-  app.get('/rates/lookup', {
+  directGet(app, {
+    url: '/rates/lookup',
     schema: {
       tags,
       summary: 'The rate for a number on a customer’s (or a named) card, at a time (default now)',
       querystring: Type.Object({ number: Number_, ...CardSelectorQuery }, { additionalProperties: false }),
       response: { 200: Envelope(RateLookupSchema) },
     },
-    // Not async: a card in memory (nearly every lookup) is answered without a promise.
-    handler: (request) => {
-      const present = (match: Match) => ok(request, presentLookup(request, match));
-      const match = lookupRate(index, customers, principalOf(request), request.query);
+    answer: (principal, query, origin) => {
+      const present = (match: Match) => ok(origin, presentLookup(origin, match));
+      const match = lookupRate(index, customers, principal, query);
       return match instanceof Promise ? match.then(present) : present(match);
     },
   });
@@ -420,8 +421,9 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RateRoutesOptions> = async (
     },
   });
 
-  app.get('/routes/lcr', {
-    config: ADMIN,
+  directGet(app, {
+    url: '/routes/lcr',
+    roles: ADMIN.roles,
     schema: {
       tags: ['Routing'],
       summary: 'Least-cost routes: carriers able to take the call, cheapest first',
@@ -441,9 +443,10 @@ export const rateRoutes: FastifyPluginAsyncTypebox<RateRoutesOptions> = async (
       ),
       response: { 200: Envelope(LcrSchema) },
     },
-    handler: async (request) => {
-      const answer = await leastCostRoutes(index, customers, principalOf(request), request.query);
-      return ok(request, presentLcr(request, answer, request.query.strategy ?? 'lcr'));
+    answer: (principal, query, origin) => {
+      const present = (answer: LcrAnswer) => ok(origin, presentLcr(origin, answer, query.strategy ?? 'lcr'));
+      const answer = leastCostRoutes(index, customers, principal, query);
+      return answer instanceof Promise ? answer.then(present) : present(answer);
     },
   });
 };
