@@ -25,6 +25,8 @@
  *   npm run bench:rating -- [--prefixes 1000000] [--carriers 8] [--carrier-prefixes 400000] [--seconds 5]
  *     [--warmup 15] [--rounds 5] [--latency-warmup 10] [--latency-seconds 10]
  *     [--merge-prefixes 200000] [--pglite-prefixes 100000]
+ *     [--lane-off]  also loads a second server with DIRECT_LANE=false (decision 0054) in the same
+ *                   rounds, for the direct lane's share of the lookup figure
  */
 import { type ChildProcess, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -63,6 +65,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'merge-prefixes': { type: 'string', default: '200000' },
     'pglite-prefixes': { type: 'string', default: '100000' },
+    'lane-off': { type: 'boolean', default: false },
   },
 });
 const PREFIXES = Number(args.prefixes);
@@ -387,6 +390,14 @@ async function main(): Promise<void> {
       '/ready',
     );
     children.push(tollgate.child);
+    const laneOff = args['lane-off']
+      ? await startNodeServer(
+          tollgateSourceArgs(),
+          { DATABASE_URL: database.url, LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '10000000', DIRECT_LANE: 'false' },
+          '/ready',
+        )
+      : null;
+    if (laneOff) children.push(laneOff.child);
     const auth = { authorization: `Bearer ${adminKey}` };
     // The server indexes its cards in the background; the first LCR waits for all it needs.
     const warm = await fetch(
@@ -421,6 +432,21 @@ async function main(): Promise<void> {
         runs: [],
       },
     ];
+    if (laneOff) {
+      // Its cards are indexed in the background too: wait for them as for the first server.
+      const first = await fetch(
+        `${laneOff.url}/api/v1/routes/lcr?number=${numbers[0]}&ratecard_id=${sell.id}`,
+        { headers: auth },
+      );
+      if (!first.ok) throw new Error(`first LCR (DIRECT_LANE=false): ${first.status} ${await first.text()}`);
+      contenders.push({
+        label: 'tollgate rates/lookup, DIRECT_LANE=false',
+        serverPid: laneOff.child.pid!,
+        url: `${laneOff.url}/api/v1/rates/lookup?number=${numbers[0]}&ratecard_id=${sell.id}`,
+        headers: auth,
+        runs: [],
+      });
+    }
     const options: RoundsOptions = {
       generator,
       connections: 10,
