@@ -1320,3 +1320,59 @@ describe('statistics', () => {
     assert.equal(backwards.status, 400);
   });
 });
+
+describe('a closed customer', () => {
+  test('is still charged for its calls, and re-rated: a completed call is a debt, not a sale', async () => {
+    const irish = await addRate(sellCard, {
+      prefix: '3531',
+      destination: 'Ireland Dublin',
+      rate: '0.03',
+      initial_increment: 60,
+      increment: 60,
+    });
+    const closed = await created('POST', '/api/v1/customers', {
+      name: 'Gone Co',
+      currency: 'USD',
+      ratecard_id: sellCard,
+    });
+    const closing = await t.request('PATCH', `/api/v1/customers/${closed.id}`, {
+      body: { status: 'closed' },
+    });
+    assert.equal(closing.status, 200, closing.text);
+    // Nothing new is sold to it (docs/ledger.md, "Closed accounts")…
+    const sold = await t.request('POST', `/api/v1/customers/${closed.id}/charges`, {
+      body: { amount: '1', description: 'after closing' },
+    });
+    assert.equal(sold.status, 409, sold.text);
+    // … but the calls it made before are charged, even from a zero balance into debt.
+    const res = await t.request('POST', '/api/v1/cdrs', {
+      body: [
+        cdr('closed-1', {
+          customer_id: closed.id,
+          callee: '35316700000',
+          start_time: '2026-11-06T10:00:00Z',
+          answer_time: '2026-11-06T10:00:05Z',
+          end_time: '2026-11-06T10:01:06Z',
+        }),
+      ],
+    });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.body.data.rated, 1);
+    assert.equal(res.body.data.charged.length, 1);
+    // 61 s billed as two minutes at 0.03.
+    const charged = res.body.data.charged[0].amount as string;
+    assert.equal(charged, '0.06');
+    assert.equal(await balance(closed.id), new Decimal(charged).negated().toFixed());
+    // A rate correction re-rates its calls and posts the difference to it all the same.
+    const patched = await t.request('PATCH', `/api/v1/rates/${irish.id}`, { body: { rate: '0.05' } });
+    assert.equal(patched.status, 200, patched.text);
+    const rerated = await t.request('POST', '/api/v1/cdrs/rerate', {
+      body: { customer_id: closed.id, from: '2026-11-06', to: '2026-11-06' },
+    });
+    assert.equal(rerated.status, 200, rerated.text);
+    const difference = new Decimal(rerated.body.data.difference);
+    assert.equal(difference.toFixed(), '0.04');
+    assert.ok(rerated.body.data.transaction_id);
+    assert.equal(await balance(closed.id), new Decimal(charged).plus(difference).negated().toFixed());
+  });
+});

@@ -477,3 +477,91 @@ test('profile update: expiry and address change; number, holder and billing coun
     assert.equal(res.body.error.param, field);
   }
 });
+
+test('a closed customer pays off its debt and is refunded its credit, up to zero: beyond is 409 before any gateway call', async () => {
+  const customer = await created('/api/v1/customers', {
+    name: 'Leaving',
+    currency: 'USD',
+    credit_limit: '-100',
+  });
+  const profile = (await created('/api/v1/customer/payments/register', { customer_id: customer.id, ...CARD }))
+    .profile.id;
+  const charge = (amount: string) =>
+    post('/api/v1/profiles/charge', {
+      customer_id: customer.id,
+      profile_id: profile,
+      amount,
+      currency: 'USD',
+    });
+  const refund = (transactionId: string, amount: string) =>
+    post('/api/v1/payments/creditcard/refund', { transaction_id: transactionId, amount });
+  const recordedTransactions = async () =>
+    (
+      await t.handle.db
+        .selectFrom('payment_transactions')
+        .select('id')
+        .where('customer_id', '=', customer.id)
+        .execute()
+    ).length;
+  // Paid 40 while open, then charged 70 for its last month: it owes 30 when it closes.
+  const paid = await charge('40');
+  assert.equal(paid.status, 201, paid.text);
+  await created(`/api/v1/customers/${customer.id}/adjustments`, { amount: '70', description: 'last month' });
+  const closing = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+    body: { status: 'closed' },
+  });
+  assert.equal(closing.status, 200, closing.text);
+  const owes = await balance(customer.account_number);
+  assert.equal(owes.closing_balance, '-30');
+
+  // Paying part of the debt, then the rest, goes through the gateway and the ledger.
+  const part = await charge('12.5');
+  assert.equal(part.status, 201, part.text);
+  assert.equal(part.body.data.status, 'success');
+  const before = await recordedTransactions();
+  // Paying more than is owed would leave credit on a closed account: refused before the gateway.
+  const over = await charge('17.51');
+  assert.equal(over.status, 409, over.text);
+  assert.equal(over.body.error.type, 'conflict');
+  assert.equal(over.body.error.param, 'amount');
+  assert.match(over.body.message, /is closed: .* from -17.5 to 0.01$/);
+  assert.equal(await recordedTransactions(), before, 'nothing recorded, no gateway call');
+  // A refund would take it deeper into debt: refused too, though its credit limit allows it.
+  const deeper = await refund(paid.body.data.transaction_id, '1');
+  assert.equal(deeper.status, 409, deeper.text);
+  assert.match(deeper.body.message, /from -17.5 to -18.5$/);
+  const rest = await charge('17.5');
+  assert.equal(rest.status, 201, rest.text);
+  assert.equal((await balance(customer.account_number)).closing_balance, '0');
+  assert.equal((await charge('0.01')).status, 409);
+  assert.equal((await refund(rest.body.data.transaction_id, '0.01')).status, 409);
+});
+
+test('a closed customer’s credit is refunded to its card up to zero, no further', async () => {
+  const customer = await created('/api/v1/customers', { name: 'Leaving too', currency: 'USD' });
+  const profile = (await created('/api/v1/customer/payments/register', { customer_id: customer.id, ...CARD }))
+    .profile.id;
+  const paid = await created('/api/v1/profiles/charge', {
+    customer_id: customer.id,
+    profile_id: profile,
+    amount: '40',
+    currency: 'USD',
+  });
+  // Its last month cost it 10: 30 of credit is left when it closes.
+  await created(`/api/v1/customers/${customer.id}/adjustments`, { amount: '10', description: 'last month' });
+  const closing = await t.request('PATCH', `/api/v1/customers/${customer.id}`, {
+    body: { status: 'closed' },
+  });
+  assert.equal(closing.status, 200, closing.text);
+  const refund = (amount: string) =>
+    post('/api/v1/payments/creditcard/refund', { transaction_id: paid.transaction_id, amount });
+  const part = await refund('15');
+  assert.equal(part.status, 201, part.text);
+  assert.equal(part.body.data.status, 'success');
+  // 25 of the payment is left to refund, but only 15 of credit.
+  const over = await refund('15.01');
+  assert.equal(over.status, 409, over.text);
+  assert.match(over.body.message, /is closed: .* from 15 to -0.01$/);
+  assert.equal((await refund('15')).status, 201);
+  assert.equal((await balance(customer.account_number)).closing_balance, '0');
+});

@@ -302,6 +302,8 @@ async function chargeCustomers(trx: Db, batchId: string, stored: StoredGroup[]) 
         reference: batchId,
         referenceKey: `cdr-batch:${batchId}:${currency}:${start / CUSTOMERS_PER_CHARGE}`,
         allowOverdraft: true,
+        // Calls made before the account closed are charged all the same (a debt, not a sale).
+        recordsPastEvent: true,
         postings: [
           ...group.map(([customerId, total]) => ({
             owner: { kind: 'customer' as const, id: customerId },

@@ -198,6 +198,8 @@ async function postDifference(
     reference: rerateId,
     referenceKey: `cdr-rerate:${rerateId}`,
     allowOverdraft: true,
+    // Whatever the customer's status: closing an account does not undo what it already did.
+    recordsPastEvent: true,
     postings: [
       {
         owner: { kind: 'customer', id: customer.id },

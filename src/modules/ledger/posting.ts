@@ -51,6 +51,13 @@ export interface TransactionInput {
   postings: PostingInput[];
   /** Let balances go below their credit limits (charging calls already made: a debt, not a choice). */
   allowOverdraft?: boolean;
+  /**
+   * The transaction records what already happened (a completed call, money already moved at a
+   * payment gateway): it posts to a closed account too, in either direction. Without it a
+   * closed account's balance can only be settled, brought toward zero without crossing it
+   * (docs/ledger.md, "Closed accounts"; refused with 'conflict').
+   */
+  recordsPastEvent?: boolean;
 }
 
 export interface PostedPosting {
@@ -238,6 +245,8 @@ export function refusalOf(error: unknown): DomainError | null {
           : `The ${facts.owner_kind}'s account is in ${facts.account_currency}; cannot post ${facts.currency} to it`,
         'currency',
       );
+    case 'TGC09':
+      return closedAccount(facts);
     case 'TG409':
       return conflict(
         `reference key '${facts.reference_key}' is being posted by another transaction`,
@@ -246,6 +255,34 @@ export function refusalOf(error: unknown): DomainError | null {
     default:
       return null;
   }
+}
+
+/**
+ * The rule on a closed customer's or partner's balance (docs/ledger.md, "Closed accounts"): a
+ * movement settles it when it brings the balance toward zero without crossing it. ledger_post()
+ * and the transfer batch check it in SQL (migrations 0034, 0035); payments check it before a
+ * gateway is asked (the ledger then records what the gateway did, whatever the status).
+ */
+export function settlesBalance(before: Decimal, delta: Decimal): boolean {
+  const after = before.plus(delta);
+  // Comparisons, not isPositive()/isNegative(): decimal.js counts 0 as positive (+0).
+  return (before.lt(0) && delta.gt(0) && after.lte(0)) || (before.gt(0) && delta.lt(0) && after.gte(0));
+}
+
+/** A movement on a closed account that does not settle it: the same sentence on every path. */
+export function closedAccount(facts: {
+  owner_kind: string;
+  owner_id: string;
+  before: string;
+  after: string;
+}) {
+  const account = describeAccount({ ...facts, code: null });
+  const before = formatAmount(facts.before);
+  const rule =
+    before === '0'
+      ? 'its balance is 0, so nothing more can be posted to it'
+      : `only a movement that settles its balance (brings it toward 0, not past it) can be posted, and this one would take it from ${before} to ${formatAmount(facts.after)}`;
+  return conflict(`The ${account} is closed: ${rule}`, 'amount');
 }
 
 /** What a posting statement posts, besides the postings; the ids are generated here. */
@@ -385,7 +422,7 @@ export async function postTransaction(db: Db, input: TransactionInput): Promise<
   const postings = JSON.stringify(input.postings.map(postingArgument));
   const statement = sql<PostedRow>`select * from ledger_post(${header.id}, ${header.category},
     ${header.description}, ${header.reference}, ${header.referenceKey}, ${header.effectiveAt}::timestamptz,
-    ${header.allowOverdraft}, ${postings}::jsonb)`;
+    ${header.allowOverdraft}, ${postings}::jsonb, ${input.recordsPastEvent ?? false})`;
   const { posted } = await postWithStatement(db, header, statement);
   if (posted.replayed) checkSameEffect(input, posted);
   return posted;

@@ -150,7 +150,7 @@ export const ledgerRoutes: FastifyPluginAsyncTypebox<LedgerRoutesOptions> = asyn
     schema: {
       tags,
       summary:
-        'Move funds from the partner to its customer (negative amount: back to the partner); 402 when a limit would break',
+        'Move funds from the partner to its customer (negative amount: back to the partner); 402 when a limit would break, 409 when a closed side would not be settled by it',
       body: FundsBody,
       response: { 200: Envelope(FundsResultSchema) },
     },

@@ -73,8 +73,10 @@ async function postToLedger(trx: Db, row: TransactionRow): Promise<string | null
       },
     ],
     // The money has already moved at the gateway: the ledger must record it whatever the
-    // balance (refunds are checked against the balance before the gateway is asked).
+    // balance and whatever the customer's status (refunds, and a closed customer's payments,
+    // are checked against the balance before the gateway is asked: transactions.ts).
     allowOverdraft: true,
+    recordsPastEvent: true,
   });
   return posted.id;
 }

@@ -5,6 +5,7 @@ import { Decimal, formatAmount } from '../../money/index.js';
 import type { Principal } from '../../tenancy.js';
 import { visibleCustomers } from '../accounts/customers.js';
 import { balanceOf } from '../ledger/accounts.js';
+import { closedAccount, settlesBalance } from '../ledger/posting.js';
 import { currencyCode, paymentAmount } from './amounts.js';
 import { type CardInput, checkCard } from './card.js';
 import { type CustomerRef, resolveCustomer } from './customer-ref.js';
@@ -106,7 +107,8 @@ export async function startPayment(
   }
   const amount = paymentAmount(input.amount, currency);
   const { source, gateway, profileId } = await sourceOf(ctx, customer.id, currency, input);
-  if (input.kind === 'credit') await checkBalanceCovers(ctx.db, customer.id, amount);
+  // What the payment will do to the balance once it succeeds: a credit gives money back.
+  await checkBalanceEffect(ctx.db, customer, input.kind === 'credit' ? amount.negated() : amount);
   // Before anything is written: a gateway that cannot take this payment refuses it with nothing left behind.
   const adapter = adapterFor(gateway, ctx.secrets);
   const row = await ctx.db.transaction().execute(async (trx) => {
@@ -196,18 +198,32 @@ export async function insertInFlight(trx: Db, input: InFlightInput): Promise<Tra
   return row;
 }
 
-/** Money going back to the customer must be covered by its balance (above its credit limit). */
-async function checkBalanceCovers(db: Db, customerId: string, amount: Decimal): Promise<void> {
-  const customer = await db
-    .selectFrom('customers')
-    .select('credit_limit')
-    .where('id', '=', customerId)
-    .executeTakeFirstOrThrow();
-  const balance = await balanceOf(db, customerId);
-  if (balance.minus(amount).lessThan(customer.credit_limit)) {
+/**
+ * Checked before the gateway is asked, since the ledger records whatever the gateway did (the
+ * money has moved by then; settle.ts). `delta` is what the payment does to the balance: money
+ * going back to the customer (negative) must be covered by its balance, above its credit limit;
+ * and a closed customer may only settle its balance (docs/ledger.md, "Closed accounts"): pay off
+ * its debt, or be refunded its credit, up to zero and no further.
+ */
+async function checkBalanceEffect(
+  db: Db,
+  customer: { id: string; credit_limit: string; status: string },
+  delta: Decimal,
+): Promise<void> {
+  if (delta.gt(0) && customer.status !== 'closed') return;
+  const balance = await balanceOf(db, customer.id);
+  if (customer.status === 'closed' && !settlesBalance(balance, delta)) {
+    throw closedAccount({
+      owner_kind: 'customer',
+      owner_id: customer.id,
+      before: balance.toFixed(),
+      after: balance.plus(delta).toFixed(),
+    });
+  }
+  if (balance.plus(delta).lessThan(customer.credit_limit)) {
     throw new DomainError(
       'insufficient_funds',
-      `The customer's balance ${formatAmount(balance)} does not cover giving back ${formatAmount(amount)}`,
+      `The customer's balance ${formatAmount(balance)} does not cover giving back ${formatAmount(delta.negated())}`,
       'amount',
     );
   }
@@ -343,7 +359,14 @@ export async function followUp(
         throw conflict(`Nothing is left to ${input.kind} on this payment`, 'transaction_id');
       throw refusalError(decision.refusal);
     }
-    if (input.kind === 'refund') await checkBalanceCovers(trx, payment.customer_id, amount);
+    if (input.kind !== 'void') {
+      const customer = await trx
+        .selectFrom('customers')
+        .select(['id', 'credit_limit', 'status'])
+        .where('id', '=', payment.customer_id)
+        .executeTakeFirstOrThrow();
+      await checkBalanceEffect(trx, customer, input.kind === 'refund' ? amount.negated() : amount);
+    }
     const inserted = await insertInFlight(trx, {
       paymentId: payment.id,
       customerId: payment.customer_id,
