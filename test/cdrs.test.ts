@@ -1372,7 +1372,7 @@ describe('a closed customer', () => {
     assert.equal(rerated.status, 200, rerated.text);
     const difference = new Decimal(rerated.body.data.difference);
     assert.equal(difference.toFixed(), '0.04');
-    assert.ok(rerated.body.data.transaction_id);
+    assert.ok(rerated.body.data.transaction_id, rerated.text);
     assert.equal(await balance(closed.id), new Decimal(charged).plus(difference).negated().toFixed());
   });
 });
