@@ -211,6 +211,45 @@ test('concurrent batches over the same accounts in opposite orders never deadloc
   assert.deepEqual(await balances(b), ['969.99', '30.01']);
 });
 
+for (const path of ['in a batch', 'alone'] as const) {
+  test(`a transfer posted ${path} is dated when applied: a statement cut at any instant stays within the limit`, async () => {
+    // The customer holds 0.01 (limit 0). Its transfer of 10.01 back to the partner is asked for,
+    // then waits (for the batch ahead of it, or for locks) while a credit of 10 is applied; it
+    // fits only because of that credit. Dated when asked for, it came before the credit in
+    // time and after it in application order: a statement cut between showed −10.
+    const tenant = await fundedTenant('100');
+    const waiting = transfer(tenant, '-10.01');
+    const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+    await pause();
+    const between = new Date();
+    await pause();
+    const credit = await t.request('POST', `/api/v1/customers/${tenant.customer.id}/adjustments`, {
+      body: { amount: '-10', description: 'credit applied first' },
+    });
+    assert.equal(credit.status, 201, credit.text);
+    const posted =
+      path === 'alone'
+        ? await transferAlone(t.handle.db, waiting)
+        : fulfilled((await postTransferBatch(t.handle.db, [waiting]))[0]!);
+    assert.equal(posted.posted.postings[1]!.balanceAfter.toFixed(), '0');
+    const statement = await t.request(
+      'GET',
+      `/api/v1/customer/balance?account_number=${tenant.customer.account_number}&to=${between.toISOString()}`,
+    );
+    assert.equal(statement.status, 200, statement.text);
+    assert.equal(statement.body.data.closing_balance, '0.01');
+    assert.ok(
+      posted.posted.effectiveAt.getTime() >= new Date(credit.body.data.effective_at).getTime(),
+      `dated ${posted.posted.effectiveAt.toISOString()}, before the credit applied ahead of it (${credit.body.data.effective_at})`,
+    );
+    // In application order, dates never go back.
+    const entries = await t.request('GET', `/api/v1/customers/${tenant.customer.id}/transactions?limit=100`);
+    const dates = entries.body.data.map((entry: { effective_at: string }) => entry.effective_at);
+    assert.deepEqual(dates, [...dates].sort(), JSON.stringify(entries.body.data));
+    assert.equal(dates.at(-1), posted.posted.effectiveAt.toISOString());
+  });
+}
+
 /** PUT /partner/funds from the tenant's partner to its customer, under an Idempotency-Key. */
 const putFunds = (tenant: Tenant, amount: string, description: string, idempotencyKey: string) =>
   t.request('PUT', '/api/v1/partner/funds', {

@@ -47,6 +47,7 @@ export interface TransactionInput {
   reference?: string | null;
   /** Unique: posting again with the same key returns the first transaction, never posts twice. */
   referenceKey?: string | null;
+  /** Default: when the transaction is applied, under its balance locks (docs/ledger.md, "Dates"). */
   effectiveAt?: Date;
   postings: PostingInput[];
   /** Let balances go below their credit limits (charging calls already made: a debt, not a choice). */
@@ -71,7 +72,8 @@ export interface PostedPosting {
   balanceAfter: Decimal;
 }
 
-export interface PostedTransaction extends PostingHeader {
+export interface PostedTransaction extends Omit<PostingHeader, 'effectiveAt'> {
+  effectiveAt: Date;
   createdAt: Date;
   /** True when the reference key had already been posted and this is that first transaction. */
   replayed: boolean;
@@ -292,7 +294,8 @@ export interface PostingHeader {
   description: string;
   reference: string | null;
   referenceKey: string | null;
-  effectiveAt: Date;
+  /** Null: dated by the posting statement when it applies it (migrations 0036, 0037). */
+  effectiveAt: Date | null;
   allowOverdraft: boolean;
 }
 
@@ -303,7 +306,7 @@ export function postingHeader(input: Omit<TransactionInput, 'postings'>): Postin
     description: input.description ?? '',
     reference: input.reference ?? null,
     referenceKey: input.referenceKey ?? null,
-    effectiveAt: input.effectiveAt ?? new Date(),
+    effectiveAt: input.effectiveAt ?? null,
     allowOverdraft: input.allowOverdraft ?? false,
   };
 }
@@ -338,6 +341,8 @@ async function runPostingStatement<Row extends PostedRow>(
   }
   const posted: PostedTransaction = {
     ...header,
+    // Without a date of its own it is dated when applied: ledger_post() answers that as created_at.
+    effectiveAt: header.effectiveAt ?? first.created_at!,
     createdAt: first.created_at!,
     replayed: false,
     postings: rows.map((row) => ({

@@ -135,6 +135,8 @@ function postedOf(item: TransferItem, row: BatchRow): PostedTransaction {
   return {
     ...item.header,
     reference: `transfer:${row.partner_id}:${row.customer_id}`,
+    // Dated when its batch applied it (migrations/0037): the batch answers that as created_at.
+    effectiveAt: item.header.effectiveAt ?? row.created_at!,
     createdAt: row.created_at!,
     replayed: false,
     postings: [
@@ -225,7 +227,7 @@ async function runBatch(db: Db, entries: BatchEntry[]): Promise<(BatchRow | type
       ${items.map((item) => item.header.id)}::text[],
       ${items.map((item) => item.header.description)}::text[],
       ${items.map((item) => item.header.referenceKey)}::text[],
-      ${items.map((item) => item.header.effectiveAt.toISOString())}::timestamptz[],
+      ${items.map((item) => item.header.effectiveAt?.toISOString() ?? null)}::timestamptz[],
       ${items.flatMap((item) => item.postingIds)}::text[])`.execute(db);
     return rows;
   } catch (error) {
