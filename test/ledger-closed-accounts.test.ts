@@ -7,7 +7,13 @@ import { postTransferBatch, transferAlone } from '../src/modules/ledger/transfer
 import { Decimal } from '../src/money/index.js';
 import type { Principal } from '../src/tenancy.js';
 import type { TestApp, TestResponse } from './helpers/app.js';
-import { makeTenant, type Tenant, withVerifiedLedgerApp } from './ledger-fixtures.js';
+import {
+  makeTenant,
+  type Tenant,
+  tenantBalances,
+  tenantTransactionCount,
+  withVerifiedLedgerApp,
+} from './ledger-fixtures.js';
 
 /**
  * A closed customer or partner can only be settled (docs/ledger.md, "Closed accounts";
@@ -31,19 +37,6 @@ const putFunds = (tenant: Tenant, amount: string, idempotencyKey?: string) =>
 async function close(kind: 'customers' | 'partners', id: string) {
   const res = await t.request('PATCH', `/api/v1/${kind}/${id}`, { body: { status: 'closed' } });
   assert.equal(res.status, 200, res.text);
-}
-
-async function balances(tenant: Tenant): Promise<[string, string]> {
-  const [partner, customer] = await Promise.all([
-    t.request('GET', `/api/v1/partners/${tenant.partner.id}`),
-    t.request('GET', `/api/v1/customers/${tenant.customer.id}`),
-  ]);
-  return [partner.body.data.balance, customer.body.data.balance];
-}
-
-async function transactionCount(tenant: Tenant): Promise<number> {
-  const entries = await t.request('GET', `/api/v1/customers/${tenant.customer.id}/transactions?limit=100`);
-  return entries.body.data.length;
 }
 
 /** The documented 409 envelope of a closed account's refusal. */
@@ -74,8 +67,8 @@ test('a fund transfer to a closed customer with nothing owed is 409 and moves no
   await close('customers', tenant.customer.id);
   const res = await putFunds(tenant, '10');
   assertClosedRefusal(res, new RegExp(`customer ${tenant.customer.id} is closed: its balance is 0`));
-  assert.deepEqual(await balances(tenant), ['100', '0']);
-  assert.equal(await transactionCount(tenant), 0);
+  assert.deepEqual(await tenantBalances(t, tenant), ['100', '0']);
+  assert.equal(await tenantTransactionCount(t, tenant), 0);
 });
 
 test('a closed customer’s debt can be paid off by transfers in part and in full, never past zero', async () => {
@@ -86,7 +79,7 @@ test('a closed customer’s debt can be paid off by transfers in part and in ful
   // More than is owed would leave the closed customer with credit: refused whole, nothing moves.
   const over = await putFunds(tenant, '17.51');
   assertClosedRefusal(over, /would take it from -17.5 to 0.01$/);
-  assert.deepEqual(await balances(tenant), ['87.5', '-17.5']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['87.5', '-17.5']);
   // Away from zero (funds back to the partner, deeper into debt) is refused too.
   assertClosedRefusal(await putFunds(tenant, '-1'), /from -17.5 to -18.5$/);
   const rest = await putFunds(tenant, '17.5');
@@ -95,8 +88,8 @@ test('a closed customer’s debt can be paid off by transfers in part and in ful
   // Settled: nothing more either way.
   assertClosedRefusal(await putFunds(tenant, '0.00000001'), /its balance is 0/);
   assertClosedRefusal(await putFunds(tenant, '-0.00000001'), /its balance is 0/);
-  assert.deepEqual(await balances(tenant), ['70', '0']);
-  assert.equal(await transactionCount(tenant), 3);
+  assert.deepEqual(await tenantBalances(t, tenant), ['70', '0']);
+  assert.equal(await tenantTransactionCount(t, tenant), 3);
 });
 
 test('a closed customer’s credit can be sent back to its partner down to zero, and no more can be sent to it', async () => {
@@ -110,7 +103,7 @@ test('a closed customer’s credit can be sent back to its partner down to zero,
   // Past zero is refused as closed (before its credit limit of 0 is even looked at).
   assertClosedRefusal(await putFunds(tenant, '-25.01'), /from 25 to -0.01$/);
   assert.equal((await putFunds(tenant, '-25')).status, 200);
-  assert.deepEqual(await balances(tenant), ['100', '0']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['100', '0']);
 });
 
 test('a refused transfer retried with the same Idempotency-Key answers the same 409; a transfer posted before closing replays', async () => {
@@ -128,8 +121,8 @@ test('a refused transfer retried with the same Idempotency-Key answers the same 
   assert.equal(retry.status, 409, retry.text);
   assert.equal(retry.body.error.type, 'conflict');
   assert.equal(retry.body.message, refused.body.message);
-  assert.deepEqual(await balances(tenant), ['90', '10']);
-  assert.equal(await transactionCount(tenant), 1);
+  assert.deepEqual(await tenantBalances(t, tenant), ['90', '10']);
+  assert.equal(await tenantTransactionCount(t, tenant), 1);
 });
 
 test('a closed partner can pay its credit out to its customers down to zero, and receives nothing', async () => {
@@ -153,7 +146,7 @@ test('a closed partner can pay its credit out to its customers down to zero, and
     body: { amount: '10', description: 'remaining credit paid out' },
   });
   assert.equal(paidOut.status, 201, paidOut.text);
-  assert.deepEqual(await balances(tenant), ['0', '40']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['0', '40']);
 });
 
 test('a closed partner in debt is paid back by its customers’ funds, up to zero', async () => {
@@ -166,7 +159,7 @@ test('a closed partner in debt is paid back by its customers’ funds, up to zer
   assert.equal(back.body.data.partner_balance, '-40');
   // Lending more to its customer (deeper into debt) is refused, within its credit limit or not.
   assertClosedRefusal(await putFunds(tenant, '1'), /from -40 to -41$/);
-  assert.deepEqual(await balances(tenant), ['-40', '40']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['-40', '40']);
 });
 
 test('adjustments and charges on a closed customer: only a credit that settles a debt posts', async () => {
@@ -191,7 +184,7 @@ test('adjustments and charges on a closed customer: only a credit that settles a
   assert.equal(writeOff.body.data.balance, '-15');
   const byPartner = await adjust('-15', {}, tenant.partnerKey);
   assert.equal(byPartner.status, 201, byPartner.text);
-  assert.deepEqual(await balances(tenant), ['85', '0']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['85', '0']);
 });
 
 test('the batch statement refuses a closed account’s item as a transfer alone does, and posts the others', async () => {
@@ -234,8 +227,8 @@ test('the batch statement refuses a closed account’s item as a transfer alone 
   const [again] = await postTransferBatch(t.handle.db, [item(closed, '0.5')]);
   const reason = (again as PromiseRejectedResult).reason as DomainError;
   assert.deepEqual([reason.kind, reason.message, reason.param], [alone.kind, alone.message, alone.param]);
-  assert.deepEqual(await balances(closed), ['90', '0']);
-  assert.deepEqual(await balances(open), ['94', '6']);
+  assert.deepEqual(await tenantBalances(t, closed), ['90', '0']);
+  assert.deepEqual(await tenantBalances(t, open), ['94', '6']);
 });
 
 test('the batch statement checks the legs in posting order, as ledger_post() does', async () => {
@@ -272,7 +265,7 @@ test('the batch statement checks the legs in posting order, as ledger_post() doe
   const third = await outcomes('6');
   assert.equal(third.kind, 'conflict');
   assert.match(third.message, new RegExp(`partner ${tenant.partner.id} is closed: .* from 5 to -1$`));
-  assert.deepEqual(await balances(tenant), ['5', '-10']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['5', '-10']);
 });
 
 test('what already happened still posts to a closed account: call charges and gateway payments', async () => {
@@ -303,5 +296,5 @@ test('what already happened still posts to a closed account: call charges and ga
     }),
     (error: unknown) => error instanceof DomainError && error.kind === 'conflict',
   );
-  assert.deepEqual(await balances(tenant), ['10', '-3.25']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['10', '-3.25']);
 });

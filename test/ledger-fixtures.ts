@@ -74,3 +74,18 @@ export function multipartBody(fields: Record<string, string>, boundary = '----to
     headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
   };
 }
+
+/** The tenant's partner and customer balances, as the API shows them. */
+export async function tenantBalances(t: TestApp, tenant: Tenant): Promise<[string, string]> {
+  const [partner, customer] = await Promise.all([
+    t.request('GET', `/api/v1/partners/${tenant.partner.id}`),
+    t.request('GET', `/api/v1/customers/${tenant.customer.id}`),
+  ]);
+  return [partner.body.data.balance, customer.body.data.balance];
+}
+
+/** How many ledger transactions the tenant's customer has (up to 100). */
+export async function tenantTransactionCount(t: TestApp, tenant: Tenant): Promise<number> {
+  const entries = await t.request('GET', `/api/v1/customers/${tenant.customer.id}/transactions?limit=100`);
+  return entries.body.data.length;
+}

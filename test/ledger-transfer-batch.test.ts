@@ -12,7 +12,13 @@ import {
 } from '../src/modules/ledger/transfer-batcher.js';
 import type { Principal } from '../src/tenancy.js';
 import type { TestApp } from './helpers/app.js';
-import { makeTenant, type Tenant, withVerifiedLedgerApp } from './ledger-fixtures.js';
+import {
+  makeTenant,
+  type Tenant,
+  tenantBalances,
+  tenantTransactionCount,
+  withVerifiedLedgerApp,
+} from './ledger-fixtures.js';
 
 /**
  * Group commit of fund transfers (migrations/0016, src/modules/ledger/transfer-batcher.ts): each
@@ -52,19 +58,6 @@ function fulfilled(result: PromiseSettledResult<TransferOutcome>): TransferOutco
   return result.value;
 }
 
-async function balances(tenant: Tenant): Promise<[string, string]> {
-  const [partner, customer] = await Promise.all([
-    t.request('GET', `/api/v1/partners/${tenant.partner.id}`),
-    t.request('GET', `/api/v1/customers/${tenant.customer.id}`),
-  ]);
-  return [partner.body.data.balance, customer.body.data.balance];
-}
-
-async function transactionCount(tenant: Tenant): Promise<number> {
-  const entries = await t.request('GET', `/api/v1/customers/${tenant.customer.id}/transactions?limit=100`);
-  return entries.body.data.length;
-}
-
 test('one batch: the transfers that fit post in order, those that do not are refused alone', async () => {
   const tenant = await fundedTenant('10.01');
   // Partner holds 10 after the first cent: 3 + 3 + 3 fit, the fourth 3 does not, the 1 after it does.
@@ -95,8 +88,8 @@ test('one batch: the transfers that fit post in order, those that do not are ref
       .map((result) => fulfilled(result).posted.createdAt.getTime()),
   );
   assert.equal(createdAt.size, 1);
-  assert.deepEqual(await balances(tenant), ['0', '10.01']);
-  assert.equal(await transactionCount(tenant), 5);
+  assert.deepEqual(await tenantBalances(t, tenant), ['0', '10.01']);
+  assert.equal(await tenantTransactionCount(t, tenant), 5);
 });
 
 test('the refusal a batch gives is the one a transfer alone gives', async () => {
@@ -132,7 +125,7 @@ test('a reference key twice in one batch posts once; the second answers the firs
     second!.posted.postings[1]!.balanceAfter.toFixed(),
     first!.posted.postings[1]!.balanceAfter.toFixed(),
   );
-  assert.deepEqual(await balances(tenant), ['87.99', '12.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['87.99', '12.01']);
 });
 
 test('a reference key posted by an earlier batch (or alone) is replayed, never posted again', async () => {
@@ -150,8 +143,8 @@ test('a reference key posted by an earlier batch (or alone) is replayed, never p
     [true, true],
   );
   assert.equal(again[0]!.posted.id, first!.posted.id);
-  assert.deepEqual(await balances(tenant), ['89.99', '10.01']);
-  assert.equal(await transactionCount(tenant), 3);
+  assert.deepEqual(await tenantBalances(t, tenant), ['89.99', '10.01']);
+  assert.equal(await tenantTransactionCount(t, tenant), 3);
 });
 
 test('items the batch statement does not take are posted alone: new accounts, unknown customers', async () => {
@@ -179,7 +172,7 @@ test('items the batch statement does not take are posted alone: new accounts, un
   });
   const [refused] = await postTransferBatch(t.handle.db, [foreign]);
   assert.equal(((refused as PromiseRejectedResult).reason as DomainError).kind, 'not_found');
-  assert.deepEqual(await balances(funded), ['16.99', '3.01']);
+  assert.deepEqual(await tenantBalances(t, funded), ['16.99', '3.01']);
 });
 
 test('a batch whose statement fails writes nothing and its items are posted one by one', async () => {
@@ -193,8 +186,8 @@ test('a batch whose statement fails writes nothing and its items are posted one 
     results.map((result) => result.status),
     ['fulfilled', 'rejected', 'fulfilled'],
   );
-  assert.deepEqual(await balances(tenant), ['41.99', '8.01']);
-  assert.equal(await transactionCount(tenant), 4);
+  assert.deepEqual(await tenantBalances(t, tenant), ['41.99', '8.01']);
+  assert.equal(await tenantTransactionCount(t, tenant), 4);
 });
 
 test('concurrent batches over the same accounts in opposite orders never deadlock', async () => {
@@ -207,8 +200,8 @@ test('concurrent batches over the same accounts in opposite orders never deadloc
   const all = await Promise.all(Array.from({ length: 30 }, (_, i) => batch(i)));
   for (const results of all) results.forEach(fulfilled);
   // Each batch moves a: 1 − 2 = −1 to the customer, b: −1 + 2 = +1.
-  assert.deepEqual(await balances(a), ['1029.99', '-29.99']);
-  assert.deepEqual(await balances(b), ['969.99', '30.01']);
+  assert.deepEqual(await tenantBalances(t, a), ['1029.99', '-29.99']);
+  assert.deepEqual(await tenantBalances(t, b), ['969.99', '30.01']);
 });
 
 for (const path of ['in a batch', 'alone'] as const) {
@@ -267,7 +260,7 @@ test('transfers over HTTP at once: exactly those that fit pass, whatever the bat
   const statuses = results.map((res) => res.status);
   assert.equal(statuses.filter((status) => status === 200).length, 33, JSON.stringify(statuses));
   assert.equal(statuses.filter((status) => status === 402).length, 7);
-  assert.deepEqual(await balances(tenant), ['0.1', '9.91']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['0.1', '9.91']);
 });
 
 test('the same Idempotency-Key sent several times at once moves money once; the others wait or replay', async () => {
@@ -289,7 +282,7 @@ test('the same Idempotency-Key sent several times at once moves money once; the 
       assert.equal(res.body.data.transaction_id, first.body.data.transaction_id);
     } else assert.equal(res.status, 409);
   }
-  assert.deepEqual(await balances(tenant), won === '5' ? ['94.99', '5.01'] : ['93.99', '6.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), won === '5' ? ['94.99', '5.01'] : ['93.99', '6.01']);
   const replay = await send(won);
   assert.equal(replay.headers['idempotency-hit'], 'true');
   assert.equal(replay.body.data.transaction_id, first.body.data.transaction_id);
@@ -308,7 +301,7 @@ test('a retry sent the moment its answer arrives replays it (the answer is store
     assert.equal(retry.headers['idempotency-hit'], 'true');
     assert.equal(retry.text, first.text);
   }
-  assert.deepEqual(await balances(tenant), ['59.99', '40.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['59.99', '40.01']);
 });
 
 test('a transfer reusing another transfer’s Idempotency-Key is 409 and moves nothing', async () => {
@@ -319,7 +312,7 @@ test('a transfer reusing another transfer’s Idempotency-Key is 409 and moves n
   assert.equal(reused.status, 409, reused.text);
   assert.equal(reused.body.error.type, 'idempotency');
   assert.match(reused.text, /different request/);
-  assert.deepEqual(await balances(tenant), ['94.99', '5.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['94.99', '5.01']);
   const replayed = await send('5');
   assert.equal(replayed.status, 200);
   assert.equal(replayed.headers['idempotency-hit'], 'true');
@@ -349,8 +342,8 @@ test('a retry of a posted transfer is answered from its ledger transaction, as i
   // A different request under the key is still 409 and moves nothing.
   const other = await putFunds(tenant, '6', 'limit changes later', 'limit-changes-later');
   assert.equal(other.status, 409, other.text);
-  assert.deepEqual(await balances(tenant), ['94.99', '5.01']);
-  assert.equal(await transactionCount(tenant), 2);
+  assert.deepEqual(await tenantBalances(t, tenant), ['94.99', '5.01']);
+  assert.equal(await tenantTransactionCount(t, tenant), 2);
 });
 
 // Idempotency-Key claims written by the batch statement itself (migrations/0025, decision 0025).
@@ -403,7 +396,7 @@ test('claims in a batch: the first item of a key posts and holds it; a twin, or 
   assert.deepEqual(await claimRow('twin'), { fingerprint: 'fp-first', state: 'replay' });
   assert.deepEqual(await claimRow('claimed-before'), { fingerprint: 'fp-other', state: 'running' });
   // Only 5 and 7 moved.
-  assert.deepEqual(await balances(tenant), ['87.99', '12.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['87.99', '12.01']);
 });
 
 test('a refused item keeps its claim (its 402 is the key’s answer); a failed statement writes no claim', async () => {
@@ -433,7 +426,7 @@ test('a refused item keeps its claim (its 402 is the key’s answer); a failed s
   assert.equal(failedClaim.held, false);
   assert.equal(await claimRow('in-failed-batch'), undefined);
   assert.equal(results[1]!.status, 'rejected');
-  assert.deepEqual(await balances(tenant), ['9', '1.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['9', '1.01']);
 });
 
 test('a transfer refused before its batch (a zero amount) is still answered under its Idempotency-Key', async () => {
@@ -448,5 +441,5 @@ test('a transfer refused before its batch (a zero amount) is still answered unde
   // The key is the refused request's: another body under it is 409 and moves nothing.
   const other = await send('5');
   assert.equal(other.status, 409, other.text);
-  assert.deepEqual(await balances(tenant), ['99.99', '0.01']);
+  assert.deepEqual(await tenantBalances(t, tenant), ['99.99', '0.01']);
 });
