@@ -12,3 +12,12 @@ test('TRUST_PROXY and WEBHOOK_ALLOWED_NETWORKS take addresses in the form the al
   assert.equal(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy, 'loopback, 10.0.0.0/8');
   assert.equal(loadConfig({ TRUST_PROXY: '2' }).trustProxy, 2);
 });
+
+test('DIRECT_LANE is true by default, takes true or false, and refuses anything else', () => {
+  assert.equal(loadConfig({}).directLane, true);
+  assert.equal(loadConfig({ DIRECT_LANE: 'false' }).directLane, false);
+  assert.equal(loadConfig({ DIRECT_LANE: 'true' }).directLane, true);
+  for (const value of ['0', 'no', 'FALSE', 'off']) {
+    assert.throws(() => loadConfig({ DIRECT_LANE: value }), /DIRECT_LANE must be true or false/, value);
+  }
+});
